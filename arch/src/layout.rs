@@ -8,7 +8,7 @@
 //!     0x0000_0500              GDT
 //!     0x0000_0520              IDT (empty)
 //!     0x0000_7000              boot_params ("zero page")
-//!     0x0000_9000              PML4, then PDPTE (0xa000) and PDE (0xb000)
+//!     0x0000_9000              PML4, then PDPTE (0xa000) and 4 PDs (0xb000..0xf000)
 //!     0x0002_0000              kernel command line
 //! 0x0009_fc00 .. 0x0010_0000   EBDA / legacy ROM area (reserved)
 //!     0x000e_0000              ACPI tables (RSDP first)
@@ -47,7 +47,7 @@ pub const BOOT_STACK_POINTER: u64 = 0x8ff0;
 pub const PML4_START: u64 = 0x9000;
 /// Page-directory-pointer table.
 pub const PDPTE_START: u64 = 0xa000;
-/// Page directory (first 1 GiB in 2 MiB pages).
+/// Page directories (first 4 GiB in 2 MiB pages, four 4 KiB pages).
 pub const PDE_START: u64 = 0xb000;
 /// Kernel command line.
 pub const CMDLINE_START: u64 = 0x20000;
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn boot_structures_fit_low_memory() {
-        assert!(PDE_START + 0x1000 <= CMDLINE_START);
+        assert!(PDE_START + 4 * 0x1000 <= CMDLINE_START);
         assert!(CMDLINE_START + CMDLINE_MAX_SIZE as u64 <= EBDA_START);
         assert!(ACPI_TABLES_START + ACPI_TABLES_SIZE <= HIMEM_START);
     }
