@@ -57,7 +57,7 @@ pub struct E820Entry {
 /// The guest RAM ranges `(start, len)` for `mem_size` bytes of RAM: below the
 /// 32-bit MMIO hole, and the rest from 4 GiB.
 pub fn ram_regions(mem_size: u64) -> Result<Vec<(u64, u64)>, BootError> {
-    if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&mem_size) || mem_size % 4096 != 0 {
+    if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&mem_size) || !mem_size.is_multiple_of(4096) {
         return Err(BootError::BadRamSize(mem_size));
     }
     let low = mem_size.min(MMIO32_START);
@@ -141,8 +141,10 @@ unsafe impl ByteValued for BootParams {}
 
 /// Builds boot_params per Documentation/arch/x86/boot.rst.
 pub fn build_boot_params(cfg: &BootConfig) -> Result<BootParams, BootError> {
-    let mut p = boot_params::default();
-    p.hdr = cfg.header;
+    let mut p = boot_params {
+        hdr: cfg.header,
+        ..Default::default()
+    };
     p.hdr.type_of_loader = LOADER_TYPE_UNDEFINED;
     p.hdr.boot_flag = BOOT_FLAG_MAGIC;
     p.hdr.header = HDRS_MAGIC;

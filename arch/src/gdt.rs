@@ -37,7 +37,7 @@ pub const BOOT_GDT: [u64; 5] = [
 
 /// Decodes a GDT descriptor into the form `KVM_SET_SREGS` wants.
 pub fn kvm_segment_from_gdt(entry: u64, table_index: u8) -> kvm_segment {
-    let base = (((entry >> 16) & 0x00ff_ffff) | ((entry >> 32) & 0xff00_0000)) as u64;
+    let base = ((entry >> 16) & 0x00ff_ffff) | ((entry >> 32) & 0xff00_0000);
     let limit_raw = ((entry & 0xffff) | ((entry >> 32) & 0xf_0000)) as u32;
     let g = ((entry >> 55) & 1) as u8;
     // With G set the limit counts 4 KiB pages; KVM wants it in bytes.

@@ -147,6 +147,20 @@ pub const MSI_GSI_START: u32 = IOAPIC_NUM_PINS;
 /// Largest number of vCPUs we create (one MADT LAPIC entry and APIC ID each).
 pub const MAX_VCPUS: u32 = 254;
 
+// Compile-time checks of the map.
+const _: () = {
+    assert!(PCI_MMIO32_START >= MMIO32_START);
+    assert!(PCI_ECAM_START + PCI_ECAM_SIZE <= IOAPIC_START);
+    assert!(CXL_CHBS_START + CXL_CHBS_AREA_SIZE <= IOAPIC_START);
+    assert!(PCI_ECAM_SIZE == (PCI_ECAM_BUS_END as u64 - PCI_ECAM_BUS_START as u64 + 1) << 20);
+    assert!(CXL_FMW_START + CXL_FMW_SIZE <= 1 << 40);
+    assert!(CXL_FMW_START.is_multiple_of(CXL_FMW_ALIGN));
+    assert!(RAM_MAX_END <= PCI_MMIO64_START);
+    assert!(PDE_START + 4 * 0x1000 <= CMDLINE_START);
+    assert!(CMDLINE_START + CMDLINE_MAX_SIZE as u64 <= EBDA_START);
+    assert!(ACPI_TABLES_START + ACPI_TABLES_SIZE <= HIMEM_START);
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,30 +188,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn mmio32_regions_inside_hole() {
-        assert!(PCI_MMIO32_START >= MMIO32_START);
-        assert!(PCI_ECAM_START + PCI_ECAM_SIZE <= IOAPIC_START);
-        assert!(CXL_CHBS_START + CXL_CHBS_AREA_SIZE <= IOAPIC_START);
-        assert_eq!(
-            PCI_ECAM_SIZE,
-            (PCI_ECAM_BUS_END as u64 - PCI_ECAM_BUS_START as u64 + 1) << 20
-        );
-    }
-
-    #[test]
-    fn high_regions_below_40_bits() {
-        assert!(CXL_FMW_START + CXL_FMW_SIZE <= 1 << 40);
-        assert_eq!(CXL_FMW_START % CXL_FMW_ALIGN, 0);
-        assert!(RAM_MAX_END <= PCI_MMIO64_START);
-    }
-
-    #[test]
-    fn boot_structures_fit_low_memory() {
-        assert!(PDE_START + 4 * 0x1000 <= CMDLINE_START);
-        assert!(CMDLINE_START + CMDLINE_MAX_SIZE as u64 <= EBDA_START);
-        assert!(ACPI_TABLES_START + ACPI_TABLES_SIZE <= HIMEM_START);
     }
 }
