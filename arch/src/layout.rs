@@ -18,6 +18,7 @@
 //! 0xf000_0000 .. 0xf100_0000   CXL host bridge component registers (CHBS)
 //! 0xfec0_0000                  IOAPIC
 //! 0xfee0_0000                  local APIC
+//! 0xfffb_c000 .. 0xfffc_0000   KVM identity map and TSS pages (Intel)
 //! 0x1_0000_0000 .. RAM end     RAM above 4 GiB
 //! 0x40_0000_0000 ..            PCI 64-bit MMIO window (64 GiB)
 //! 0x80_0000_0000 ..            CXL fixed memory windows (256 GiB)
@@ -91,6 +92,10 @@ pub const CXL_CHBS_AREA_SIZE: u64 = 0x100_0000;
 pub const IOAPIC_START: u64 = 0xfec0_0000;
 /// Local APIC MMIO base.
 pub const APIC_START: u64 = 0xfee0_0000;
+/// Three pages KVM needs for the real-mode TSS on Intel (KVM_SET_TSS_ADDR).
+pub const KVM_TSS_START: u64 = 0xfffb_d000;
+/// One page KVM needs for the EPT identity map on Intel.
+pub const KVM_IDENTITY_MAP_START: u64 = 0xfffb_c000;
 
 // --- High memory -------------------------------------------------------------
 
@@ -173,6 +178,7 @@ mod tests {
             (CXL_CHBS_START, CXL_CHBS_AREA_SIZE),
             (IOAPIC_START, 0x1000),
             (APIC_START, 0x1000),
+            (KVM_IDENTITY_MAP_START, 0x4000),
             (PCI_MMIO64_START, PCI_MMIO64_SIZE),
             (CXL_FMW_START, CXL_FMW_SIZE),
         ];

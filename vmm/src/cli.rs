@@ -1,0 +1,127 @@
+//! The command line, and its translation into a checked [`VmConfig`].
+
+use std::path::PathBuf;
+
+use arch::bootparams::ram_regions;
+use arch::layout::MAX_VCPUS;
+use clap::Parser;
+
+use crate::config::{SerialOutput, VmConfig};
+use crate::size::parse_size;
+
+/// Default kernel command line when none is given.
+pub const DEFAULT_CMDLINE: &str = "console=ttyS0";
+
+/// cxlvmm: a KVM virtual machine monitor with CXL emulation.
+#[derive(Debug, Parser)]
+#[command(name = "cxlvmm", version, about)]
+pub struct Args {
+    /// Linux kernel (bzImage) to boot.
+    #[arg(long, value_name = "PATH", required_unless_present = "dump_acpi")]
+    pub kernel: Option<PathBuf>,
+
+    /// Initramfs to hand to the kernel.
+    #[arg(long, value_name = "PATH")]
+    pub initramfs: Option<PathBuf>,
+
+    /// Kernel command line.
+    #[arg(long, value_name = "STRING", default_value = DEFAULT_CMDLINE)]
+    pub cmdline: String,
+
+    /// Number of vCPUs.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub cpus: u32,
+
+    /// Guest RAM size (bytes, or with a K, M, G suffix).
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    pub memory: u64,
+
+    /// Where the serial console goes: `stdout`, `file:PATH` or `null`.
+    #[arg(long, value_name = "WHERE", default_value = "stdout", value_parser = SerialOutput::parse)]
+    pub serial: SerialOutput,
+
+    /// Hide the CPUID hypervisor bit (see the README: the guest loses
+    /// kvm-clock and paravirtual features, but Linux commits CXL regions).
+    #[arg(long)]
+    pub hide_hypervisor: bool,
+
+    /// Write every ACPI table as DIR/SIGNATURE.dat and exit.
+    #[arg(long, value_name = "DIR")]
+    pub dump_acpi: Option<PathBuf>,
+
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Args {
+    /// Checks the arguments and builds the VM configuration.
+    pub fn into_config(self) -> Result<VmConfig, String> {
+        if self.cpus == 0 || self.cpus > MAX_VCPUS {
+            return Err(format!(
+                "--cpus {}: must be between 1 and {MAX_VCPUS}",
+                self.cpus
+            ));
+        }
+        ram_regions(self.memory).map_err(|e| format!("--memory: {e}"))?;
+        if let Some(k) = &self.kernel {
+            if !k.is_file() {
+                return Err(format!("--kernel '{}': no such file", k.display()));
+            }
+        }
+        if let Some(i) = &self.initramfs {
+            if !i.is_file() {
+                return Err(format!("--initramfs '{}': no such file", i.display()));
+            }
+        }
+        Ok(VmConfig {
+            kernel: self.kernel,
+            initramfs: self.initramfs,
+            cmdline: self.cmdline,
+            cpus: self.cpus,
+            memory: self.memory,
+            serial: self.serial,
+            hide_hypervisor: self.hide_hypervisor,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<VmConfig, String> {
+        let mut v = vec!["cxlvmm"];
+        v.extend_from_slice(args);
+        Args::try_parse_from(v)
+            .map_err(|e| e.to_string())?
+            .into_config()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&["--dump-acpi", "/tmp/x"]).unwrap();
+        assert_eq!((c.cpus, c.memory), (1, 512 << 20));
+        assert_eq!(c.cmdline, DEFAULT_CMDLINE);
+        assert_eq!(c.serial, SerialOutput::Stdout);
+    }
+
+    #[test]
+    fn user_errors() {
+        assert!(parse(&[]).unwrap_err().contains("--kernel"));
+        assert!(parse(&["--kernel", "/nonexistent/bz"])
+            .unwrap_err()
+            .contains("no such file"));
+        assert!(parse(&["--dump-acpi", "d", "--memory", "12Q"])
+            .unwrap_err()
+            .contains("invalid size"));
+        assert!(parse(&["--dump-acpi", "d", "--cpus", "999"])
+            .unwrap_err()
+            .contains("between 1 and"));
+        assert!(parse(&["--dump-acpi", "d", "--cpus", "0"]).is_err());
+        assert!(parse(&["--dump-acpi", "d", "--memory", "1M"])
+            .unwrap_err()
+            .contains("--memory"));
+        assert!(parse(&["--dump-acpi", "d", "--serial", "tcp:1"]).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! cxlvmm's virtual machine monitor: configuration, the KVM VM and its
+//! vCPUs, memory and device management, and the main loop.
+
+pub mod boot;
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod interrupts;
+pub mod memory;
+pub mod size;
+pub mod vcpu;
+pub mod vm;

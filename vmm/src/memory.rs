@@ -1,0 +1,259 @@
+//! The memory manager: guest RAM and every KVM memslot.
+//!
+//! Devices never touch KVM. Whatever needs guest-physical memory mapped (RAM
+//! at start-up, CXL capacity when decoders commit or extents are accepted)
+//! asks the memory manager, which owns slot numbers and
+//! `KVM_SET_USER_MEMORY_REGION`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::VmFd;
+use thiserror::Error;
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
+
+/// Errors from memory management.
+#[derive(Debug, Error)]
+pub enum MemoryError {
+    /// Creating the RAM mappings failed.
+    #[error("cannot allocate guest RAM: {0}")]
+    Alloc(String),
+    /// All memslots are in use.
+    #[error("no free KVM memslot (limit {0})")]
+    NoSlot(u32),
+    /// The range overlaps an existing mapping.
+    #[error("range {gpa:#x}+{len:#x} overlaps an existing memslot")]
+    Overlap {
+        /// Guest physical address.
+        gpa: u64,
+        /// Length.
+        len: u64,
+    },
+    /// Zero length, unaligned or wrapping.
+    #[error("invalid range {gpa:#x}+{len:#x}")]
+    InvalidRange {
+        /// Guest physical address.
+        gpa: u64,
+        /// Length.
+        len: u64,
+    },
+    /// No mapping at this address.
+    #[error("no memslot at {0:#x}")]
+    NotMapped(u64),
+    /// KVM refused.
+    #[error("KVM_SET_USER_MEMORY_REGION: {0}")]
+    Kvm(#[from] kvm_ioctls::Error),
+}
+
+/// Hands out memslot numbers below KVM's limit, reusing freed ones first.
+#[derive(Debug)]
+pub struct SlotAllocator {
+    limit: u32,
+    next: u32,
+    free: Vec<u32>,
+}
+
+impl SlotAllocator {
+    /// Slots `0..limit`.
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit,
+            next: 0,
+            free: Vec::new(),
+        }
+    }
+
+    /// A free slot number.
+    pub fn allocate(&mut self) -> Option<u32> {
+        if let Some(s) = self.free.pop() {
+            return Some(s);
+        }
+        (self.next < self.limit).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    /// Returns `slot` to the pool.
+    pub fn release(&mut self, slot: u32) {
+        debug_assert!(slot < self.next && !self.free.contains(&slot));
+        self.free.push(slot);
+    }
+
+    /// Slots in use.
+    pub fn in_use(&self) -> u32 {
+        self.next - self.free.len() as u32
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+/// One installed memslot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// KVM slot number.
+    pub slot: u32,
+    /// Guest physical address.
+    pub gpa: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Host virtual address backing it.
+    pub host_addr: u64,
+}
+
+struct State {
+    slots: SlotAllocator,
+    /// Installed slots by guest physical address.
+    by_gpa: BTreeMap<u64, Slot>,
+}
+
+/// Owns guest RAM and the memslot table.
+pub struct MemoryManager {
+    vm: Arc<VmFd>,
+    ram: GuestMemoryMmap,
+    state: Mutex<State>,
+}
+
+impl MemoryManager {
+    /// Allocates RAM for `regions` (`(gpa, len)` pairs) and installs it.
+    pub fn new(
+        vm: Arc<VmFd>,
+        regions: &[(u64, u64)],
+        slot_limit: u32,
+    ) -> Result<Self, MemoryError> {
+        let ranges: Vec<(GuestAddress, usize)> = regions
+            .iter()
+            .map(|(a, l)| (GuestAddress(*a), *l as usize))
+            .collect();
+        let ram = GuestMemoryMmap::<()>::from_ranges(&ranges)
+            .map_err(|e| MemoryError::Alloc(format!("{e:?}")))?;
+        let mm = Self {
+            vm,
+            ram,
+            state: Mutex::new(State {
+                slots: SlotAllocator::new(slot_limit),
+                by_gpa: BTreeMap::new(),
+            }),
+        };
+        for region in mm.ram.iter() {
+            let host = region.as_ptr() as u64;
+            // SAFETY: the RAM mappings live as long as `mm.ram`, which lives
+            // as long as the VM (the memory manager is dropped with it).
+            unsafe { mm.map(region.start_addr().0, region.len(), host) }?;
+        }
+        Ok(mm)
+    }
+
+    /// Guest RAM.
+    pub fn ram(&self) -> &GuestMemoryMmap {
+        &self.ram
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Maps `len` bytes of host memory at `host_addr` at guest address `gpa`.
+    ///
+    /// # Safety
+    /// `host_addr..host_addr+len` must stay mapped, readable and writable
+    /// until [`MemoryManager::unmap`] is called for `gpa`.
+    pub unsafe fn map(&self, gpa: u64, len: u64, host_addr: u64) -> Result<Slot, MemoryError> {
+        if len == 0 || !gpa.is_multiple_of(4096) || !len.is_multiple_of(4096) || gpa.checked_add(len).is_none() {
+            return Err(MemoryError::InvalidRange { gpa, len });
+        }
+        let mut s = self.lock();
+        if let Some((_, prev)) = s.by_gpa.range(..gpa + len).next_back() {
+            if prev.gpa + prev.len > gpa {
+                return Err(MemoryError::Overlap { gpa, len });
+            }
+        }
+        let limit = s.slots.limit();
+        let slot = s.slots.allocate().ok_or(MemoryError::NoSlot(limit))?;
+        let region = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: len,
+            userspace_addr: host_addr,
+        };
+        // SAFETY: the caller guarantees the host range outlives the slot.
+        if let Err(e) = unsafe { self.vm.set_user_memory_region(region) } {
+            s.slots.release(slot);
+            return Err(e.into());
+        }
+        let entry = Slot {
+            slot,
+            gpa,
+            len,
+            host_addr,
+        };
+        s.by_gpa.insert(gpa, entry);
+        Ok(entry)
+    }
+
+    /// Removes the memslot that starts at `gpa`.
+    pub fn unmap(&self, gpa: u64) -> Result<Slot, MemoryError> {
+        let mut s = self.lock();
+        let entry = *s.by_gpa.get(&gpa).ok_or(MemoryError::NotMapped(gpa))?;
+        let region = kvm_userspace_memory_region {
+            slot: entry.slot,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: 0,
+            userspace_addr: entry.host_addr,
+        };
+        // SAFETY: deleting a slot (size 0) never lets KVM touch host memory.
+        unsafe { self.vm.set_user_memory_region(region) }?;
+        s.by_gpa.remove(&gpa);
+        s.slots.release(entry.slot);
+        Ok(entry)
+    }
+
+    /// The memslot covering `gpa`, if any.
+    pub fn slot_at(&self, gpa: u64) -> Option<Slot> {
+        let s = self.lock();
+        let (_, e) = s.by_gpa.range(..=gpa).next_back()?;
+        (gpa < e.gpa + e.len).then_some(*e)
+    }
+
+    /// All installed memslots in address order.
+    pub fn slots(&self) -> Vec<Slot> {
+        self.lock().by_gpa.values().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_allocator_reuses_and_limits() {
+        let mut a = SlotAllocator::new(3);
+        assert_eq!(
+            [a.allocate(), a.allocate(), a.allocate()],
+            [Some(0), Some(1), Some(2)]
+        );
+        assert_eq!(a.allocate(), None);
+        a.release(1);
+        assert_eq!(a.in_use(), 2);
+        assert_eq!(a.allocate(), Some(1));
+        assert_eq!(a.allocate(), None);
+    }
+
+    #[test]
+    fn slot_allocator_many() {
+        let mut a = SlotAllocator::new(32764);
+        let v: Vec<u32> = (0..32764).map(|_| a.allocate().unwrap()).collect();
+        assert_eq!(v.last(), Some(&32763));
+        assert_eq!(a.allocate(), None);
+        for s in v.iter().step_by(2) {
+            a.release(*s);
+        }
+        assert_eq!(a.in_use(), 32764 / 2);
+    }
+}
