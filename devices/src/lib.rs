@@ -1,6 +1,8 @@
 //! Device models: legacy PC devices, PCI, CXL and host memory backends.
 
 pub mod bus;
+pub mod cxl;
 pub mod interrupt;
+pub mod memory;
 
 pub use bus::{Bus, BusDevice, BusError, SharedDevice};
