@@ -201,6 +201,12 @@ mod tests {
         bus.remove(0x1000).unwrap();
         assert!(bus.resolve(0x1000).is_none());
         bus.insert(echo(), 0x1008, 0x10).unwrap();
-        assert_eq!(bus.ranges(), vec![BusRange { base: 0x1008, len: 0x10 }]);
+        assert_eq!(
+            bus.ranges(),
+            vec![BusRange {
+                base: 0x1008,
+                len: 0x10
+            }]
+        );
     }
 }
