@@ -1,1 +1,30 @@
+//! ACPI tables for a directly booted x86_64 Linux guest with PCIe and CXL.
+//!
+//! [`build`] turns an [`AcpiConfig`] into byte blobs with guest-physical
+//! addresses; the VMM copies each [`AcpiBlob`] to its `gpa` and hands
+//! [`AcpiTables::rsdp_addr`] to the kernel. Nothing here knows KVM.
+//!
+//! The platform is hardware-reduced ACPI: no PM timer, GPEs or fixed
+//! buttons; one I/O byte ([`arch::layout::ACPI_SLEEP_PORT`]) does S5 and
+//! reset. Tables are built with the `acpi_tables` crate where it is right
+//! and by hand where it lacks something or gets it wrong (see each module).
 
+mod aml;
+mod cedt;
+mod config;
+mod cxl_dsdt;
+mod dsdt;
+mod error;
+mod fadt;
+mod madt;
+mod mcfg;
+mod osc;
+mod pci_host;
+mod rsdp;
+mod sdt;
+mod srat;
+mod tables;
+
+pub use config::{AcpiConfig, CxlWindow, HostBridge, HostBridgeKind};
+pub use error::Error;
+pub use tables::{build, AcpiBlob, AcpiTables};
