@@ -1,0 +1,233 @@
+//! The CXL Device Register block of a memory device (CXL 3.1 8.2.8), as an
+//! MMIO register model.
+//!
+//! [`DeviceRegisters`] owns the [`Memdev`] its mailbox drives. The device
+//! model maps the block (at a BAR offset named by the Register Locator DVSEC,
+//! Register Block Identifier 03h) and forwards guest accesses to
+//! [`DeviceRegisters::read`] and [`DeviceRegisters::write`]. Any width and
+//! offset is accepted: unknown offsets read 0 and ignore writes. A write
+//! returns the MSI/MSI-X message numbers the device model must signal
+//! ([`MsiVectors`]); event records the device model adds itself report
+//! theirs in [`crate::cxl::events::AddedEvent::msi`].
+//!
+//! Layout (offsets from the start of the block):
+//!
+//! | offset | length | registers |
+//! |--------|--------|-----------|
+//! | 000h   | 40h    | Device Capabilities Array Register + 3 headers |
+//! | 100h   | 8h     | Device Status (Event Status Register) |
+//! | 180h   | 8h     | Memory Device Status Register |
+//! | 200h   | 820h   | Primary Mailbox (registers 20h + 2 KiB payload) |
+
+pub mod caps;
+pub mod mailbox;
+pub mod memdev_status;
+
+#[cfg(test)]
+mod tests;
+
+use self::mailbox::MailboxRegisters;
+use crate::cxl::mailbox::PAYLOAD_SIZE;
+use crate::cxl::memdev::Memdev;
+
+/// Offsets and lengths of the capabilities in the block.
+pub mod layout {
+    use crate::cxl::mailbox::PAYLOAD_SIZE;
+
+    // CXL 3.1 8.2.8.3 Device Status Registers
+    /// Offset of the Device Status registers.
+    pub const DEVICE_STATUS_OFFSET: u64 = 0x100;
+    /// Length of the Device Status registers.
+    pub const DEVICE_STATUS_LEN: u64 = 0x8;
+    // CXL 3.1 8.2.8.5 Memory Device Registers
+    /// Offset of the Memory Device Status registers.
+    pub const MEMDEV_STATUS_OFFSET: u64 = 0x180;
+    /// Length of the Memory Device Status registers.
+    pub const MEMDEV_STATUS_LEN: u64 = 0x8;
+    // CXL 3.1 8.2.8.4 Mailbox Registers
+    /// Offset of the Primary Mailbox registers.
+    pub const MAILBOX_OFFSET: u64 = 0x200;
+    /// Length of the Primary Mailbox registers, payload included.
+    pub const MAILBOX_LEN: u64 = super::mailbox::COMMANDS_PAYLOAD + PAYLOAD_SIZE as u64;
+    /// Size of the whole register block (a power of two, for a BAR).
+    pub const DEVICE_REGS_SIZE: u64 = 0x1000;
+}
+
+/// A set of MSI/MSI-X message numbers (0-15) to signal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MsiVectors(u16);
+
+impl MsiVectors {
+    /// The empty set.
+    pub const fn none() -> Self {
+        Self(0)
+    }
+
+    /// Adds message number `n` (only 0-15 exist; others are ignored).
+    pub fn insert(&mut self, n: u8) {
+        if n < 16 {
+            self.0 |= 1 << n;
+        }
+    }
+
+    /// True if `n` is in the set.
+    pub fn contains(&self, n: u8) -> bool {
+        n < 16 && self.0 & (1 << n) != 0
+    }
+
+    /// True if nothing is to be signalled.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The message numbers, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..16u8).filter(|n| self.contains(*n))
+    }
+}
+
+/// The CXL Device Register block of a memory device.
+#[derive(Debug)]
+pub struct DeviceRegisters {
+    memdev: Memdev,
+    mailbox: MailboxRegisters,
+}
+
+fn in_range(addr: u64, start: u64, len: u64) -> bool {
+    addr >= start && addr - start < len
+}
+
+impl DeviceRegisters {
+    /// The register block of `memdev`.
+    pub fn new(memdev: Memdev) -> Self {
+        let msi = memdev.config().mailbox_msi_message_number;
+        Self {
+            memdev,
+            mailbox: MailboxRegisters::new(msi),
+        }
+    }
+
+    /// The device state.
+    pub fn memdev(&self) -> &Memdev {
+        &self.memdev
+    }
+
+    /// The device state, for the device model (event injection, LSA flush,
+    /// media writes, resets).
+    pub fn memdev_mut(&mut self) -> &mut Memdev {
+        &mut self.memdev
+    }
+
+    /// The mailbox registers.
+    pub fn mailbox(&self) -> &MailboxRegisters {
+        &self.mailbox
+    }
+
+    /// Cold reset: idle mailbox registers, and the device's cold reset
+    /// ([`Memdev::cold_reset`]).
+    pub fn cold_reset(&mut self) {
+        self.mailbox = MailboxRegisters::new(self.memdev.config().mailbox_msi_message_number);
+        self.memdev.cold_reset();
+    }
+
+    /// Index into the payload of block offset `addr`, if it is there.
+    fn payload_index(addr: u64) -> Option<usize> {
+        let start = layout::MAILBOX_OFFSET + mailbox::COMMANDS_PAYLOAD;
+        in_range(addr, start, PAYLOAD_SIZE as u64).then(|| (addr - start) as usize)
+    }
+
+    /// The register qword at 8-byte aligned block offset `base`.
+    fn read_qword(&self, base: u64) -> u64 {
+        use layout::*;
+        if base < caps::CAPS_LEN {
+            caps::read_qword(base)
+        } else if in_range(base, DEVICE_STATUS_OFFSET, DEVICE_STATUS_LEN) {
+            // CXL 3.1 8.2.8.3.1 Event Status Register
+            u64::from(self.memdev.events().event_status())
+        } else if in_range(base, MEMDEV_STATUS_OFFSET, MEMDEV_STATUS_LEN) {
+            // CXL 3.1 8.2.8.5.1 Memory Device Status Register
+            self.memdev.status().register()
+        } else if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
+            self.mailbox.read_qword(base - MAILBOX_OFFSET)
+        } else {
+            0
+        }
+    }
+
+    /// Writes the bytes of `value` selected by `mask` to the qword at
+    /// 8-byte aligned block offset `base`; true if it rang the doorbell.
+    fn write_qword(&mut self, base: u64, value: u64, mask: u64) -> bool {
+        use layout::*;
+        if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
+            self.mailbox.write_qword(base - MAILBOX_OFFSET, value, mask)
+        } else {
+            // Everything else is read-only or unimplemented.
+            false
+        }
+    }
+
+    /// Guest read of `data.len()` bytes at block offset `offset`.
+    pub fn read(&self, offset: u64, data: &mut [u8]) {
+        let mut cached: Option<(u64, u64)> = None;
+        for (i, byte) in data.iter_mut().enumerate() {
+            let Some(addr) = offset.checked_add(i as u64) else {
+                *byte = 0;
+                continue;
+            };
+            if let Some(p) = Self::payload_index(addr) {
+                *byte = self.mailbox.payload().get(p).copied().unwrap_or(0);
+                continue;
+            }
+            let base = addr & !7;
+            let qword = match cached {
+                Some((b, v)) if b == base => v,
+                _ => {
+                    let v = self.read_qword(base);
+                    cached = Some((base, v));
+                    v
+                }
+            };
+            *byte = (qword >> ((addr & 7) * 8)) as u8;
+        }
+    }
+
+    /// Guest write of `data` at block offset `offset`. All bytes are stored
+    /// before a doorbell it rings runs the command. Returns the MSI/MSI-X
+    /// message numbers to signal.
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> MsiVectors {
+        let mut doorbell = false;
+        // (qword base, value, byte mask) of the register being assembled.
+        let mut pending: Option<(u64, u64, u64)> = None;
+        for (i, &byte) in data.iter().enumerate() {
+            let Some(addr) = offset.checked_add(i as u64) else {
+                break;
+            };
+            if let Some(p) = Self::payload_index(addr) {
+                self.mailbox.write_payload(p, byte);
+                continue;
+            }
+            let base = addr & !7;
+            let shift = (addr & 7) * 8;
+            let (b, v, m) = match pending {
+                Some(p) if p.0 == base => p,
+                other => {
+                    if let Some((b, v, m)) = other {
+                        doorbell |= self.write_qword(b, v, m);
+                    }
+                    (base, 0, 0)
+                }
+            };
+            pending = Some((b, v | u64::from(byte) << shift, m | 0xFF << shift));
+        }
+        if let Some((b, v, m)) = pending {
+            doorbell |= self.write_qword(b, v, m);
+        }
+        let mut msi = MsiVectors::none();
+        if doorbell {
+            if let Some(n) = self.mailbox.ring_doorbell(&mut self.memdev) {
+                msi.insert(n);
+            }
+        }
+        msi
+    }
+}

@@ -1,0 +1,307 @@
+//! The memory device command set (CXL 3.1 8.2.9), one file per command
+//! group, and the table that dispatches opcodes to them.
+//!
+//! [`COMMANDS`] is the single list of implemented commands: dispatch looks
+//! opcodes up in it and the Command Effects Log (8.2.9.5.2.1) is generated
+//! from it, so the CEL can never disagree with what is implemented. Any
+//! opcode not in the table completes with Unsupported.
+//!
+//! Adding a command group (e.g. the four Dynamic Capacity commands,
+//! 8.2.9.9.9) is: a new file with one handler per command, its opcodes in
+//! [`Opcode`], and one row per command in [`COMMANDS`] (with an `available`
+//! predicate if the command only exists on some configurations).
+
+pub mod events;
+pub mod fw;
+pub mod health;
+pub mod identify;
+pub mod identify_memdev;
+pub mod logs;
+pub mod lsa;
+pub mod partition;
+pub mod payload;
+pub mod poison;
+pub mod retcode;
+pub mod security;
+pub mod timestamp;
+
+#[cfg(test)]
+mod tests;
+
+pub use payload::{Input, Output};
+pub use retcode::RetCode;
+
+use crate::cxl::memdev::Memdev;
+
+/// Size of the Commands Payload Registers (2 KiB), the largest input or
+/// output payload (CXL 3.1 8.2.8.4.3, Payload Size = 11).
+pub const PAYLOAD_SIZE: usize = 2048;
+/// log2 of [`PAYLOAD_SIZE`], as encoded in the Mailbox Capabilities
+/// Register.
+pub const PAYLOAD_SIZE_LOG2: u8 = 11;
+
+/// Opcodes of the implemented commands (CXL 3.1 8.2.9, Tables 8-37 and
+/// 8-126).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Opcode {
+    /// 8.2.9.1.1 Identify.
+    Identify = 0x0001,
+    /// 8.2.9.2.2 Get Event Records.
+    GetEventRecords = 0x0100,
+    /// 8.2.9.2.3 Clear Event Records.
+    ClearEventRecords = 0x0101,
+    /// 8.2.9.2.4 Get Event Interrupt Policy.
+    GetEventInterruptPolicy = 0x0102,
+    /// 8.2.9.2.5 Set Event Interrupt Policy.
+    SetEventInterruptPolicy = 0x0103,
+    /// 8.2.9.3.1 Get FW Info.
+    GetFwInfo = 0x0200,
+    /// 8.2.9.4.1 Get Timestamp.
+    GetTimestamp = 0x0300,
+    /// 8.2.9.4.2 Set Timestamp.
+    SetTimestamp = 0x0301,
+    /// 8.2.9.5.1 Get Supported Logs.
+    GetSupportedLogs = 0x0400,
+    /// 8.2.9.5.2 Get Log.
+    GetLog = 0x0401,
+    /// 8.2.9.9.1.1 Identify Memory Device.
+    IdentifyMemoryDevice = 0x4000,
+    /// 8.2.9.9.2.1 Get Partition Info.
+    GetPartitionInfo = 0x4100,
+    /// 8.2.9.9.2.2 Set Partition Info.
+    SetPartitionInfo = 0x4101,
+    /// 8.2.9.9.2.3 Get LSA.
+    GetLsa = 0x4102,
+    /// 8.2.9.9.2.4 Set LSA.
+    SetLsa = 0x4103,
+    /// 8.2.9.9.3.1 Get Health Info.
+    GetHealthInfo = 0x4200,
+    /// 8.2.9.9.4.1 Get Poison List.
+    GetPoisonList = 0x4300,
+    /// 8.2.9.9.4.2 Inject Poison.
+    InjectPoison = 0x4301,
+    /// 8.2.9.9.4.3 Clear Poison.
+    ClearPoison = 0x4302,
+    /// 8.2.9.9.6.1 Get Security State.
+    GetSecurityState = 0x4500,
+}
+
+// CXL 3.1 8.2.9.5.2.1 Command Effects Log (Command Effect field)
+/// Command Effect bits of a CEL entry.
+pub mod effects {
+    /// Configuration Change after Cold Reset.
+    pub const CONFIGURATION_CHANGE_AFTER_COLD_RESET: u16 = 1 << 0;
+    /// Immediate Configuration Change.
+    pub const IMMEDIATE_CONFIGURATION_CHANGE: u16 = 1 << 1;
+    /// Immediate Data Change.
+    pub const IMMEDIATE_DATA_CHANGE: u16 = 1 << 2;
+    /// Immediate Policy Change.
+    pub const IMMEDIATE_POLICY_CHANGE: u16 = 1 << 3;
+    /// Immediate Log Change.
+    pub const IMMEDIATE_LOG_CHANGE: u16 = 1 << 4;
+    /// Security State Change.
+    pub const SECURITY_STATE_CHANGE: u16 = 1 << 5;
+    /// Background Operation.
+    pub const BACKGROUND_OPERATION: u16 = 1 << 6;
+    /// Secondary Mailbox Supported.
+    pub const SECONDARY_MAILBOX_SUPPORTED: u16 = 1 << 7;
+}
+
+/// A command handler: parses and checks `input`, acts on the device and
+/// returns the output payload, or the return code of the failure.
+pub type Handler = fn(&mut Memdev, Input<'_>) -> Result<Vec<u8>, RetCode>;
+
+/// One implemented command.
+#[derive(Clone, Copy)]
+pub struct Command {
+    /// The opcode.
+    pub opcode: Opcode,
+    /// Command Effect bits reported in the CEL.
+    pub effects: u16,
+    /// Whether this device configuration implements the command.
+    pub available: fn(&Memdev) -> bool,
+    /// The handler.
+    pub handler: Handler,
+}
+
+fn always(_: &Memdev) -> bool {
+    true
+}
+
+/// Every implemented command, in CEL order.
+pub const COMMANDS: &[Command] = {
+    use effects::*;
+    &[
+        Command {
+            opcode: Opcode::Identify,
+            effects: 0,
+            available: always,
+            handler: identify::identify,
+        },
+        Command {
+            opcode: Opcode::GetEventRecords,
+            effects: 0,
+            available: always,
+            handler: events::get_event_records,
+        },
+        Command {
+            opcode: Opcode::ClearEventRecords,
+            effects: IMMEDIATE_LOG_CHANGE,
+            available: always,
+            handler: events::clear_event_records,
+        },
+        Command {
+            opcode: Opcode::GetEventInterruptPolicy,
+            effects: 0,
+            available: always,
+            handler: events::get_event_interrupt_policy,
+        },
+        Command {
+            opcode: Opcode::SetEventInterruptPolicy,
+            effects: IMMEDIATE_CONFIGURATION_CHANGE,
+            available: always,
+            handler: events::set_event_interrupt_policy,
+        },
+        Command {
+            opcode: Opcode::GetFwInfo,
+            effects: 0,
+            available: always,
+            handler: fw::get_fw_info,
+        },
+        Command {
+            opcode: Opcode::GetTimestamp,
+            effects: 0,
+            available: always,
+            handler: timestamp::get_timestamp,
+        },
+        Command {
+            opcode: Opcode::SetTimestamp,
+            effects: IMMEDIATE_POLICY_CHANGE,
+            available: always,
+            handler: timestamp::set_timestamp,
+        },
+        Command {
+            opcode: Opcode::GetSupportedLogs,
+            effects: 0,
+            available: always,
+            handler: logs::get_supported_logs,
+        },
+        Command {
+            opcode: Opcode::GetLog,
+            effects: 0,
+            available: always,
+            handler: logs::get_log,
+        },
+        Command {
+            opcode: Opcode::IdentifyMemoryDevice,
+            effects: 0,
+            available: always,
+            handler: identify_memdev::identify_memory_device,
+        },
+        Command {
+            opcode: Opcode::GetPartitionInfo,
+            effects: 0,
+            available: always,
+            handler: partition::get_partition_info,
+        },
+        Command {
+            opcode: Opcode::SetPartitionInfo,
+            effects: CONFIGURATION_CHANGE_AFTER_COLD_RESET
+                | IMMEDIATE_CONFIGURATION_CHANGE
+                | IMMEDIATE_DATA_CHANGE,
+            available: always,
+            handler: partition::set_partition_info,
+        },
+        Command {
+            opcode: Opcode::GetLsa,
+            effects: 0,
+            available: always,
+            handler: lsa::get_lsa,
+        },
+        Command {
+            opcode: Opcode::SetLsa,
+            effects: IMMEDIATE_CONFIGURATION_CHANGE | IMMEDIATE_DATA_CHANGE,
+            available: always,
+            handler: lsa::set_lsa,
+        },
+        Command {
+            opcode: Opcode::GetHealthInfo,
+            effects: 0,
+            available: always,
+            handler: health::get_health_info,
+        },
+        Command {
+            opcode: Opcode::GetPoisonList,
+            effects: 0,
+            available: always,
+            handler: poison::get_poison_list,
+        },
+        Command {
+            opcode: Opcode::InjectPoison,
+            effects: IMMEDIATE_DATA_CHANGE,
+            available: always,
+            handler: poison::inject_poison,
+        },
+        Command {
+            opcode: Opcode::ClearPoison,
+            effects: IMMEDIATE_DATA_CHANGE,
+            available: always,
+            handler: poison::clear_poison,
+        },
+        Command {
+            opcode: Opcode::GetSecurityState,
+            effects: 0,
+            available: always,
+            handler: security::get_security_state,
+        },
+    ]
+};
+
+/// The command with raw opcode `opcode`, if this device implements it.
+pub fn find(memdev: &Memdev, opcode: u16) -> Option<&'static Command> {
+    COMMANDS
+        .iter()
+        .find(|c| c.opcode as u16 == opcode && (c.available)(memdev))
+}
+
+/// Runs command `opcode` with `input` against `memdev`: the return code and
+/// the output payload (empty unless the command succeeded).
+pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> (RetCode, Vec<u8>) {
+    if input.len() > PAYLOAD_SIZE {
+        return (RetCode::InvalidPayloadLength, Vec::new());
+    }
+    let Some(cmd) = find(memdev, opcode) else {
+        return (RetCode::Unsupported, Vec::new());
+    };
+    match (cmd.handler)(memdev, Input::new(input)) {
+        Ok(out) if out.len() <= PAYLOAD_SIZE => (RetCode::Success, out),
+        Ok(out) => {
+            log::error!(
+                "cxl: opcode {opcode:#06x} produced {} output bytes, over the payload size",
+                out.len()
+            );
+            (RetCode::InternalError, Vec::new())
+        }
+        Err(rc) => (rc, Vec::new()),
+    }
+}
+
+/// Size of one CEL entry.
+pub const CEL_ENTRY_SIZE: usize = 4;
+
+// CXL 3.1 8.2.9.5.2.1 Command Effects Log (CEL)
+/// The Command Effects Log of `memdev`: one 4-byte entry (opcode, command
+/// effect) per implemented command.
+pub fn command_effects_log(memdev: &Memdev) -> Vec<u8> {
+    COMMANDS
+        .iter()
+        .filter(|c| (c.available)(memdev))
+        .flat_map(|c| {
+            let mut e = [0u8; CEL_ENTRY_SIZE];
+            e[..2].copy_from_slice(&(c.opcode as u16).to_le_bytes());
+            e[2..].copy_from_slice(&c.effects.to_le_bytes());
+            e
+        })
+        .collect()
+}

@@ -1,0 +1,38 @@
+//! Persistent Memory Data-at-rest Security command set: Get Security State
+//! (CXL 3.1 8.2.9.9.6.1). No passphrase is ever set.
+
+use super::payload::Input;
+use super::RetCode;
+use crate::cxl::memdev::Memdev;
+
+// CXL 3.1 8.2.9.9.6.1 Get Security State (Security State bits)
+/// User Passphrase Set.
+pub const SECURITY_STATE_USER_PASSPHRASE_SET: u32 = 1 << 0;
+/// Master Passphrase Set.
+pub const SECURITY_STATE_MASTER_PASSPHRASE_SET: u32 = 1 << 1;
+/// Locked.
+pub const SECURITY_STATE_LOCKED: u32 = 1 << 2;
+/// Frozen.
+pub const SECURITY_STATE_FROZEN: u32 = 1 << 3;
+
+// CXL 3.1 8.2.9.9.6.1 Get Security State (Opcode 4500h)
+/// Get Security State: no input; a 4-byte Security State, all clear.
+pub fn get_security_state(_memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
+    input.expect_len(0)?;
+    Ok(0u32.to_le_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cxl::mailbox::Opcode;
+    use crate::cxl::memdev::tests::test_memdev;
+
+    #[test]
+    fn no_passphrase_set() {
+        let mut m = test_memdev();
+        let op = Opcode::GetSecurityState as u16;
+        assert_eq!(m.execute(op, &[]), (RetCode::Success, vec![0, 0, 0, 0]));
+        assert_eq!(m.execute(op, &[1]).0, RetCode::InvalidPayloadLength);
+    }
+}
