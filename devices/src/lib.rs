@@ -3,6 +3,8 @@
 pub mod bus;
 pub mod cxl;
 pub mod interrupt;
+pub mod legacy;
 pub mod memory;
+pub mod pci;
 
 pub use bus::{Bus, BusDevice, BusError, SharedDevice};
