@@ -4,9 +4,14 @@
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod device_manager;
+pub mod event_loop;
 pub mod exit;
 pub mod interrupts;
+pub mod launcher;
+pub mod machine;
 pub mod memory;
+pub mod platform;
 pub mod size;
 pub mod vcpu;
 pub mod vm;

@@ -163,7 +163,11 @@ impl MemoryManager {
     /// `host_addr..host_addr+len` must stay mapped, readable and writable
     /// until [`MemoryManager::unmap`] is called for `gpa`.
     pub unsafe fn map(&self, gpa: u64, len: u64, host_addr: u64) -> Result<Slot, MemoryError> {
-        if len == 0 || !gpa.is_multiple_of(4096) || !len.is_multiple_of(4096) || gpa.checked_add(len).is_none() {
+        if len == 0
+            || !gpa.is_multiple_of(4096)
+            || !len.is_multiple_of(4096)
+            || gpa.checked_add(len).is_none()
+        {
             return Err(MemoryError::InvalidRange { gpa, len });
         }
         let mut s = self.lock();

@@ -1,0 +1,197 @@
+//! The whole machine on real KVM, booting a hand-made bzImage: the Linux
+//! 64-bit boot protocol (entry point, boot_params, command line, e820, RSDP),
+//! the serial console, ACPI poweroff and reset, and triple faults.
+
+use std::path::{Path, PathBuf};
+
+use vmm::launcher::{launch, Outcome};
+
+/// A bzImage with protocol 2.15 whose 64-bit entry runs `code`.
+fn bzimage(code: &[u8]) -> Vec<u8> {
+    let setup_sects = 1u8;
+    let mut img = vec![0u8; (setup_sects as usize + 1) * 512];
+    img[0x1f1] = setup_sects;
+    img[0x1fe..0x200].copy_from_slice(&0xaa55u16.to_le_bytes());
+    img[0x202..0x206].copy_from_slice(b"HdrS");
+    img[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes()); // version
+    img[0x211] = 0x01; // loadflags: LOADED_HIGH
+    img[0x214..0x218].copy_from_slice(&0x10_0000u32.to_le_bytes()); // code32_start
+    img[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes()); // initrd_addr_max
+    img[0x236..0x238].copy_from_slice(&1u16.to_le_bytes()); // xloadflags: XLF_KERNEL_64
+    img[0x238..0x23c].copy_from_slice(&2048u32.to_le_bytes()); // cmdline_size
+    img[0x260..0x264].copy_from_slice(&(1u32 << 20).to_le_bytes()); // init_size
+                                                                    // Protected-mode part: 0x200 bytes of 32-bit entry we never use, then
+                                                                    // the 64-bit entry.
+    img.extend(std::iter::repeat_n(0xf4, 0x200));
+    img.extend_from_slice(code);
+    img
+}
+
+/// out dx(=0x3f8), al
+const PUTC: [u8; 5] = [0x66, 0xba, 0xf8, 0x03, 0xee];
+
+/// Prints the e820 entry count (as a digit), the first byte of the command
+/// line, the first byte the RSDP address points at, and the low byte of the
+/// initramfs size; then writes `last` to the ACPI sleep/reset port.
+fn report_then(last: u8) -> Vec<u8> {
+    let mut c = vec![];
+    c.extend([0x0f, 0xb6, 0x86, 0xe8, 0x01, 0x00, 0x00]); // movzx eax, byte [rsi+0x1e8]
+    c.extend([0x04, 0x30]); // add al, '0'
+    c.extend(PUTC);
+    c.extend([0x8b, 0x9e, 0x28, 0x02, 0x00, 0x00]); // mov ebx, [rsi+0x228] cmd_line_ptr
+    c.extend([0x0f, 0xb6, 0x03]); // movzx eax, byte [rbx]
+    c.extend(PUTC);
+    c.extend([0x48, 0x8b, 0x46, 0x70]); // mov rax, [rsi+0x70] acpi_rsdp_addr
+    c.extend([0x0f, 0xb6, 0x00]); // movzx eax, byte [rax]
+    c.extend(PUTC);
+    c.extend([0x8b, 0x9e, 0x18, 0x02, 0x00, 0x00]); // mov ebx, [rsi+0x218] ramdisk_image
+    c.extend([0x0f, 0xb6, 0x03]); // movzx eax, byte [rbx] (first initramfs byte)
+    c.extend(PUTC);
+    c.extend([0x66, 0xba, 0xc0, 0x03]); // mov dx, 0x3c0
+    c.extend([0xb0, last]); // mov al, last
+    c.extend([0xee, 0xeb, 0xfe]); // out dx, al ; jmp $
+    c
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("cxlvmm-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        Self(d)
+    }
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
+    let serial = format!("file:{}", console.display());
+    let mut argv = vec![
+        "cxlvmm",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--serial",
+        &serial,
+    ];
+    argv.extend_from_slice(extra);
+    launch(argv)
+}
+
+#[test]
+fn boots_bzimage_and_powers_off() {
+    let s = Scratch::new("boot");
+    let kernel = s.file("bzImage", &bzimage(&report_then(0x34)));
+    let initrd = s.file("initrd", b"Zinitramfs");
+    let console = s.0.join("console");
+    let out = run(
+        &kernel,
+        &[
+            "--initramfs",
+            initrd.to_str().unwrap(),
+            "--cmdline",
+            "quiet x=1",
+            "--cpus",
+            "2",
+        ],
+        &console,
+    );
+    assert_eq!(
+        out,
+        Outcome {
+            code: 0,
+            message: None
+        }
+    );
+    // 4 e820 entries below 3 GiB, 'q' from "quiet", 'R' from "RSD PTR ",
+    // 'Z' from the initramfs.
+    assert_eq!(std::fs::read(&console).unwrap(), b"4qRZ");
+}
+
+#[test]
+fn reset_also_exits_cleanly() {
+    let s = Scratch::new("reset");
+    let kernel = s.file("bzImage", &bzimage(&report_then(0x01)));
+    let console = s.0.join("console");
+    let out = run(&kernel, &["--memory", "4G"], &console);
+    assert_eq!(out.code, 0, "{out:?}");
+    // RAM above 4 GiB adds an e820 entry; no initramfs reads byte 0.
+    assert_eq!(&std::fs::read(&console).unwrap()[..3], b"5cR");
+}
+
+#[test]
+fn triple_fault_is_a_distinct_failure() {
+    let s = Scratch::new("triple");
+    // A load from an address the boot page tables do not map: #PF with the
+    // empty boot IDT -> #DF -> triple fault.
+    let mut code = vec![0x48, 0xa1]; // mov rax, [moffs64]
+    code.extend(0x80_0000_0000u64.to_le_bytes());
+    code.extend([0xeb, 0xfe]);
+    let kernel = s.file("bzImage", &bzimage(&code));
+    let out = run(&kernel, &[], &s.0.join("console"));
+    assert_eq!(out.code, vmm::exit::EXIT_TRIPLE_FAULT, "{out:?}");
+    assert!(out.message.unwrap().contains("triple fault"));
+}
+
+#[test]
+fn user_errors_are_one_line() {
+    let s = Scratch::new("errors");
+    let kernel = s.file("bzImage", &bzimage(&[0xf4]));
+    let k = kernel.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["cxlvmm"], "--kernel"),
+        (vec!["cxlvmm", "--kernel", "/nonexistent"], "no such file"),
+        (
+            vec!["cxlvmm", "--kernel", k, "--memory", "lots"],
+            "invalid size",
+        ),
+        (vec!["cxlvmm", "--kernel", k, "--cpus", "1000"], "--cpus"),
+        (vec!["cxlvmm", "--kernel", k, "--bogus"], "--bogus"),
+    ];
+    for (argv, want) in cases {
+        let out = launch(argv.clone());
+        assert_eq!(out.code, vmm::launcher::EXIT_USAGE, "{argv:?}");
+        let msg = out.message.unwrap();
+        assert!(msg.contains(want), "{argv:?}: {msg}");
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+    }
+    // Not a bzImage: a VMM error, still one line.
+    let junk = s.file("junk", &[0u8; 4096]);
+    let out = launch(["cxlvmm", "--kernel", junk.to_str().unwrap()]);
+    assert_eq!(out.code, vmm::exit::EXIT_VMM_ERROR);
+    assert!(out.message.unwrap().contains("not a bzImage"));
+}
+
+#[test]
+fn dump_acpi_writes_every_table() {
+    let s = Scratch::new("dump");
+    let dir = s.0.join("tables");
+    let out = launch([
+        "cxlvmm",
+        "--dump-acpi",
+        dir.to_str().unwrap(),
+        "--cpus",
+        "3",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for sig in ["RSDP", "XSDT", "FACP", "DSDT", "APIC", "MCFG"] {
+        let b = std::fs::read(dir.join(format!("{sig}.dat"))).unwrap();
+        if sig != "RSDP" {
+            assert_eq!(&b[..4], sig.as_bytes());
+            assert_eq!(
+                b.iter().fold(0u8, |a, x| a.wrapping_add(*x)),
+                0,
+                "{sig} checksum"
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests on this machine's real KVM: small guest programs run on
+//! real vCPUs with real memslots, and whole machines booting hand-made
+//! kernels.
+
+mod boot;
+mod harness;
+mod memslots;

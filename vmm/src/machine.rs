@@ -1,0 +1,199 @@
+//! A whole machine: build it from a [`VmConfig`], run it, say why it ended.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arch::cpuid::CpuidConfig;
+use arch::layout::{ACPI_TABLES_SIZE, ACPI_TABLES_START};
+use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
+use thiserror::Error;
+use vm_memory::{Bytes, GuestAddress};
+
+use crate::boot::{self, KernelConfig, LoadError};
+use crate::config::VmConfig;
+use crate::device_manager::{DeviceError, DeviceManager};
+use crate::event_loop;
+use crate::exit::{ExitReason, ExitState};
+use crate::memory::{MemoryError, MemoryManager};
+use crate::platform::Platform;
+use crate::vcpu::{self, Vcpu, VcpuBuses, VcpuError, VcpuThread};
+use crate::vm::{Vm, VmError};
+
+/// Errors building or starting a machine.
+#[derive(Debug, Error)]
+pub enum MachineError {
+    /// Configuration refused.
+    #[error("{0}")]
+    Config(String),
+    /// KVM VM creation failed.
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    /// Memory setup failed.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// Device setup failed.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// ACPI table generation failed.
+    #[error("ACPI: {0}")]
+    Acpi(String),
+    /// Kernel loading failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// vCPU setup failed.
+    #[error(transparent)]
+    Vcpu(#[from] VcpuError),
+    /// A host call failed.
+    #[error("{0}: {1}")]
+    Io(&'static str, std::io::Error),
+}
+
+/// The ACPI tables for `platform`.
+pub fn acpi_tables(platform: &Platform) -> Result<acpi::AcpiTables, MachineError> {
+    let tables = acpi::build(&platform.acpi_config(), ACPI_TABLES_START)
+        .map_err(|e| MachineError::Acpi(e.to_string()))?;
+    let end = tables
+        .tables
+        .iter()
+        .map(|t| t.gpa + t.bytes.len() as u64)
+        .max()
+        .unwrap_or(ACPI_TABLES_START);
+    if end > ACPI_TABLES_START + ACPI_TABLES_SIZE {
+        return Err(MachineError::Acpi(format!(
+            "tables end at {end:#x}, past their area"
+        )));
+    }
+    Ok(tables)
+}
+
+/// Writes every ACPI table of the configured machine as DIR/SIG.dat.
+/// Returns how many were written.
+pub fn dump_acpi(cfg: &VmConfig, dir: &Path) -> Result<usize, MachineError> {
+    let platform = Platform::new(cfg).map_err(MachineError::Config)?;
+    let tables = acpi_tables(&platform)?;
+    std::fs::create_dir_all(dir).map_err(|e| MachineError::Io("creating the dump directory", e))?;
+    for t in &tables.tables {
+        std::fs::write(dir.join(format!("{}.dat", t.signature)), &t.bytes)
+            .map_err(|e| MachineError::Io("writing a table", e))?;
+    }
+    Ok(tables.tables.len())
+}
+
+/// A built machine, ready to run.
+pub struct Machine {
+    vm: Vm,
+    memory: Arc<MemoryManager>,
+    devices: DeviceManager,
+    vcpus: Vec<Vcpu>,
+    exit: Arc<ExitState>,
+}
+
+impl Machine {
+    /// Builds everything: VM, RAM, devices, ACPI tables, kernel, vCPUs.
+    pub fn new(cfg: &VmConfig) -> Result<Self, MachineError> {
+        let kernel = cfg
+            .kernel
+            .clone()
+            .ok_or_else(|| MachineError::Config("no kernel given".into()))?;
+        let platform = Platform::new(cfg).map_err(MachineError::Config)?;
+        let tables = acpi_tables(&platform)?;
+        let exit = Arc::new(ExitState::new().map_err(|e| MachineError::Io("eventfd", e))?);
+        let vm = Vm::new()?;
+        if cfg.cpus > vm.max_vcpus() {
+            return Err(MachineError::Config(format!(
+                "--cpus {}: KVM allows at most {}",
+                cfg.cpus,
+                vm.max_vcpus()
+            )));
+        }
+        let memory = Arc::new(MemoryManager::new(
+            vm.fd.clone(),
+            &platform.ram,
+            vm.memslot_limit(),
+        )?);
+        let devices = DeviceManager::new(&platform, &cfg.serial, &vm.router, exit.clone())?;
+
+        for t in &tables.tables {
+            memory
+                .ram()
+                .write_slice(&t.bytes, GuestAddress(t.gpa))
+                .map_err(|e| MachineError::Acpi(format!("writing {}: {e}", t.signature)))?;
+        }
+        let entry = boot::load_linux(
+            memory.ram(),
+            cfg.memory,
+            &KernelConfig {
+                kernel,
+                initramfs: cfg.initramfs.clone(),
+                cmdline: cfg.cmdline.clone(),
+            },
+            tables.rsdp_addr(),
+        )?;
+
+        let supported = vm
+            .kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(|e| MachineError::Vm(VmError::Kvm("KVM_GET_SUPPORTED_CPUID", e)))?;
+        let cpuid_cfg = CpuidConfig {
+            cpus: cfg.cpus,
+            hide_hypervisor: cfg.hide_hypervisor,
+        };
+        let buses = VcpuBuses {
+            io: devices.io_bus.clone(),
+            mmio: devices.mmio_bus.clone(),
+        };
+        let mut vcpus = Vec::with_capacity(cfg.cpus as usize);
+        for id in 0..cfg.cpus {
+            vcpus.push(Vcpu::new(
+                &vm.fd,
+                id,
+                supported.as_slice(),
+                &cpuid_cfg,
+                buses.clone(),
+                exit.clone(),
+            )?);
+        }
+        if let Some(bsp) = vcpus.first() {
+            bsp.set_boot_state(entry)?;
+        }
+        Ok(Self {
+            vm,
+            memory,
+            devices,
+            vcpus,
+            exit,
+        })
+    }
+
+    /// Runs the guest until it stops, and says why.
+    pub fn run(self) -> Result<ExitReason, MachineError> {
+        vcpu::install_kick_handler().map_err(|e| MachineError::Io("signal handler", e))?;
+        let mut threads = Vec::with_capacity(self.vcpus.len());
+        for v in self.vcpus {
+            match VcpuThread::spawn(v) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    self.exit.request(ExitReason::VmmError(e.to_string()));
+                    vcpu::stop_all(threads);
+                    return Err(e.into());
+                }
+            }
+        }
+        let result = event_loop::run(&self.exit, &self.devices);
+        if let Err(e) = &result {
+            self.exit.request(ExitReason::VmmError(e.to_string()));
+        }
+        vcpu::stop_all(threads);
+        let _ = (&self.vm, &self.memory);
+        result.map_err(|e| MachineError::Io("event loop", e))?;
+        Ok(self
+            .exit
+            .reason()
+            .unwrap_or_else(|| ExitReason::VmmError("stopped without a reason".into())))
+    }
+}
+
+/// Builds and runs a machine.
+pub fn run(cfg: VmConfig) -> Result<ExitReason, MachineError> {
+    Machine::new(&cfg)?.run()
+}
