@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# e2e.sh - run one cxlvmm end-to-end scenario: cxlvmm boots a real Linux guest.
+#
+# Usage: scripts/e2e.sh SCENARIO        (resources/scenarios/SCENARIO/)
+#
+# Modes:
+#   direct  the host has a real KVM: build cxlvmm and run the scenario's host.sh
+#           here.
+#   nested  /dev/kvm is kvm_pvm (or missing): boot an L1 Linux in QEMU (TCG,
+#           nested SVM), load kvm-amd there and run host.sh inside L1, where
+#           cxlvmm boots the L2 guest.
+# Either way host.sh gets CXLVMM, CXLVMM_REMOTE, KERNEL (L2 bzImage), INITRAMFS
+# (L2 initramfs), WORKDIR (scratch dir), LIB (check.sh), SCENARIO and
+# SCENARIO_DIR in its environment, and the L2 guest runs the scenario's
+# guest.sh from its /init.
+#
+# Environment:
+#   CXLVMM_E2E_MODE=nested|direct   force the mode (default: detected)
+#   CXLVMM_E2E_TIMEOUT=900          overall limit in seconds (QEMU or host.sh)
+#   CXLVMM_E2E_SMP=1 CXLVMM_E2E_MEM=4G   L1 vCPUs and memory (nested)
+#   CXLVMM_E2E_L1_APPEND=...        extra L1 kernel command line (nested)
+#   CXLVMM_E2E_VERBOSE=1            show the whole console, not just results
+#   CXLVMM_E2E_CXLVMM=PATH          use this cxlvmm instead of building one
+#   CXLVMM_E2E_CXLVMM_REMOTE=PATH   same for cxlvmm-remote
+#   CXLVMM_E2E_L1_FILES="SRC:DEST ..."   extra files for the L1 image (nested)
+#   CXLVMM_E2E_L1_COMPRESS=gzip|none    L1 initramfs compression (nested)
+#   E2E_GUEST_TIMEOUT, RUST_LOG     passed through to host.sh
+#   CXLVMM_GUEST_SUITE              Debian suite of the kernel (fetch-guest.sh)
+#
+# Output: CHECK/E2E lines as they happen; the whole console goes to
+# target/e2e/SCENARIO/console.log. Exit status 0 only when "E2E-RESULT: PASS"
+# was printed and no check failed.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+[[ $# -eq 1 && $1 != -* ]] || {
+    awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0" >&2
+    exit 2
+}
+scenario=$1
+scenario_dir=$ROOT/resources/scenarios/$scenario
+if [[ ! -f $scenario_dir/host.sh ]]; then
+    die "no scenario '$scenario' (have: $(cd "$ROOT/resources/scenarios" && echo */ | tr -d /))"
+fi
+
+timeout_s=${CXLVMM_E2E_TIMEOUT:-900}
+out=$ROOT/target/e2e/$scenario
+console=$out/console.log
+mkdir -p "$out"
+t_start=$SECONDS
+
+# ---- mode ------------------------------------------------------------------
+mode=${CXLVMM_E2E_MODE:-}
+if [[ -z $mode ]]; then
+    if [[ -d /sys/module/kvm_pvm || ! -c /dev/kvm ]]; then mode=nested; else mode=direct; fi
+fi
+[[ $mode == nested || $mode == direct ]] || die "CXLVMM_E2E_MODE must be nested or direct, not '$mode'"
+log "scenario $scenario, mode $mode"
+
+# ---- guest kernel and busybox --------------------------------------------------
+KVER="" KERNEL="" MODDIR="" BUSYBOX=""
+while IFS='=' read -r key value; do
+    case $key in KVER | KERNEL | MODDIR | BUSYBOX) printf -v "$key" '%s' "$value" ;; esac
+done < <("$ROOT/scripts/fetch-guest.sh")
+[[ -f $KERNEL && -d $MODDIR && -x $BUSYBOX ]] || die "fetch-guest.sh gave no usable kernel"
+log "guest kernel $KVER"
+
+# ---- cxlvmm binaries ---------------------------------------------------------
+CXLVMM=${CXLVMM_E2E_CXLVMM:-}
+CXLVMM_REMOTE=${CXLVMM_E2E_CXLVMM_REMOTE:-}
+if [[ -z $CXLVMM ]]; then
+    t=$SECONDS
+    build_args=()
+    [[ $mode == direct ]] && build_args=(--dynamic)
+    built=$("$ROOT/scripts/build-static.sh" "${build_args[@]}") || die "building cxlvmm failed"
+    while IFS='=' read -r key value; do
+        case $key in CXLVMM | CXLVMM_REMOTE) printf -v "$key" '%s' "$value" ;; esac
+    done <<<"$built"
+    log "cxlvmm built in $((SECONDS - t))s: $CXLVMM"
+fi
+[[ -x $CXLVMM ]] || die "cxlvmm binary '$CXLVMM' is not executable"
+
+# ---- L2 initramfs -------------------------------------------------------------
+t=$SECONDS
+l2_initramfs=$out/l2-initramfs.cpio.gz
+l2_args=(-o "$l2_initramfs" -i "$ROOT/resources/guest/init" -b "$BUSYBOX" -d "$MODDIR"
+    -f "$ROOT/resources/lib/check.sh:/lib/check.sh" -f "$scenario_dir:/scenario")
+[[ -f $scenario_dir/modules ]] && l2_args+=(-M "$scenario_dir/modules")
+"$ROOT/scripts/build-initramfs.sh" "${l2_args[@]}"
+
+# ---- console filter ----------------------------------------------------------
+verbose=${CXLVMM_E2E_VERBOSE:-0}
+# show_console: copy stdin (a console) to $console without \r, echoing result
+# lines (CHECK ..., E2E-...: ...) and the framed diagnostics of check_tail.
+show_console() {
+    local line framed=0
+    exec 3>"$console"
+    while IFS= read -r line || [[ -n $line ]]; do
+        line=${line//$'\r'/}
+        # Drop terminal control sequences (SeaBIOS clears the screen).
+        while [[ $line =~ $'\e'(\[[0-9\;?]*[A-Za-z]|c) ]]; do
+            line=${line/"${BASH_REMATCH[0]}"/}
+        done
+        printf '%s\n' "$line" >&3
+        if [[ $verbose == 1 ]]; then
+            printf '  | %s\n' "$line"
+        elif [[ $line == "----- end -----" ]]; then
+            framed=0
+            printf '%s\n' "$line"
+        elif [[ $framed == 1 || $line == "----- "*" -----" ]]; then
+            framed=1
+            printf '%s\n' "$line"
+        elif [[ $line =~ (CHECK (PASS|FAIL): |CHECK-SUMMARY: |E2E-[A-Z0-9]+: ).* ]]; then
+            printf '%s\n' "${BASH_REMATCH[0]}"
+        fi
+    done
+    exec 3>&-
+}
+
+runner_pid=""
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    if [[ -n $runner_pid ]] && kill -0 "$runner_pid" 2>/dev/null; then
+        kill -TERM "$runner_pid" 2>/dev/null || true
+        wait "$runner_pid" 2>/dev/null || true
+    fi
+    rm -f "$out/console.fifo"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# run_filtered CMD...: run CMD under the overall timeout, its output through
+# show_console; sets run_rc.
+run_filtered() {
+    local fifo=$out/console.fifo
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    timeout -k 10 "$timeout_s" "$@" </dev/null >"$fifo" 2>&1 &
+    runner_pid=$!
+    show_console <"$fifo"
+    run_rc=0
+    wait "$runner_pid" || run_rc=$?
+    runner_pid=""
+    if [[ $run_rc -eq 124 || $run_rc -eq 137 ]]; then
+        echo "E2E-TIMEOUT: killed after ${timeout_s}s (CXLVMM_E2E_TIMEOUT)" | tee -a "$console"
+    fi
+}
+
+env_assignments() {
+    printf '%s\n' "SCENARIO=$scenario" "SCENARIO_DIR=$1" "CXLVMM=$2" "CXLVMM_REMOTE=$3" \
+        "KERNEL=$4" "INITRAMFS=$5" "WORKDIR=$6" "LIB=$7"
+    [[ -n ${E2E_GUEST_TIMEOUT:-} ]] && echo "E2E_GUEST_TIMEOUT=$E2E_GUEST_TIMEOUT"
+    [[ -n ${RUST_LOG:-} ]] && echo "RUST_LOG=$RUST_LOG"
+    return 0
+}
+
+t_run=$SECONDS
+if [[ $mode == nested ]]; then
+    command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run scripts/setup-host.sh)"
+    # Environment for host.sh inside L1 (sourced by busybox sh: quote values).
+    env_file=$out/l1-env
+    remote_dest=""
+    [[ -n $CXLVMM_REMOTE ]] && remote_dest=/e2e/bin/cxlvmm-remote
+    env_assignments /e2e/scenario /e2e/bin/cxlvmm "$remote_dest" /e2e/l2/bzImage \
+        /e2e/l2/initramfs.cpio.gz /tmp/work /e2e/lib/check.sh |
+        sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/" >"$env_file"
+
+    l1_initramfs=$out/l1-initramfs.cpio.gz
+    l1_args=(-o "$l1_initramfs" -z "${CXLVMM_E2E_L1_COMPRESS:-gzip}"
+        -i "$ROOT/resources/l1/init" -b "$BUSYBOX" -d "$MODDIR" -M "$ROOT/resources/l1/modules"
+        -f "$CXLVMM:/e2e/bin/cxlvmm" -f "$KERNEL:/e2e/l2/bzImage"
+        -f "$l2_initramfs:/e2e/l2/initramfs.cpio.gz"
+        -f "$ROOT/resources/lib/check.sh:/lib/check.sh"
+        -f "$ROOT/resources/lib/check.sh:/e2e/lib/check.sh"
+        -f "$scenario_dir:/e2e/scenario" -f "$env_file:/e2e/env")
+    [[ -n $CXLVMM_REMOTE ]] && l1_args+=(-f "$CXLVMM_REMOTE:/e2e/bin/cxlvmm-remote")
+    for spec in ${CXLVMM_E2E_L1_FILES:-}; do l1_args+=(-f "$spec"); done
+    "$ROOT/scripts/build-initramfs.sh" "${l1_args[@]}"
+    log "initramfs images built in $((SECONDS - t))s"
+
+    # The verified recipe: nested SVM with NPT under TCG, one vCPU by default.
+    cpu_model=EPYC-v4,+svm,+npt
+    qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu_model" -machine pc
+        -m "${CXLVMM_E2E_MEM:-4G}" -smp "${CXLVMM_E2E_SMP:-1}"
+        -nographic -no-reboot -nic none
+        -kernel "$KERNEL" -initrd "$l1_initramfs"
+        -append "console=ttyS0 panic=-1 quiet${CXLVMM_E2E_L1_APPEND:+ $CXLVMM_E2E_L1_APPEND}")
+    printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
+    echo >>"$out/qemu.cmd"
+    log "booting L1 under QEMU TCG (timeout ${timeout_s}s; command in $out/qemu.cmd)"
+    t_run=$SECONDS
+    run_filtered "${qemu[@]}"
+else
+    log "initramfs built in $((SECONDS - t))s"
+    workdir=$out/work
+    rm -rf "$workdir"
+    mkdir -p "$workdir"
+    env_args=()
+    while IFS= read -r assignment; do env_args+=("$assignment"); done < <(
+        env_assignments "$scenario_dir" "$CXLVMM" "$CXLVMM_REMOTE" "$KERNEL" \
+            "$l2_initramfs" "$workdir" "$ROOT/resources/lib/check.sh"
+    )
+    log "running $scenario/host.sh on the host (timeout ${timeout_s}s)"
+    cd "$workdir"
+    t_run=$SECONDS
+    run_filtered env "${env_args[@]}" sh "$scenario_dir/host.sh"
+    if [[ $run_rc -eq 0 ]]; then result=PASS; else result=FAIL; fi
+    echo "E2E-RESULT: $result" | tee -a "$console"
+fi
+t_end=$SECONDS
+
+# ---- verdict -----------------------------------------------------------------
+pass=0
+if grep -q 'E2E-RESULT: PASS' "$console" && ! grep -q 'CHECK FAIL: ' "$console"; then
+    pass=1
+fi
+summary="$scenario ($mode) in $((t_end - t_start))s (run $((t_end - t_run))s)"
+if [[ $pass == 1 ]]; then
+    log "PASS: $summary"
+    log "console log: $console"
+    exit 0
+fi
+if ! grep -q 'E2E-RESULT: ' "$console"; then
+    echo "----- last 60 lines of $console -----"
+    tail -n 60 "$console"
+    echo "----- end -----"
+fi
+log "FAIL: $summary"
+log "console log: $console"
+exit 1

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# test.sh - the project's complete test run; stops at the first failure.
+#
+#   1. cargo fmt --all --check
+#   2. cargo clippy --workspace --all-targets -- -D warnings
+#   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
+#      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
+#   4. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
+#      "boot"; set it to "" to skip the end-to-end tests)
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+
+SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot}
+
+step() {
+    local name=$1 t=$SECONDS
+    shift
+    log "==> $name: $*"
+    if ! "$@"; then
+        log "FAILED at step '$name' ($*) after $((SECONDS - t))s"
+        exit 1
+    fi
+    log "ok: $name ($((SECONDS - t))s)"
+}
+
+# iasl/acpiexec for the ACPI tests (fetched on first use).
+export CXLVMM_IASL=${CXLVMM_IASL:-$CACHE/bin/iasl}
+export CXLVMM_ACPIEXEC=${CXLVMM_ACPIEXEC:-$CACHE/bin/acpiexec}
+if [[ ! -x $CXLVMM_IASL || ! -x $CXLVMM_ACPIEXEC ]]; then
+    step fetch-iasl "$ROOT/scripts/fetch-iasl.sh"
+fi
+
+step fmt cargo fmt --all --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step test cargo test --workspace
+for scenario in $SCENARIOS; do
+    step "e2e-$scenario" "$ROOT/scripts/e2e.sh" "$scenario"
+done
+log "all tests passed"
