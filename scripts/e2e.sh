@@ -25,6 +25,8 @@
 #   CXLVMM_E2E_L1_FILES="SRC:DEST ..."   extra files for the L1 image (nested)
 #   CXLVMM_E2E_L1_COMPRESS=gzip|none    L1 initramfs compression (nested)
 #   E2E_GUEST_TIMEOUT, RUST_LOG     passed through to host.sh
+#   E2E_L2_APPEND                   replaces 'quiet loglevel=1' on the L2 cmdline
+#   E2E_SHOW_CONSOLE=1              print the whole L2 console at the end
 #   CXLVMM_GUEST_SUITE              Debian suite of the kernel (fetch-guest.sh)
 #
 # Output: CHECK/E2E lines as they happen; the whole console goes to
@@ -152,6 +154,8 @@ env_assignments() {
         "KERNEL=$4" "INITRAMFS=$5" "WORKDIR=$6" "LIB=$7"
     [[ -n ${E2E_GUEST_TIMEOUT:-} ]] && echo "E2E_GUEST_TIMEOUT=$E2E_GUEST_TIMEOUT"
     [[ -n ${RUST_LOG:-} ]] && echo "RUST_LOG=$RUST_LOG"
+    [[ -n ${E2E_L2_APPEND:-} ]] && echo "E2E_L2_APPEND=$E2E_L2_APPEND"
+    [[ -n ${E2E_SHOW_CONSOLE:-} ]] && echo "E2E_SHOW_CONSOLE=$E2E_SHOW_CONSOLE"
     return 0
 }
 

@@ -24,9 +24,8 @@ use crate::{cxl_dsdt, pci_host};
 
 /// DSDT revision 2: integers are 64-bit (ACPI 6.5 5.2.11.1).
 const REVISION: u8 = 2;
-/// SLP_TYP for S5 (soft off), written to the sleep control register
-/// (ACPI 6.5 7.4.2); must match what the VMM's sleep register expects.
-const SLP_TYP_S5: u8 = 5;
+/// SLP_TYP for S5 (soft off), written to PM1a_CNT (ACPI 6.5 7.4.2).
+const SLP_TYP_S5: u8 = layout::ACPI_SLP_TYP_S5;
 
 const _: () = assert!(layout::PCI_ECAM_START + layout::PCI_ECAM_SIZE <= 1 << 32);
 

@@ -4,9 +4,9 @@
 //! addresses; the VMM copies each [`AcpiBlob`] to its `gpa` and hands
 //! [`AcpiTables::rsdp_addr`] to the kernel. Nothing here knows KVM.
 //!
-//! The platform is hardware-reduced ACPI: no PM timer, GPEs or fixed
-//! buttons; one I/O byte ([`arch::layout::ACPI_SLEEP_PORT`]) does S5 and
-//! reset. Tables are built with the `acpi_tables` crate where it is right
+//! The platform has ACPI fixed hardware (PM1a event and control blocks and a
+//! PM timer at [`arch::layout::ACPI_PM_PORT`]; no GPEs or fixed buttons) and
+//! a reset register at [`arch::layout::ACPI_RESET_PORT`]. Tables are built with the `acpi_tables` crate where it is right
 //! and by hand where it lacks something or gets it wrong (see each module).
 
 mod aml;

@@ -11,7 +11,7 @@ const TABLE_ALIGN: u64 = 16;
 /// One table and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcpiBlob {
-    /// "RSDP", "XSDT", "FACP", "DSDT", "APIC", "MCFG", "CEDT" or "SRAT".
+    /// "RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT" or "SRAT".
     pub signature: String,
     /// Guest-physical address of the first byte.
     pub gpa: u64,
@@ -46,6 +46,16 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// Reserves `len` bytes at an `align`-byte boundary.
+    fn place_aligned(&mut self, len: usize, align: u64) -> Result<u64, Error> {
+        let too_large = Error::TooLarge {
+            needed: u64::MAX,
+            available: layout::ACPI_TABLES_SIZE,
+        };
+        self.next = self.next.checked_next_multiple_of(align).ok_or(too_large)?;
+        self.place(len)
+    }
+
     /// Reserves `len` bytes, returning their address.
     fn place(&mut self, len: usize) -> Result<u64, Error> {
         let addr = self.next;
@@ -65,7 +75,7 @@ impl Cursor {
 }
 
 /// Builds every table for `cfg`, laid out from guest-physical `base`
-/// (normally [`layout::ACPI_TABLES_START`]): RSDP, XSDT, FACP, DSDT, APIC,
+/// (normally [`layout::ACPI_TABLES_START`]): RSDP, XSDT, FACS, FACP, DSDT, APIC,
 /// MCFG, then CEDT if there is a CXL host bridge and SRAT if
 /// [`AcpiConfig::ram`] is not empty.
 pub fn build(cfg: &AcpiConfig, base: u64) -> Result<AcpiTables, Error> {
@@ -87,6 +97,7 @@ pub fn build(cfg: &AcpiConfig, base: u64) -> Result<AcpiTables, Error> {
     let mut cursor = Cursor { base, next: base };
     let rsdp_addr = cursor.place(rsdp::rsdp(0).len())?;
     let xsdt_addr = cursor.place(rsdp::xsdt(&vec![0; 1 + listed.len()]).len())?;
+    let facs_addr = cursor.place_aligned(fadt::facs_len(), fadt::FACS_ALIGN)?;
     let fadt_addr = cursor.place(fadt::len())?;
     let dsdt_addr = cursor.place(dsdt.len())?;
     let mut xsdt_entries = vec![fadt_addr];
@@ -102,7 +113,8 @@ pub fn build(cfg: &AcpiConfig, base: u64) -> Result<AcpiTables, Error> {
     let mut tables = vec![
         blob("RSDP", rsdp_addr, rsdp::rsdp(xsdt_addr)),
         blob("XSDT", xsdt_addr, rsdp::xsdt(&xsdt_entries)),
-        blob("FACP", fadt_addr, fadt::build(dsdt_addr)),
+        blob("FACS", facs_addr, fadt::facs()),
+        blob("FACP", fadt_addr, fadt::build(dsdt_addr, facs_addr)),
         blob("DSDT", dsdt_addr, dsdt),
     ];
     for ((signature, bytes), &gpa) in listed.into_iter().zip(&xsdt_entries[1..]) {
@@ -153,7 +165,7 @@ mod tests {
         let t = build(&AcpiConfig::new(1), layout::ACPI_TABLES_START).unwrap();
         assert_eq!(
             signatures(&t),
-            ["RSDP", "XSDT", "FACP", "DSDT", "APIC", "MCFG"]
+            ["RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG"]
         );
     }
 
@@ -163,7 +175,7 @@ mod tests {
         let t = build(&cxl_config(), base).unwrap();
         assert_eq!(
             signatures(&t),
-            ["RSDP", "XSDT", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT"]
+            ["RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT"]
         );
         assert_eq!(t.rsdp_addr(), base);
         assert_eq!(t.tables[0].gpa, base, "RSDP first");
@@ -183,7 +195,10 @@ mod tests {
                     "{}",
                     b.signature
                 );
-                assert!(checksum_ok(&b.bytes), "{} checksum", b.signature);
+                // The FACS has no checksum (ACPI 6.5 5.2.10).
+                if b.signature != "FACS" {
+                    assert!(checksum_ok(&b.bytes), "{} checksum", b.signature);
+                }
             }
         }
         assert!(end - base <= layout::ACPI_TABLES_SIZE);

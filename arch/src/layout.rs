@@ -124,9 +124,20 @@ pub const I8042_DATA_PORT: u16 = 0x60;
 pub const I8042_CMD_PORT: u16 = 0x64;
 /// CMOS/RTC index port (0x71 is data).
 pub const CMOS_PORT: u16 = 0x70;
-/// ACPI sleep control/status and reset register (hardware-reduced ACPI).
-pub const ACPI_SLEEP_PORT: u16 = 0x3c0;
-/// Value written to [`ACPI_SLEEP_PORT`] through the FADT reset register.
+/// ACPI fixed hardware register block (ACPI 6.5 4.8): PM1a event block
+/// (PM1_STS, PM1_EN) at +0, PM1a control block at +4, PM timer at +8.
+pub const ACPI_PM_PORT: u16 = 0x600;
+/// Offset of PM1a_CNT_BLK in the ACPI register block.
+pub const ACPI_PM1_CNT_OFFSET: u16 = 4;
+/// Offset of PM_TMR_BLK in the ACPI register block.
+pub const ACPI_PM_TMR_OFFSET: u16 = 8;
+/// Length of the ACPI register block.
+pub const ACPI_PM_SIZE: u16 = 12;
+/// SLP_TYP of S5 (soft off), as the DSDT's `_S5` package gives it.
+pub const ACPI_SLP_TYP_S5: u8 = 5;
+/// The FADT RESET_REG: one I/O byte.
+pub const ACPI_RESET_PORT: u16 = 0x3c0;
+/// Value written to [`ACPI_RESET_PORT`] to reset.
 pub const ACPI_RESET_VALUE: u8 = 0x01;
 /// COM1 16550 UART.
 pub const COM1_PORT: u16 = 0x3f8;

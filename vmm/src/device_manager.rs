@@ -6,10 +6,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use arch::layout::{
-    ACPI_SLEEP_PORT, CMOS_PORT, COM1_IRQ, COM1_PORT, I8042_CMD_PORT, I8042_DATA_PORT,
-    PCI_CONFIG_IO_PORT, PCI_CONFIG_IO_SIZE, PCI_ECAM_SIZE, PCI_ECAM_START,
+    ACPI_PM_PORT, ACPI_PM_SIZE, ACPI_RESET_PORT, CMOS_PORT, COM1_IRQ, COM1_PORT, I8042_CMD_PORT,
+    I8042_DATA_PORT, PCI_CONFIG_IO_PORT, PCI_CONFIG_IO_SIZE, PCI_ECAM_SIZE, PCI_ECAM_START,
 };
-use devices::legacy::{AcpiPmControl, Cmos, ExitHandler, ExitRequest, Serial, I8042};
+use devices::legacy::{AcpiPm, AcpiReset, Cmos, ExitHandler, ExitRequest, Serial, I8042};
 use devices::pci::{
     assign_resources, DevFn, HostBridge, PciConfigIo, PciEcam, PciNode, PciSegment, SharedSegment,
 };
@@ -102,11 +102,18 @@ impl DeviceManager {
             .map_err(|e| DeviceError::Bus("i8042", e))?;
         io_bus
             .insert(
-                Arc::new(Mutex::new(AcpiPmControl::new(on_exit))),
-                u64::from(ACPI_SLEEP_PORT),
+                Arc::new(Mutex::new(AcpiPm::new(on_exit.clone()))),
+                u64::from(ACPI_PM_PORT),
+                u64::from(ACPI_PM_SIZE),
+            )
+            .map_err(|e| DeviceError::Bus("ACPI PM registers", e))?;
+        io_bus
+            .insert(
+                Arc::new(Mutex::new(AcpiReset::new(on_exit))),
+                u64::from(ACPI_RESET_PORT),
                 1,
             )
-            .map_err(|e| DeviceError::Bus("ACPI sleep control", e))?;
+            .map_err(|e| DeviceError::Bus("ACPI reset register", e))?;
 
         let pci: SharedSegment = Arc::new(Mutex::new(PciSegment::new(
             0,

@@ -1,5 +1,5 @@
 //! Legacy PC devices on the port I/O bus: COM1, CMOS/RTC, the i8042 reset
-//! line and the hardware-reduced ACPI sleep/reset register.
+//! line and the ACPI fixed hardware (PM1 blocks, PM timer) and reset register.
 
 pub mod acpi_pm;
 pub mod cmos;
@@ -7,7 +7,7 @@ pub mod exit;
 pub mod i8042;
 pub mod serial;
 
-pub use acpi_pm::AcpiPmControl;
+pub use acpi_pm::{AcpiPm, AcpiReset};
 pub use cmos::Cmos;
 pub use exit::{ExitHandler, ExitRecorder, ExitRequest};
 pub use i8042::I8042;

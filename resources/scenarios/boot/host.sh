@@ -17,7 +17,7 @@ console=$WORKDIR/boot-console.log
 vmmlog=$WORKDIR/boot-cxlvmm.log
 rm -f "$console" "$vmmlog"
 
-cmdline="console=ttyS0 quiet loglevel=1 panic=-1"
+cmdline="console=ttyS0 ${E2E_L2_APPEND:-quiet loglevel=1} panic=-1"
 cmdline="$cmdline e2e.cpus=$cpus e2e.mem_mib=$mem_mib e2e.acpi_tables=$tables"
 
 start=$(date +%s)
@@ -35,6 +35,7 @@ else
     check_eq cxlvmm-exit "$rc" 0
 fi
 check_import "$console" guest/
+[ -n "${E2E_SHOW_CONSOLE:-}" ] && check_tail "$console" 100000 "guest console"
 
 if ! check_summary host; then
     check_tail "$vmmlog" 30 "cxlvmm output (last 30 lines)"
