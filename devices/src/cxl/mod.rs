@@ -10,6 +10,11 @@
 //! - `dvsec`: CXL DVSECs (8.1).
 //! - `cdat`, `doe`: CDAT (CDAT spec 1.04) served over DOE (PCIe 6.0 6.30).
 //! - `decode`: HPA <-> DPA translation through HDM decoders.
+//! - `fabric`: the memory path from fixed memory windows through host bridge
+//!   and endpoint decoders to host memory; memslots where the path is
+//!   direct, routed accesses where it is not. `window`: the window's MMIO.
+//! - `type3`, `host_bridge`, `root_port`: the devices, assembled from the
+//!   blocks above; `pci_caps` places CXL structures in config space.
 
 pub mod cdat;
 pub mod component;
@@ -18,5 +23,11 @@ pub mod device_regs;
 pub mod doe;
 pub mod dvsec;
 pub mod events;
+pub mod fabric;
+pub mod host_bridge;
 pub mod mailbox;
 pub mod memdev;
+pub mod pci_caps;
+pub mod root_port;
+pub mod type3;
+pub mod window;

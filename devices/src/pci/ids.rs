@@ -16,6 +16,10 @@ pub const VENDOR_ID_REDHAT: u16 = 0x1b36;
 pub const DEVICE_ID_HOST_BRIDGE: u16 = 0x0008;
 /// Generic PCIe root port.
 pub const DEVICE_ID_ROOT_PORT: u16 = 0x000c;
+/// cxlvmm's CXL Type 3 memory device. Not an ID Red Hat assigned: Linux
+/// matches CXL memory devices by class code, and no driver or quirk keys on
+/// this value; it only needs to be stable so tools can recognise the device.
+pub const DEVICE_ID_CXL_TYPE3: u16 = 0x0d93;
 
 // Class codes: base class << 16 | sub-class << 8 | programming interface
 // (PCI Code and ID Assignment Specification 1.16, section 1).

@@ -1,0 +1,470 @@
+//! The CXL memory path: from a fixed memory window through host bridge and
+//! endpoint HDM decoders to the host memory behind a device's DPA.
+//!
+//! Devices never touch KVM. Each CXL component reports its decode state here
+//! (host bridges their committed decoders; endpoints their decoders, whether
+//! decoding is enabled, and which host memory backs which DPA range), and the
+//! path recomputes what the guest sees:
+//!
+//! - where every level of the path is 1-way (window, host bridge decoder or
+//!   passthrough, endpoint decoder), each backed piece of the endpoint's
+//!   decoded DPA range is installed as a memslot at its HPA through the
+//!   [`GuestMemoryMapper`], so the guest runs from it at native speed;
+//! - everything else in a window (interleaved paths, unbacked DPA) reaches
+//!   [`CxlMemoryPath::read`] / [`CxlMemoryPath::write`] through the window's
+//!   MMIO device, which routes every access by the same rules.
+//!
+//! Recomputing diffs the wanted mappings against the installed ones, so a
+//! change touches only the memslots it affects.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use log::{debug, warn};
+
+use super::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
+use super::decode::Interleave;
+use crate::memory::HostMemory;
+
+/// The narrow door to guest memory slots (the VMM's memory manager).
+pub trait GuestMemoryMapper: Send + Sync {
+    /// Maps `len` bytes of `backend` from `offset` at guest address `gpa`.
+    fn map(&self, gpa: u64, backend: &Arc<HostMemory>, offset: u64, len: u64)
+        -> Result<(), String>;
+    /// Removes the mapping that starts at `gpa`.
+    fn unmap(&self, gpa: u64) -> Result<(), String>;
+}
+
+/// Index of a host bridge in the topology.
+pub type HostBridgeId = usize;
+/// Index of an endpoint in the topology.
+pub type EndpointId = usize;
+
+/// A CXL fixed memory window (CFMWS).
+#[derive(Clone, Debug)]
+pub struct WindowDesc {
+    /// Base HPA.
+    pub base: u64,
+    /// Size.
+    pub size: u64,
+    /// Host bridge interleave (ways = number of targets).
+    pub interleave: Interleave,
+    /// Host bridges by interleave position.
+    pub targets: Vec<HostBridgeId>,
+}
+
+/// A host bridge and what hangs below it.
+#[derive(Clone, Debug)]
+pub struct HostBridgeDesc {
+    /// Root ports: (port ID as the decoders' target lists name it, the
+    /// endpoint below it if any).
+    pub root_ports: Vec<(u8, Option<EndpointId>)>,
+    /// Whether it has an HDM decoder capability; without one it must have a
+    /// single root port and passes everything to it (Linux's passthrough).
+    pub has_hdm: bool,
+}
+
+/// The static shape of the CXL hierarchy.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    /// Fixed memory windows.
+    pub windows: Vec<WindowDesc>,
+    /// Host bridges.
+    pub host_bridges: Vec<HostBridgeDesc>,
+    /// Number of endpoints (ids `0..endpoints`).
+    pub endpoints: usize,
+}
+
+/// Host memory behind a DPA range of an endpoint.
+#[derive(Clone, Debug)]
+pub struct MemoryRange {
+    /// First DPA.
+    pub dpa: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// The backend.
+    pub backend: Arc<HostMemory>,
+    /// Offset into the backend of `dpa`.
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct EndpointState {
+    decoders: Vec<HdmDecoderInfo>,
+    /// HDM Decoder Enable and the DVSEC's Mem_Enable both set.
+    enabled: bool,
+    /// Backed DPA ranges by start DPA.
+    memory: BTreeMap<u64, MemoryRange>,
+}
+
+/// One installed memslot.
+#[derive(Clone, Debug)]
+struct Installed {
+    len: u64,
+    backend: Arc<HostMemory>,
+    offset: u64,
+    endpoint: EndpointId,
+    dpa: u64,
+}
+
+impl Installed {
+    fn same_as(&self, other: &Installed) -> bool {
+        self.len == other.len
+            && Arc::ptr_eq(&self.backend, &other.backend)
+            && self.offset == other.offset
+    }
+}
+
+/// Where an HPA goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The endpoint.
+    pub endpoint: EndpointId,
+    /// The DPA in it.
+    pub dpa: u64,
+}
+
+/// Counters of what the emulated path did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathStats {
+    /// Accesses that reached backing memory.
+    pub emulated: u64,
+    /// Accesses with no route or no backing (read all-ones, write dropped).
+    pub unrouted: u64,
+}
+
+struct State {
+    topology: Topology,
+    host_bridges: Vec<Vec<HdmDecoderInfo>>,
+    endpoints: Vec<EndpointState>,
+    installed: BTreeMap<u64, Installed>,
+    stats: PathStats,
+}
+
+/// The memory path of one VM's CXL hierarchy.
+pub struct CxlMemoryPath {
+    mapper: Arc<dyn GuestMemoryMapper>,
+    state: Mutex<State>,
+}
+
+fn interleave(d: &HdmDecoderInfo) -> Option<Interleave> {
+    Interleave::new(d.interleave_ways, d.interleave_granularity).ok()
+}
+
+fn contains(d: &HdmDecoderInfo, hpa: u64) -> bool {
+    d.committed && d.base <= hpa && hpa - d.base < d.size
+}
+
+impl State {
+    fn window(&self, hpa: u64) -> Option<&WindowDesc> {
+        self.topology
+            .windows
+            .iter()
+            .find(|w| w.base <= hpa && hpa - w.base < w.size)
+    }
+
+    /// The root port a host bridge sends `hpa` to.
+    fn port_of(&self, hb: HostBridgeId, hpa: u64) -> Option<(u8, u32)> {
+        let desc = self.topology.host_bridges.get(hb)?;
+        if !desc.has_hdm {
+            return desc.root_ports.first().map(|p| (p.0, 1));
+        }
+        let d = self
+            .host_bridges
+            .get(hb)?
+            .iter()
+            .find(|d| contains(d, hpa))?;
+        let il = interleave(d)?;
+        let HdmDecoderTarget::Ports(ports) = &d.target else {
+            return None;
+        };
+        Some((il.target(ports, hpa - d.base)?, il.ways()))
+    }
+
+    /// The endpoint and DPA `hpa` decodes to, and whether every level of the
+    /// path is 1-way.
+    fn route(&self, hpa: u64) -> Option<(Route, bool)> {
+        let w = self.window(hpa)?;
+        let hb = w.interleave.target(&w.targets, hpa - w.base)?;
+        let (port, hb_ways) = self.port_of(hb, hpa)?;
+        let endpoint = self
+            .topology
+            .host_bridges
+            .get(hb)?
+            .root_ports
+            .iter()
+            .find(|p| p.0 == port)?
+            .1?;
+        let ep = self.endpoints.get(endpoint)?;
+        if !ep.enabled {
+            return None;
+        }
+        let d = ep.decoders.iter().find(|d| contains(d, hpa))?;
+        let il = interleave(d)?;
+        let HdmDecoderTarget::Dpa { dpa: Some(dpa), .. } = &d.target else {
+            return None;
+        };
+        let dpa = dpa.start.checked_add(il.hpa_to_dpa(hpa - d.base))?;
+        let direct = w.interleave.ways() == 1 && hb_ways == 1 && il.ways() == 1;
+        Some((Route { endpoint, dpa }, direct))
+    }
+
+    fn backing(&self, endpoint: EndpointId, dpa: u64) -> Option<(&MemoryRange, u64)> {
+        let (_, r) = self
+            .endpoints
+            .get(endpoint)?
+            .memory
+            .range(..=dpa)
+            .next_back()?;
+        (dpa - r.dpa < r.len).then(|| (r, r.offset + (dpa - r.dpa)))
+    }
+
+    /// Every memslot the current state calls for, by HPA.
+    fn wanted(&self) -> BTreeMap<u64, Installed> {
+        let mut out = BTreeMap::new();
+        for (endpoint, ep) in self.endpoints.iter().enumerate() {
+            if !ep.enabled {
+                continue;
+            }
+            for d in ep.decoders.iter().filter(|d| d.committed) {
+                let HdmDecoderTarget::Dpa { dpa: Some(dpa), .. } = &d.target else {
+                    continue;
+                };
+                if d.interleave_ways != 1 || d.size == 0 {
+                    continue;
+                }
+                // The whole decoder must route back to this endpoint 1-way.
+                let first = self.route(d.base);
+                let last = self.route(d.base + d.size - 1);
+                let ok = |r: Option<(Route, bool)>| matches!(r, Some((route, true)) if route.endpoint == endpoint);
+                if !ok(first) || !ok(last) {
+                    continue;
+                }
+                for piece in pieces(ep, dpa) {
+                    let hpa = d.base + (piece.dpa - dpa.start);
+                    out.insert(
+                        hpa,
+                        Installed {
+                            len: piece.len,
+                            backend: piece.backend,
+                            offset: piece.offset,
+                            endpoint,
+                            dpa: piece.dpa,
+                        },
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The page-aligned parts of `ep`'s backed memory inside `dpa`.
+fn pieces(ep: &EndpointState, dpa: &Range<u64>) -> Vec<MemoryRange> {
+    let mut v = Vec::new();
+    let first = ep
+        .memory
+        .range(..=dpa.start)
+        .next_back()
+        .map_or(dpa.start, |(k, _)| *k);
+    for r in ep.memory.range(first..dpa.end).map(|(_, r)| r) {
+        let start = r.dpa.max(dpa.start);
+        let end = (r.dpa + r.len).min(dpa.end);
+        if start >= end || !start.is_multiple_of(4096) || !end.is_multiple_of(4096) {
+            continue;
+        }
+        v.push(MemoryRange {
+            dpa: start,
+            len: end - start,
+            backend: r.backend.clone(),
+            offset: r.offset + (start - r.dpa),
+        });
+    }
+    v
+}
+
+impl CxlMemoryPath {
+    /// A path over `topology` that maps through `mapper`.
+    pub fn new(topology: Topology, mapper: Arc<dyn GuestMemoryMapper>) -> Self {
+        let hbs = topology.host_bridges.len();
+        let eps = topology.endpoints;
+        Self {
+            mapper,
+            state: Mutex::new(State {
+                topology,
+                host_bridges: vec![Vec::new(); hbs],
+                endpoints: vec![EndpointState::default(); eps],
+                installed: BTreeMap::new(),
+                stats: PathStats::default(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A host bridge's decoders changed.
+    pub fn set_host_bridge_decoders(&self, hb: HostBridgeId, decoders: Vec<HdmDecoderInfo>) {
+        let mut s = self.lock();
+        if let Some(slot) = s.host_bridges.get_mut(hb) {
+            *slot = decoders;
+        }
+        self.sync(&mut s);
+    }
+
+    /// An endpoint's decoders or enables changed.
+    pub fn set_endpoint_decoders(
+        &self,
+        endpoint: EndpointId,
+        decoders: Vec<HdmDecoderInfo>,
+        enabled: bool,
+    ) {
+        let mut s = self.lock();
+        if let Some(ep) = s.endpoints.get_mut(endpoint) {
+            ep.decoders = decoders;
+            ep.enabled = enabled;
+        }
+        self.sync(&mut s);
+    }
+
+    /// The host memory behind an endpoint's DPA space changed (static
+    /// partitions at start-up; DC extents as they are accepted or released).
+    pub fn set_endpoint_memory(&self, endpoint: EndpointId, memory: Vec<MemoryRange>) {
+        let mut s = self.lock();
+        if let Some(ep) = s.endpoints.get_mut(endpoint) {
+            ep.memory = memory.into_iter().map(|r| (r.dpa, r)).collect();
+        }
+        self.sync(&mut s);
+    }
+
+    /// Brings the installed memslots in line with the state.
+    fn sync(&self, s: &mut State) {
+        let wanted = s.wanted();
+        let stale: Vec<u64> = s
+            .installed
+            .iter()
+            .filter(|(hpa, i)| !wanted.get(hpa).is_some_and(|w| w.same_as(i)))
+            .map(|(hpa, _)| *hpa)
+            .collect();
+        for hpa in stale {
+            if let Err(e) = self.mapper.unmap(hpa) {
+                warn!("CXL: unmapping {hpa:#x}: {e}");
+            }
+            s.installed.remove(&hpa);
+        }
+        for (hpa, w) in wanted {
+            if s.installed.contains_key(&hpa) {
+                continue;
+            }
+            match self.mapper.map(hpa, &w.backend, w.offset, w.len) {
+                Ok(()) => {
+                    debug!(
+                        "CXL: mapped {hpa:#x}+{:#x} (ep {} dpa {:#x})",
+                        w.len, w.endpoint, w.dpa
+                    );
+                    s.installed.insert(hpa, w);
+                }
+                // Accesses keep working through the emulated path.
+                Err(e) => warn!("CXL: mapping {hpa:#x}+{:#x}: {e}", w.len),
+            }
+        }
+    }
+
+    /// Where `hpa` goes, if anywhere.
+    pub fn route(&self, hpa: u64) -> Option<Route> {
+        self.lock().route(hpa).map(|(r, _)| r)
+    }
+
+    /// The HPA at which `endpoint`'s `dpa` is directly mapped, if it is.
+    pub fn mapped_hpa(&self, endpoint: EndpointId, dpa: u64) -> Option<u64> {
+        let s = self.lock();
+        s.installed
+            .iter()
+            .find(|(_, i)| i.endpoint == endpoint && i.dpa <= dpa && dpa - i.dpa < i.len)
+            .map(|(hpa, i)| hpa + (dpa - i.dpa))
+    }
+
+    /// Installed memslots: (HPA, length).
+    pub fn mappings(&self) -> Vec<(u64, u64)> {
+        self.lock()
+            .installed
+            .iter()
+            .map(|(h, i)| (*h, i.len))
+            .collect()
+    }
+
+    /// What the emulated path has done so far.
+    pub fn stats(&self) -> PathStats {
+        self.lock().stats
+    }
+
+    /// Emulated read at `hpa` (the window's MMIO exit).
+    pub fn read(&self, hpa: u64, data: &mut [u8]) {
+        let mut s = self.lock();
+        let mut done = 0;
+        while done < data.len() {
+            let Some(addr) = hpa.checked_add(done as u64) else {
+                data[done..].fill(0xff);
+                break;
+            };
+            // Granularity is at least 256 bytes: a piece never crosses a
+            // 256-byte boundary, so it stays on one device.
+            let n = chunk(addr, data.len() - done);
+            let piece = &mut data[done..done + n];
+            let hit = s
+                .route(addr)
+                .and_then(|(r, _)| s.backing(r.endpoint, r.dpa))
+                .map(|(m, off)| (m.backend.clone(), off, m.len - (off - m.offset)));
+            match hit {
+                Some((backend, off, left)) if left >= n as u64 => {
+                    if backend.read(off, piece).is_err() {
+                        piece.fill(0xff);
+                    }
+                    s.stats.emulated += 1;
+                }
+                _ => {
+                    piece.fill(0xff);
+                    s.stats.unrouted += 1;
+                }
+            }
+            done += n;
+        }
+    }
+
+    /// Emulated write at `hpa`.
+    pub fn write(&self, hpa: u64, data: &[u8]) {
+        let mut s = self.lock();
+        let mut done = 0;
+        while done < data.len() {
+            let Some(addr) = hpa.checked_add(done as u64) else {
+                break;
+            };
+            let n = chunk(addr, data.len() - done);
+            let piece = &data[done..done + n];
+            let hit = s
+                .route(addr)
+                .and_then(|(r, _)| s.backing(r.endpoint, r.dpa))
+                .map(|(m, off)| (m.backend.clone(), off, m.len - (off - m.offset)));
+            match hit {
+                Some((backend, off, left)) if left >= n as u64 => {
+                    let _ = backend.write(off, piece);
+                    s.stats.emulated += 1;
+                }
+                _ => s.stats.unrouted += 1,
+            }
+            done += n;
+        }
+    }
+}
+
+/// How many bytes from `addr` stay within its 256-byte chunk (at most `left`).
+fn chunk(addr: u64, left: usize) -> usize {
+    let room = 256 - (addr % 256) as usize;
+    room.min(left)
+}
+
+#[cfg(test)]
+#[path = "fabric_tests.rs"]
+mod tests;

@@ -1,0 +1,302 @@
+use super::*;
+use crate::cxl::component::hdm::HdmDecoderInfo;
+use crate::memory::{BackendConfig, BackendKind};
+
+const BASE: u64 = 0x80_0000_0000;
+const MIB: u64 = 1 << 20;
+
+#[derive(Default)]
+struct Recorder {
+    maps: Mutex<BTreeMap<u64, (u64, u64)>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl GuestMemoryMapper for Recorder {
+    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, offset: u64, len: u64) -> Result<(), String> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("no slot".into());
+        }
+        let mut m = self.maps.lock().unwrap();
+        assert!(
+            m.insert(gpa, (offset, len)).is_none(),
+            "double map at {gpa:#x}"
+        );
+        Ok(())
+    }
+    fn unmap(&self, gpa: u64) -> Result<(), String> {
+        self.maps
+            .lock()
+            .unwrap()
+            .remove(&gpa)
+            .map(|_| ())
+            .ok_or_else(|| "not mapped".into())
+    }
+}
+
+impl Recorder {
+    fn maps(&self) -> Vec<(u64, u64, u64)> {
+        self.maps
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(g, (o, l))| (*g, *o, *l))
+            .collect()
+    }
+}
+
+fn backend(size: u64) -> Arc<HostMemory> {
+    Arc::new(
+        HostMemory::new(BackendConfig {
+            id: "t".into(),
+            kind: BackendKind::Memfd,
+            size,
+            share: true,
+            prealloc: false,
+            tag: None,
+        })
+        .unwrap(),
+    )
+}
+
+fn ep_decoder(base: u64, size: u64, ways: u32, gran: u64, dpa: Range<u64>) -> HdmDecoderInfo {
+    HdmDecoderInfo {
+        index: 0,
+        committed: true,
+        locked: false,
+        base,
+        size,
+        interleave_ways: ways,
+        interleave_granularity: gran,
+        host_only: true,
+        target: HdmDecoderTarget::Dpa {
+            skip: 0,
+            dpa: Some(dpa),
+        },
+    }
+}
+
+fn hb_decoder(base: u64, size: u64, gran: u64, ports: Vec<u8>) -> HdmDecoderInfo {
+    HdmDecoderInfo {
+        index: 0,
+        committed: true,
+        locked: false,
+        base,
+        size,
+        interleave_ways: ports.len() as u32,
+        interleave_granularity: gran,
+        host_only: true,
+        target: HdmDecoderTarget::Ports(ports),
+    }
+}
+
+fn single(size: u64) -> (Arc<Recorder>, CxlMemoryPath) {
+    let rec = Arc::new(Recorder::default());
+    let topo = Topology {
+        windows: vec![WindowDesc {
+            base: BASE,
+            size,
+            interleave: Interleave::new(1, 256).unwrap(),
+            targets: vec![0],
+        }],
+        host_bridges: vec![HostBridgeDesc {
+            root_ports: vec![(0, Some(0))],
+            has_hdm: false,
+        }],
+        endpoints: 1,
+    };
+    (rec.clone(), CxlMemoryPath::new(topo, rec))
+}
+
+fn mem(dpa: u64, len: u64, b: &Arc<HostMemory>, offset: u64) -> MemoryRange {
+    MemoryRange {
+        dpa,
+        len,
+        backend: b.clone(),
+        offset,
+    }
+}
+
+#[test]
+fn direct_path_maps_only_when_committed_and_enabled() {
+    let (rec, path) = single(1 << 30);
+    let b = backend(256 * MIB);
+    path.set_endpoint_memory(0, vec![mem(0, 256 * MIB, &b, 0)]);
+    assert!(rec.maps().is_empty(), "no decoder yet");
+    let d = ep_decoder(BASE, 256 * MIB, 1, 256, 0..256 * MIB);
+    path.set_endpoint_decoders(0, vec![d.clone()], false);
+    assert!(rec.maps().is_empty(), "decoding not enabled");
+    path.set_endpoint_decoders(0, vec![d.clone()], true);
+    assert_eq!(rec.maps(), vec![(BASE, 0, 256 * MIB)]);
+    assert_eq!(path.mapped_hpa(0, 0x1234), Some(BASE + 0x1234));
+    assert_eq!(
+        path.route(BASE + 5),
+        Some(Route {
+            endpoint: 0,
+            dpa: 5
+        })
+    );
+    // Re-reporting the same state changes nothing.
+    path.set_endpoint_decoders(0, vec![d.clone()], true);
+    assert_eq!(rec.maps().len(), 1);
+    // Uncommit.
+    let mut u = d;
+    u.committed = false;
+    path.set_endpoint_decoders(0, vec![u], true);
+    assert!(rec.maps().is_empty());
+    assert_eq!(path.route(BASE), None);
+}
+
+#[test]
+fn decoder_with_dpa_skip_maps_the_right_backend_offset() {
+    let (rec, path) = single(1 << 30);
+    let vol = backend(256 * MIB);
+    let pmem = backend(512 * MIB);
+    path.set_endpoint_memory(
+        0,
+        vec![
+            mem(0, 256 * MIB, &vol, 0),
+            mem(256 * MIB, 512 * MIB, &pmem, 0),
+        ],
+    );
+    // A decoder for the second half of the persistent partition.
+    let d = ep_decoder(BASE + 256 * MIB, 256 * MIB, 1, 256, 512 * MIB..768 * MIB);
+    path.set_endpoint_decoders(0, vec![d], true);
+    assert_eq!(rec.maps(), vec![(BASE + 256 * MIB, 256 * MIB, 256 * MIB)]);
+}
+
+#[test]
+fn extents_become_separate_slots_and_go_away() {
+    let (rec, path) = single(1 << 30);
+    let d = ep_decoder(BASE, 1 << 30, 1, 256, 0..1 << 30);
+    path.set_endpoint_decoders(0, vec![d], true);
+    let e1 = backend(2 * MIB);
+    let e2 = backend(4 * MIB);
+    path.set_endpoint_memory(0, vec![mem(2 * MIB, 2 * MIB, &e1, 0)]);
+    path.set_endpoint_memory(
+        0,
+        vec![
+            mem(2 * MIB, 2 * MIB, &e1, 0),
+            mem(64 * MIB, 4 * MIB, &e2, 0),
+        ],
+    );
+    assert_eq!(
+        rec.maps(),
+        vec![(BASE + 2 * MIB, 0, 2 * MIB), (BASE + 64 * MIB, 0, 4 * MIB)]
+    );
+    path.set_endpoint_memory(0, vec![mem(64 * MIB, 4 * MIB, &e2, 0)]);
+    assert_eq!(rec.maps(), vec![(BASE + 64 * MIB, 0, 4 * MIB)]);
+    // A different backend at the same DPA replaces the slot.
+    let e3 = backend(4 * MIB);
+    path.set_endpoint_memory(0, vec![mem(64 * MIB, 4 * MIB, &e3, 0)]);
+    assert_eq!(rec.maps(), vec![(BASE + 64 * MIB, 0, 4 * MIB)]);
+    // Unbacked DPA: all-ones, counted.
+    let mut buf = [0u8; 8];
+    path.read(BASE, &mut buf);
+    assert_eq!(buf, [0xff; 8]);
+    assert_eq!(path.stats().unrouted, 1);
+}
+
+fn interleaved() -> (
+    Arc<Recorder>,
+    CxlMemoryPath,
+    Arc<HostMemory>,
+    Arc<HostMemory>,
+) {
+    let rec = Arc::new(Recorder::default());
+    let topo = Topology {
+        windows: vec![WindowDesc {
+            base: BASE,
+            size: 512 * MIB,
+            interleave: Interleave::new(1, 256).unwrap(),
+            targets: vec![0],
+        }],
+        host_bridges: vec![HostBridgeDesc {
+            root_ports: vec![(0, Some(0)), (1, Some(1))],
+            has_hdm: true,
+        }],
+        endpoints: 2,
+    };
+    let path = CxlMemoryPath::new(topo, rec.clone());
+    let b0 = backend(256 * MIB);
+    let b1 = backend(256 * MIB);
+    path.set_endpoint_memory(0, vec![mem(0, 256 * MIB, &b0, 0)]);
+    path.set_endpoint_memory(1, vec![mem(0, 256 * MIB, &b1, 0)]);
+    path.set_host_bridge_decoders(0, vec![hb_decoder(BASE, 512 * MIB, 256, vec![0, 1])]);
+    for ep in 0..2 {
+        let d = ep_decoder(BASE, 512 * MIB, 2, 256, 0..256 * MIB);
+        path.set_endpoint_decoders(ep, vec![d], true);
+    }
+    (rec, path, b0, b1)
+}
+
+#[test]
+fn interleaved_path_is_emulated_granule_by_granule() {
+    let (rec, path, b0, b1) = interleaved();
+    assert!(rec.maps().is_empty(), "interleaved: no memslots");
+    // Granules alternate: 0 -> ep0 dpa 0, 256 -> ep1 dpa 0, 512 -> ep0 dpa 256.
+    path.write(BASE, &[1; 8]);
+    path.write(BASE + 256, &[2; 8]);
+    path.write(BASE + 512 + 8, &[3; 8]);
+    let mut b = [0u8; 8];
+    b0.read(0, &mut b).unwrap();
+    assert_eq!(b, [1; 8]);
+    b1.read(0, &mut b).unwrap();
+    assert_eq!(b, [2; 8]);
+    b0.read(256 + 8, &mut b).unwrap();
+    assert_eq!(b, [3; 8]);
+    // An access straddling a granule boundary is split between devices.
+    path.write(BASE + 252, &[9; 8]);
+    let mut four = [0u8; 4];
+    b0.read(252, &mut four).unwrap();
+    assert_eq!(four, [9; 4]);
+    b1.read(0, &mut four).unwrap();
+    assert_eq!(four, [9; 4]);
+    let mut r = [0u8; 8];
+    path.read(BASE + 252, &mut r);
+    assert_eq!(r, [9; 8]);
+    assert_eq!(
+        path.route(BASE + 256 * 3 + 1),
+        Some(Route {
+            endpoint: 1,
+            dpa: 257
+        })
+    );
+}
+
+#[test]
+fn host_bridge_decoder_missing_means_no_route() {
+    let (_, path, _, _) = interleaved();
+    path.set_host_bridge_decoders(0, vec![]);
+    assert_eq!(path.route(BASE), None);
+    let mut b = [0u8; 4];
+    path.read(BASE, &mut b);
+    assert_eq!(b, [0xff; 4]);
+}
+
+#[test]
+fn failed_map_falls_back_to_emulation_and_retries_later() {
+    let (rec, path) = single(1 << 30);
+    let b = backend(256 * MIB);
+    rec.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    path.set_endpoint_memory(0, vec![mem(0, 256 * MIB, &b, 0)]);
+    let d = ep_decoder(BASE, 256 * MIB, 1, 256, 0..256 * MIB);
+    path.set_endpoint_decoders(0, vec![d.clone()], true);
+    assert!(rec.maps().is_empty());
+    path.write(BASE + 16, &[7; 4]);
+    let mut r = [0u8; 4];
+    b.read(16, &mut r).unwrap();
+    assert_eq!(r, [7; 4]);
+    rec.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    path.set_endpoint_decoders(0, vec![d], true);
+    assert_eq!(rec.maps().len(), 1);
+}
+
+#[test]
+fn accesses_outside_windows_and_at_the_top_never_panic() {
+    let (_, path) = single(256 * MIB);
+    let mut b = [0u8; 8];
+    path.read(0, &mut b);
+    path.read(u64::MAX - 3, &mut b);
+    path.write(u64::MAX, &b);
+    assert_eq!(b, [0xff; 8]);
+}

@@ -1,0 +1,405 @@
+//! The CXL Type 3 memory device (CXL 3.1 8.1, 8.2): a PCIe endpoint with
+//! class code 05/02/10 that Linux's `cxl_pci` binds to.
+//!
+//! Configuration space: PCI Express, Power Management and MSI-X
+//! capabilities; Device Serial Number; the PCIe DVSEC for CXL Devices
+//! (ranges, Mem_Enable), Register Locator, GPF and Flex Bus DVSECs; a DOE
+//! mailbox serving CDAT.
+//!
+//! BAR 0 (128 KiB): component registers (RAS, endpoint HDM decoders) at 0,
+//! device registers (capability array, device status, mailbox, memory device
+//! status) at 64 KiB. BAR 2 (4 KiB): the MSI-X table and PBA.
+//!
+//! Decoder commits and Mem_Enable changes are reported to the
+//! [`CxlMemoryPath`], which installs or removes memslots; mailbox doorbells
+//! and event records raise the MSI-X vectors the device registers name.
+
+use std::sync::Arc;
+
+use log::warn;
+
+use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
+use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
+use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
+use super::device_regs::layout::DEVICE_REGS_SIZE;
+use super::device_regs::{DeviceRegisters, MsiVectors};
+use super::doe::{DoeMailbox, DOE_CAP_SIZE};
+use super::dvsec::{
+    cxl_device_dvsec, device_gpf_dvsec, flex_bus_port_dvsec, register_locator_dvsec,
+    CxlDeviceDvsec, DvsecRange, FlexBusRole, GpfTime, RegisterBlockEntry, RegisterBlockId,
+    DEV_CONTROL, DEV_CTRL_MEM_ENABLE,
+};
+use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
+use super::memdev::{Memdev, MemdevConfig};
+use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
+use crate::interrupt::MsiGroup;
+use crate::memory::HostMemory;
+use crate::pci::caps::{power_management, CAP_ID_PCI_EXPRESS, CAP_ID_POWER_MANAGEMENT};
+use crate::pci::ids::{CLASS_CXL_MEMORY, DEVICE_ID_CXL_TYPE3, VENDOR_ID_REDHAT};
+use crate::pci::pcie_cap::pcie_capability;
+use crate::pci::{
+    BarInfo, BarLocation, ConfigError, ConfigSpace, HeaderType, MsixConfig, PciBar, PciDevice,
+    PciFunction, PciIds, PcieCapConfig,
+};
+
+/// BAR holding the component and device registers.
+pub const REGS_BAR: u8 = 0;
+/// Size of [`REGS_BAR`].
+pub const REGS_BAR_SIZE: u64 = 2 * COMPONENT_BLOCK_SIZE;
+/// Offset of the device registers in [`REGS_BAR`].
+pub const DEVICE_REGS_OFFSET: u64 = COMPONENT_BLOCK_SIZE;
+/// BAR holding the MSI-X table and PBA.
+pub const MSIX_BAR: u8 = 2;
+/// Size of [`MSIX_BAR`].
+pub const MSIX_BAR_SIZE: u64 = 0x1000;
+/// Offset of the MSI-X PBA in [`MSIX_BAR`].
+const MSIX_PBA_OFFSET: u32 = 0x800;
+/// MSI-X vectors (Linux's `cxl_pci` asks for up to 16).
+pub const MSIX_VECTORS: u16 = 16;
+/// Endpoint HDM decoders.
+pub const HDM_DECODERS: usize = 4;
+
+/// Device-side performance reported in the CDAT (DRAM-like, CXL-attached).
+pub const PERFORMANCE: Performance = Performance {
+    read_latency_ps: 150_000,
+    write_latency_ps: 150_000,
+    read_bandwidth_mbps: 16_000,
+    write_bandwidth_mbps: 16_000,
+};
+
+/// How to build a Type 3 device.
+pub struct Type3Config {
+    /// Identity, capacities, LSA, firmware revision, event log depths.
+    pub memdev: MemdevConfig,
+    /// Host memory behind the volatile partition (DPA 0).
+    pub volatile: Option<Arc<HostMemory>>,
+    /// Host memory behind the persistent partition (after the volatile one).
+    pub persistent: Option<Arc<HostMemory>>,
+}
+
+/// Errors building a device.
+#[derive(Debug, thiserror::Error)]
+pub enum Type3Error {
+    /// The memory device configuration is invalid.
+    #[error("{0}")]
+    Memdev(String),
+    /// A backend does not match its partition.
+    #[error("{0}")]
+    Backend(String),
+    /// Building configuration space failed.
+    #[error("configuration space: {0:?}")]
+    Config(ConfigError),
+    /// Building a CXL structure failed.
+    #[error("{0}")]
+    Structure(String),
+}
+
+impl From<ConfigError> for Type3Error {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}
+
+/// A CXL Type 3 memory device.
+pub struct Type3 {
+    function: PciFunction,
+    regs: DeviceRegisters,
+    component: ComponentRegisters,
+    doe: DoeMailbox,
+    doe_offset: u16,
+    dvsec_offset: u16,
+    path: Arc<CxlMemoryPath>,
+    endpoint: EndpointId,
+    mem_enable: bool,
+}
+
+fn pci_ids(cfg: &MemdevConfig) -> PciIds {
+    let or = |v: u16, default: u16| if v == 0 { default } else { v };
+    PciIds {
+        vendor_id: VENDOR_ID_REDHAT,
+        device_id: DEVICE_ID_CXL_TYPE3,
+        revision_id: 1,
+        class_code: CLASS_CXL_MEMORY,
+        subsystem_vendor_id: or(cfg.subsys_vendor_id, VENDOR_ID_REDHAT),
+        subsystem_id: or(cfg.subsys_id, DEVICE_ID_CXL_TYPE3),
+    }
+}
+
+/// The static partitions and what backs them.
+fn static_memory(cfg: &Type3Config) -> Result<Vec<MemoryRange>, Type3Error> {
+    let m = &cfg.memdev;
+    let mut v = Vec::new();
+    for (name, size, dpa, backend) in [
+        ("volatile", m.volatile_bytes, 0, &cfg.volatile),
+        (
+            "persistent",
+            m.persistent_bytes,
+            m.volatile_bytes,
+            &cfg.persistent,
+        ),
+    ] {
+        match (size, backend) {
+            (0, None) => {}
+            (0, Some(_)) => {
+                return Err(Type3Error::Backend(format!(
+                    "a {name} backend was given but the device has no {name} capacity"
+                )))
+            }
+            (_, None) => {
+                return Err(Type3Error::Backend(format!(
+                    "{name} capacity needs a backend"
+                )))
+            }
+            (size, Some(b)) => {
+                if b.size() < size {
+                    return Err(Type3Error::Backend(format!(
+                        "{name} backend '{}' has {:#x} bytes, the partition needs {size:#x}",
+                        b.id(),
+                        b.size()
+                    )));
+                }
+                v.push(MemoryRange {
+                    dpa,
+                    len: size,
+                    backend: b.clone(),
+                    offset: 0,
+                });
+            }
+        }
+    }
+    Ok(v)
+}
+
+impl Type3 {
+    /// Builds the device as `endpoint` of `path`, with MSI-X through `msi`.
+    pub fn new(
+        cfg: Type3Config,
+        msi: Arc<dyn MsiGroup>,
+        path: Arc<CxlMemoryPath>,
+        endpoint: EndpointId,
+    ) -> Result<Self, Type3Error> {
+        let mut memdev_cfg = cfg.memdev.clone();
+        let ids = pci_ids(&memdev_cfg);
+        memdev_cfg.vendor_id = ids.vendor_id;
+        memdev_cfg.device_id = ids.device_id;
+        memdev_cfg.subsys_vendor_id = ids.subsystem_vendor_id;
+        memdev_cfg.subsys_id = ids.subsystem_id;
+        let memory = static_memory(&cfg)?;
+        let memdev =
+            Memdev::new(memdev_cfg.clone()).map_err(|e| Type3Error::Memdev(e.to_string()))?;
+
+        let vol = memdev_cfg.volatile_bytes;
+        let pmem = memdev_cfg.persistent_bytes;
+        let mut partitions = Vec::new();
+        let mut cdat_ranges = Vec::new();
+        for (kind, base, len) in [
+            (DpaRangeKind::Volatile, 0, vol),
+            (DpaRangeKind::Persistent, vol, pmem),
+        ] {
+            if len > 0 {
+                partitions.push(base..base + len);
+                cdat_ranges.push(DpaRange {
+                    kind,
+                    dpa_base: base,
+                    length: len,
+                    performance: PERFORMANCE,
+                });
+            }
+        }
+        let capacity = vol + pmem;
+        let component = ComponentRegisters::with_decoders(HdmConfig::endpoint(
+            HDM_DECODERS,
+            DpaLayout {
+                capacity,
+                partitions,
+            },
+        ))
+        .map_err(|e| Type3Error::Structure(format!("HDM decoders: {e:?}")))?;
+        let cdat = Cdat::for_memory_device(&cdat_ranges)
+            .map_err(|e| Type3Error::Structure(format!("CDAT: {e:?}")))?;
+
+        let mut config = ConfigSpace::new(HeaderType::Endpoint, &ids);
+        config.add_bar(REGS_BAR, PciBar::memory64(REGS_BAR_SIZE, false))?;
+        config.add_bar(MSIX_BAR, PciBar::memory32(MSIX_BAR_SIZE))?;
+        config.add_capability(
+            CAP_ID_PCI_EXPRESS,
+            &pcie_capability(&PcieCapConfig::endpoint()),
+        )?;
+        config.add_capability(CAP_ID_POWER_MANAGEMENT, &power_management())?;
+        add_dsn(&mut config, memdev_cfg.serial)?;
+        // HDM_Count 1: range 1 covers the static capacity (0 for DC-only).
+        let dvsec = cxl_device_dvsec(&CxlDeviceDvsec {
+            ranges: vec![DvsecRange::cdat_described(capacity)],
+            mem_hwinit_mode: false,
+            viral_capable: false,
+        })
+        .map_err(|e| Type3Error::Structure(format!("device DVSEC: {e:?}")))?;
+        let dvsec_offset = add_dvsec_body(&mut config, &dvsec)?;
+        let locator = register_locator_dvsec(&[
+            RegisterBlockEntry {
+                bar: REGS_BAR,
+                id: RegisterBlockId::Component,
+                offset: 0,
+            },
+            RegisterBlockEntry {
+                bar: REGS_BAR,
+                id: RegisterBlockId::MemoryDevice,
+                offset: DEVICE_REGS_OFFSET,
+            },
+        ])
+        .map_err(|e| Type3Error::Structure(format!("register locator: {e:?}")))?;
+        add_dvsec_body(&mut config, &locator)?;
+        let gpf = device_gpf_dvsec(GpfTime { base: 2, scale: 3 }, 0)
+            .map_err(|e| Type3Error::Structure(format!("GPF DVSEC: {e:?}")))?;
+        add_dvsec_body(&mut config, &gpf)?;
+        add_dvsec_body(
+            &mut config,
+            &flex_bus_port_dvsec(FlexBusRole::UpstreamPortOrDevice, false),
+        )?;
+        let doe_offset = add_doe(&mut config)?;
+
+        let mut function = PciFunction::new(config);
+        function.add_msix(MsixConfig::new(
+            MSIX_VECTORS,
+            BarLocation {
+                bar: MSIX_BAR,
+                offset: 0,
+            },
+            BarLocation {
+                bar: MSIX_BAR,
+                offset: MSIX_PBA_OFFSET,
+            },
+            msi,
+        )?)?;
+
+        path.set_endpoint_memory(endpoint, memory);
+        Ok(Self {
+            function,
+            regs: DeviceRegisters::new(memdev),
+            component,
+            doe: DoeMailbox::with_cdat(cdat, None),
+            doe_offset,
+            dvsec_offset,
+            path,
+            endpoint,
+            mem_enable: false,
+        })
+    }
+
+    /// The memory device state (for the operator API and tests).
+    pub fn memdev(&self) -> &Memdev {
+        self.regs.memdev()
+    }
+
+    /// The memory device state, mutably (event injection).
+    pub fn memdev_mut(&mut self) -> &mut Memdev {
+        self.regs.memdev_mut()
+    }
+
+    /// Which endpoint of the memory path this is.
+    pub fn endpoint(&self) -> EndpointId {
+        self.endpoint
+    }
+
+    /// Signals MSI/MSI-X message numbers (a vector beyond the table is
+    /// dropped with a log line, never a panic).
+    pub fn signal(&mut self, vectors: MsiVectors) {
+        for n in vectors.iter() {
+            if u16::from(n) < MSIX_VECTORS {
+                self.function.trigger_msix(u16::from(n));
+            } else {
+                warn!("CXL type 3: message number {n} beyond the MSI-X table");
+            }
+        }
+    }
+
+    /// Reports the decoders and enables to the memory path.
+    fn report_decoders(&self) {
+        let (decoders, hdm_enabled) = match self.component.hdm() {
+            Some(h) => (h.decoders(), h.decoding_enabled()),
+            None => (Vec::new(), false),
+        };
+        self.path
+            .set_endpoint_decoders(self.endpoint, decoders, hdm_enabled && self.mem_enable);
+    }
+
+    fn doe_register(&self, offset: u16) -> Option<u64> {
+        let rel = offset.checked_sub(self.doe_offset)?;
+        (4..DOE_CAP_SIZE).contains(&rel).then_some(u64::from(rel))
+    }
+}
+
+impl PciDevice for Type3 {
+    fn config_read(&mut self, offset: u16, data: &mut [u8]) {
+        match self.doe_register(offset) {
+            Some(rel) => self.doe.read(rel, data),
+            None => self.function.config_read(offset, data),
+        }
+    }
+
+    fn config_write(&mut self, offset: u16, data: &[u8]) {
+        if let Some(rel) = self.doe_register(offset) {
+            // No DOE interrupt: Linux polls the DOE status.
+            let _ = self.doe.write(rel, data);
+            return;
+        }
+        self.function.config_write(offset, data);
+        let ctrl = self
+            .function
+            .config()
+            .read_u16(self.dvsec_offset + DEV_CONTROL as u16);
+        let mem_enable = ctrl & DEV_CTRL_MEM_ENABLE != 0;
+        if mem_enable != self.mem_enable {
+            self.mem_enable = mem_enable;
+            self.report_decoders();
+        }
+    }
+
+    fn bars(&self) -> Vec<BarInfo> {
+        self.function.bars()
+    }
+
+    fn bar_read(&mut self, bar: u8, offset: u64, data: &mut [u8]) {
+        if self.function.msix_bar_read(bar, offset, data) {
+            return;
+        }
+        match (bar, offset) {
+            (REGS_BAR, o) if o < DEVICE_REGS_OFFSET => self.component.read(o, data),
+            (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
+                self.regs.read(o - DEVICE_REGS_OFFSET, data)
+            }
+            _ => data.fill(0),
+        }
+    }
+
+    fn bar_write(&mut self, bar: u8, offset: u64, data: &[u8]) {
+        if self.function.msix_bar_write(bar, offset, data) {
+            return;
+        }
+        match (bar, offset) {
+            (REGS_BAR, o) if o < DEVICE_REGS_OFFSET => {
+                let events = self.component.write(o, data);
+                let changed = events.iter().any(|e| {
+                    matches!(
+                        e,
+                        HdmEvent::Committed(_)
+                            | HdmEvent::Uncommitted(_)
+                            | HdmEvent::DecodingEnabled(_)
+                    )
+                });
+                if changed {
+                    self.report_decoders();
+                }
+            }
+            (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
+                let vectors = self.regs.write(o - DEVICE_REGS_OFFSET, data);
+                self.signal(vectors);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "type3_tests.rs"]
+mod tests;

@@ -1,0 +1,273 @@
+//! A Type 3 device driven the way Linux's cxl_pci and cxl_mem drive it.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::*;
+use crate::cxl::component::hdm::{
+    CTRL_COMMIT, CTRL_COMMITTED, DECODER_BASE_HIGH, DECODER_BASE_LOW, DECODER_CONTROL,
+    DECODER_REGS_START, DECODER_SIZE_HIGH, DECODER_SIZE_LOW, HDM_DECODER_ENABLE,
+    HDM_DECODER_GLOBAL_CONTROL,
+};
+use crate::cxl::component::{CACHEMEM_OFFSET, HDM_POINTER};
+use crate::cxl::decode::Interleave;
+use crate::cxl::device_regs::layout::{MAILBOX_OFFSET, MEMDEV_STATUS_OFFSET};
+use crate::cxl::device_regs::mailbox::{
+    COMMAND, COMMANDS_PAYLOAD, CONTROL_DOORBELL, CONTROL_MB_DOORBELL_INTERRUPT, MAILBOX_CONTROL,
+    MAILBOX_STATUS,
+};
+use crate::cxl::doe::{DOE_CONTROL, DOE_READ_DATA_MAILBOX, DOE_STATUS, DOE_WRITE_DATA_MAILBOX};
+use crate::cxl::dvsec::{CXL_VENDOR_ID, DVSEC_CXL_DEVICE, DVSEC_REGISTER_LOCATOR};
+use crate::cxl::fabric::{GuestMemoryMapper, HostBridgeDesc, Topology, WindowDesc};
+use crate::interrupt::RecordingMsiGroup;
+use crate::memory::{BackendConfig, BackendKind};
+use crate::pci::caps::{find_dvsecs, CAP_ID_MSIX};
+
+const WINDOW: u64 = 0x80_0000_0000;
+const SIZE: u64 = 256 << 20;
+const SERIAL: u64 = 0xdead_beef_0001;
+
+#[derive(Default)]
+struct Recorder(Mutex<BTreeMap<u64, u64>>);
+
+impl GuestMemoryMapper for Recorder {
+    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, _o: u64, len: u64) -> Result<(), String> {
+        self.0.lock().unwrap().insert(gpa, len);
+        Ok(())
+    }
+    fn unmap(&self, gpa: u64) -> Result<(), String> {
+        self.0.lock().unwrap().remove(&gpa);
+        Ok(())
+    }
+}
+
+struct Rig {
+    dev: Type3,
+    maps: Arc<Recorder>,
+    msi: Arc<RecordingMsiGroup>,
+    backend: Arc<HostMemory>,
+}
+
+fn rig() -> Rig {
+    let maps = Arc::new(Recorder::default());
+    let path = Arc::new(CxlMemoryPath::new(
+        Topology {
+            windows: vec![WindowDesc {
+                base: WINDOW,
+                size: SIZE,
+                interleave: Interleave::new(1, 256).unwrap(),
+                targets: vec![0],
+            }],
+            host_bridges: vec![HostBridgeDesc {
+                root_ports: vec![(0, Some(0))],
+                has_hdm: false,
+            }],
+            endpoints: 1,
+        },
+        maps.clone(),
+    ));
+    let backend = Arc::new(
+        HostMemory::new(BackendConfig {
+            id: "vmem0".into(),
+            kind: BackendKind::Memfd,
+            size: SIZE,
+            share: true,
+            prealloc: false,
+            tag: None,
+        })
+        .unwrap(),
+    );
+    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
+    let dev = Type3::new(
+        Type3Config {
+            memdev: MemdevConfig {
+                serial: SERIAL,
+                volatile_bytes: SIZE,
+                ..MemdevConfig::default()
+            },
+            volatile: Some(backend.clone()),
+            persistent: None,
+        },
+        msi.clone(),
+        path,
+        0,
+    )
+    .unwrap();
+    Rig {
+        dev,
+        maps,
+        msi,
+        backend,
+    }
+}
+
+fn cfg_read32(d: &mut Type3, off: u16) -> u32 {
+    let mut b = [0u8; 4];
+    d.config_read(off, &mut b);
+    u32::from_le_bytes(b)
+}
+
+fn bar_read64(d: &mut Type3, off: u64) -> u64 {
+    let mut b = [0u8; 8];
+    d.bar_read(REGS_BAR, off, &mut b);
+    u64::from_le_bytes(b)
+}
+
+fn bar_write32(d: &mut Type3, off: u64, v: u32) {
+    d.bar_write(REGS_BAR, off, &v.to_le_bytes());
+}
+
+#[test]
+fn configuration_space_identifies_a_cxl_memory_device() {
+    let mut r = rig();
+    let d = &mut r.dev;
+    assert_eq!(cfg_read32(d, 0x08) >> 8, CLASS_CXL_MEMORY);
+    let cfg = d.function.config();
+    assert_eq!(find_dvsecs(cfg, CXL_VENDOR_ID, DVSEC_CXL_DEVICE).len(), 1);
+    let loc = find_dvsecs(cfg, CXL_VENDOR_ID, DVSEC_REGISTER_LOCATOR)[0];
+    // Entry 1: BAR 0, component registers (1) at 0; entry 2: device regs (3) at 64 KiB.
+    let e1 = cfg_read32(d, loc + 0x0c);
+    let e2 = cfg_read32(d, loc + 0x14);
+    assert_eq!((e1 & 0x7, (e1 >> 8) & 0xff, e1 & 0xffff_0000), (0, 1, 0));
+    assert_eq!(
+        (e2 & 0x7, (e2 >> 8) & 0xff, e2 & 0xffff_0000),
+        (0, 3, 0x1_0000)
+    );
+    // The DSN carries the serial.
+    let dsn = d
+        .function
+        .config()
+        .ext_capabilities()
+        .into_iter()
+        .find(|c| c.id == 3)
+        .unwrap()
+        .offset;
+    let lo = cfg_read32(d, dsn + 4);
+    let hi = cfg_read32(d, dsn + 8);
+    assert_eq!(u64::from(hi) << 32 | u64::from(lo), SERIAL);
+}
+
+#[test]
+fn mailbox_runs_commands_and_interrupts() {
+    let mut r = rig();
+    let d = &mut r.dev;
+    // Media ready and mailbox ready (cxl_await_media_ready, cxl_pci_setup_mailbox).
+    let status = bar_read64(d, DEVICE_REGS_OFFSET + MEMDEV_STATUS_OFFSET);
+    assert_eq!((status >> 2) & 3, 1, "media ready");
+    assert_ne!(status & (1 << 4), 0, "mailbox ready");
+    // Enable MSI-X with vector 0 unmasked.
+    let msix = d.function.config().find_capability(CAP_ID_MSIX).unwrap();
+    d.config_write(msix + 2, &0x8000u16.to_le_bytes());
+    d.bar_write(MSIX_BAR, 0, &0xfee0_0000u32.to_le_bytes());
+    d.bar_write(MSIX_BAR, 8, &0x40u32.to_le_bytes());
+    d.bar_write(MSIX_BAR, 12, &0u32.to_le_bytes());
+    // Identify (0001h) with the doorbell interrupt enabled.
+    let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
+    d.bar_write(REGS_BAR, mb + COMMAND, &1u64.to_le_bytes());
+    bar_write32(
+        d,
+        mb + MAILBOX_CONTROL,
+        CONTROL_DOORBELL | CONTROL_MB_DOORBELL_INTERRUPT,
+    );
+    assert_eq!(
+        bar_read64(d, mb + MAILBOX_CONTROL) & 1,
+        0,
+        "doorbell cleared"
+    );
+    assert_eq!(
+        (bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff,
+        0,
+        "success"
+    );
+    let out_len = (bar_read64(d, mb + COMMAND) >> 16) & 0x1f_ffff;
+    assert_eq!(out_len, 0x12, "Identify output length");
+    assert_eq!(r.msi.fired().len(), 1);
+    let _ = COMMANDS_PAYLOAD;
+}
+
+#[test]
+fn committed_decoder_and_mem_enable_map_the_backend() {
+    let mut r = rig();
+    let d = &mut r.dev;
+    let hdm = CACHEMEM_OFFSET + HDM_POINTER;
+    let dec = hdm + DECODER_REGS_START;
+    bar_write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
+    bar_write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
+    bar_write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
+    bar_write32(d, dec + DECODER_SIZE_HIGH, (SIZE >> 32) as u32);
+    bar_write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
+    let ctrl = bar_read64(d, dec + DECODER_CONTROL) as u32;
+    assert_ne!(ctrl & CTRL_COMMITTED, 0, "committed: {ctrl:#x}");
+    assert!(
+        r.maps.0.lock().unwrap().is_empty(),
+        "decoding not enabled yet"
+    );
+    bar_write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
+    assert!(
+        r.maps.0.lock().unwrap().is_empty(),
+        "Mem_Enable still clear"
+    );
+    let dvsec = d.dvsec_offset + DEV_CONTROL as u16;
+    d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
+    assert_eq!(
+        r.maps.0.lock().unwrap().clone(),
+        BTreeMap::from([(WINDOW, SIZE)])
+    );
+    // Uncommit tears the slot down.
+    bar_write32(d, dec + DECODER_CONTROL, 0);
+    assert!(r.maps.0.lock().unwrap().is_empty());
+    let _ = &r.backend;
+}
+
+#[test]
+fn cdat_is_served_over_doe() {
+    let mut r = rig();
+    let d = &mut r.dev;
+    let doe = d.doe_offset;
+    // Read Entry request (CXL vendor 1E98h, type 2): table 0, handle 0.
+    let req = [
+        0x0002_1e98u32,
+        3,
+        0, // request code 0, table type 0, entry handle 0
+    ];
+    for w in req {
+        d.config_write(doe + DOE_WRITE_DATA_MAILBOX as u16, &w.to_le_bytes());
+    }
+    d.config_write(doe + DOE_CONTROL as u16, &(1u32 << 31).to_le_bytes());
+    assert_ne!(cfg_read32(d, doe + DOE_STATUS as u16) & (1 << 31), 0, "DOR");
+    let mut words = vec![];
+    while cfg_read32(d, doe + DOE_STATUS as u16) & (1 << 31) != 0 && words.len() < 64 {
+        words.push(cfg_read32(d, doe + DOE_READ_DATA_MAILBOX as u16));
+        d.config_write(doe + DOE_READ_DATA_MAILBOX as u16, &[0; 4]);
+    }
+    assert_eq!(words[0], 0x0002_1e98);
+    // Response: header(2) + [req code, table, next handle] + CDAT header (16 bytes).
+    let cdat_len = words[3];
+    assert!(cdat_len > 16, "CDAT length {cdat_len}");
+    assert_eq!(words.len(), 3 + 4);
+}
+
+#[test]
+fn bad_accesses_never_panic() {
+    let mut r = rig();
+    let d = &mut r.dev;
+    for off in (0..0x1000u16).step_by(3) {
+        let mut b = [0u8; 4];
+        d.config_read(off, &mut b[..(off % 4 + 1) as usize]);
+        d.config_write(off, &[0xff; 2]);
+    }
+    for off in [
+        0,
+        0xffff,
+        0x1_0000,
+        0x1_0fff,
+        0x1_1000,
+        REGS_BAR_SIZE - 1,
+        u64::MAX,
+    ] {
+        let mut b = [0u8; 8];
+        d.bar_read(REGS_BAR, off, &mut b);
+        d.bar_write(REGS_BAR, off, &b);
+        d.bar_read(5, off, &mut b);
+    }
+}
