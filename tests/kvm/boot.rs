@@ -213,3 +213,33 @@ fn dump_acpi_writes_every_table() {
         }
     }
 }
+
+/// mov ebx, addr; movzx eax, byte [rbx]; out 0x3f8, al (a disp32 operand
+/// would be sign-extended above 2 GiB).
+fn print_byte_at(c: &mut Vec<u8>, addr: u32) {
+    c.push(0xbb);
+    c.extend(addr.to_le_bytes());
+    c.extend([0x0f, 0xb6, 0x03]);
+    c.extend(PUTC);
+}
+
+#[test]
+fn cxl_devices_answer_on_ecam() {
+    let s = Scratch::new("cxl");
+    let ecam = |bus: u32, reg: u32| 0xe000_0000 + (bus << 20) + reg;
+    let mut code = vec![];
+    // Class code base byte (offset 0x0b) of the CXL root port (bus 0x80,
+    // 00.0), of the Type 3 device below it (bus 0x81), and of an absent
+    // function (bus 0x81, device 1): 06, 05, ff.
+    print_byte_at(&mut code, ecam(0x80, 0x0b));
+    print_byte_at(&mut code, ecam(0x81, 0x0b));
+    print_byte_at(&mut code, ecam(0x81, (1 << 15) + 0x0b));
+    code.extend([
+        0x66, 0xba, 0x04, 0x06, 0x66, 0xb8, 0x00, 0x34, 0x66, 0xef, 0xeb, 0xfe,
+    ]);
+    let kernel = s.file("bzImage", &bzimage(&code));
+    let console = s.0.join("console");
+    let out = run(&kernel, &["--cxl", "256M,serial=42"], &console);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(std::fs::read(&console).unwrap(), [0x06, 0x05, 0xff]);
+}

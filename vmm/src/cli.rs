@@ -7,6 +7,7 @@ use arch::layout::MAX_VCPUS;
 use clap::Parser;
 
 use crate::config::{SerialOutput, VmConfig};
+use crate::cxl_config::{self, CxlConfig};
 use crate::size::parse_size;
 
 /// Default kernel command line when none is given.
@@ -45,6 +46,31 @@ pub struct Args {
     #[arg(long)]
     pub hide_hypervisor: bool,
 
+    /// A CXL Type 3 device of SIZE volatile memory with its own host
+    /// bridge, root port and window: `SIZE[,serial=N][,memdev=memfd|file:PATH][,share=on|off][,lsa-size=SIZE][,fw-version=STR]`.
+    #[arg(long, value_name = "SIZE[,...]")]
+    pub cxl: Vec<String>,
+
+    /// A host memory backend: `id=ID,size=SIZE[,kind=memfd|file|hugetlbfs][,path=P][,share=on|off][,prealloc=on|off][,tag=UUID]`.
+    #[arg(long, value_name = "id=ID,...")]
+    pub memory_backend: Vec<String>,
+
+    /// A CXL host bridge: `id=ID`.
+    #[arg(long, value_name = "id=ID")]
+    pub cxl_host_bridge: Vec<String>,
+
+    /// A CXL root port: `id=ID,bus=HOST_BRIDGE[,port=N]`.
+    #[arg(long, value_name = "id=ID,...")]
+    pub cxl_root_port: Vec<String>,
+
+    /// A CXL Type 3 device: `id=ID,port=ROOT_PORT[,volatile-memdev=B][,persistent-memdev=B][,lsa-size=SIZE][,lsa-file=PATH][,serial=N][,fw-version=STR]`.
+    #[arg(long, value_name = "id=ID,...")]
+    pub cxl_type3: Vec<String>,
+
+    /// A CXL fixed memory window: `targets=HB[:HB...],size=SIZE[,granularity=SIZE][,qtg=N]`.
+    #[arg(long, value_name = "targets=...,size=SIZE")]
+    pub cxl_fmw: Vec<String>,
+
     /// Write every ACPI table as DIR/SIGNATURE.dat and exit.
     #[arg(long, value_name = "DIR")]
     pub dump_acpi: Option<PathBuf>,
@@ -74,6 +100,7 @@ impl Args {
                 return Err(format!("--initramfs '{}': no such file", i.display()));
             }
         }
+        let cxl = self.cxl_config()?;
         Ok(VmConfig {
             kernel: self.kernel,
             initramfs: self.initramfs,
@@ -82,7 +109,31 @@ impl Args {
             memory: self.memory,
             serial: self.serial,
             hide_hypervisor: self.hide_hypervisor,
+            cxl,
         })
+    }
+
+    fn cxl_config(&self) -> Result<CxlConfig, String> {
+        let mut c = CxlConfig::default();
+        for (i, s) in self.cxl.iter().enumerate() {
+            c.extend(cxl_config::parse_short(s, i)?);
+        }
+        for s in &self.memory_backend {
+            c.backends.push(cxl_config::parse_backend(s)?);
+        }
+        for s in &self.cxl_host_bridge {
+            c.host_bridges.push(cxl_config::parse_host_bridge(s)?);
+        }
+        for s in &self.cxl_root_port {
+            c.root_ports.push(cxl_config::parse_root_port(s)?);
+        }
+        for s in &self.cxl_type3 {
+            c.devices.push(cxl_config::parse_type3(s)?);
+        }
+        for s in &self.cxl_fmw {
+            c.windows.push(cxl_config::parse_window(s)?);
+        }
+        c.finish()
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::cxl_config::CxlConfig;
+
 /// Where the serial console's output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SerialOutput {
@@ -46,4 +48,6 @@ pub struct VmConfig {
     pub serial: SerialOutput,
     /// Hide the CPUID hypervisor bit.
     pub hide_hypervisor: bool,
+    /// CXL topology and memory backends.
+    pub cxl: CxlConfig,
 }

@@ -17,8 +17,11 @@ use devices::Bus;
 use thiserror::Error;
 
 use crate::config::SerialOutput;
+use crate::config::VmConfig;
+use crate::cxl_devices::CxlDevices;
 use crate::exit::{ExitReason, ExitState};
-use crate::interrupts::GsiRouter;
+use crate::interrupts::{GsiRouter, KvmMsiAllocator};
+use crate::memory::MemoryManager;
 use crate::platform::Platform;
 
 /// Errors building devices.
@@ -36,6 +39,9 @@ pub enum DeviceError {
     /// PCI resource assignment failed.
     #[error("PCI: {0}")]
     Pci(String),
+    /// Building the CXL hierarchy failed.
+    #[error("{0}")]
+    Cxl(String),
 }
 
 /// Every bus and the devices the VMM talks to after start-up.
@@ -48,6 +54,8 @@ pub struct DeviceManager {
     pub serial: Arc<Mutex<Serial>>,
     /// PCI segment 0.
     pub pci: SharedSegment,
+    /// The CXL hierarchy.
+    pub cxl: CxlDevices,
 }
 
 fn serial_output(out: &SerialOutput) -> Result<Box<dyn Write + Send>, DeviceError> {
@@ -64,10 +72,12 @@ impl DeviceManager {
     /// Builds the legacy devices and the PCI segment.
     pub fn new(
         platform: &Platform,
-        serial_out: &SerialOutput,
+        cfg: &VmConfig,
         router: &Arc<GsiRouter>,
+        memory: &Arc<MemoryManager>,
         exit: Arc<ExitState>,
     ) -> Result<Self, DeviceError> {
+        let serial_out = &cfg.serial;
         let io_bus = Arc::new(Bus::new());
         let mmio_bus = Arc::new(Bus::new());
         let on_exit: ExitHandler = Arc::new(move |r| {
@@ -144,11 +154,22 @@ impl DeviceManager {
             )
             .map_err(|e| DeviceError::Bus("PCI config ports", e))?;
 
+        let cxl = CxlDevices::new(
+            platform,
+            &cfg.cxl,
+            &pci,
+            &mmio_bus,
+            memory.clone(),
+            &KvmMsiAllocator(router.clone()),
+        )
+        .map_err(DeviceError::Cxl)?;
+
         Ok(Self {
             io_bus,
             mmio_bus,
             serial,
             pci,
+            cxl,
         })
     }
 }

@@ -4,6 +4,8 @@
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod cxl_config;
+pub mod cxl_devices;
 pub mod device_manager;
 pub mod event_loop;
 pub mod exit;
@@ -11,6 +13,7 @@ pub mod interrupts;
 pub mod launcher;
 pub mod machine;
 pub mod memory;
+pub mod options;
 pub mod platform;
 pub mod size;
 pub mod vcpu;

@@ -111,7 +111,7 @@ impl Machine {
             &platform.ram,
             vm.memslot_limit(),
         )?);
-        let devices = DeviceManager::new(&platform, &cfg.serial, &vm.router, exit.clone())?;
+        let devices = DeviceManager::new(&platform, cfg, &vm.router, &memory, exit.clone())?;
 
         for t in &tables.tables {
             memory

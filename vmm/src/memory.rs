@@ -231,6 +231,35 @@ impl MemoryManager {
     }
 }
 
+impl devices::cxl::fabric::GuestMemoryMapper for MemoryManager {
+    fn map(
+        &self,
+        gpa: u64,
+        backend: &std::sync::Arc<devices::memory::HostMemory>,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), String> {
+        let end = offset.checked_add(len).filter(|e| *e <= backend.size());
+        if end.is_none() {
+            return Err(format!(
+                "{offset:#x}+{len:#x} is outside backend '{}'",
+                backend.id()
+            ));
+        }
+        // SAFETY: the memory path holds an Arc of `backend` for as long as
+        // the slot is installed, and unmaps before letting it go.
+        unsafe { MemoryManager::map(self, gpa, len, backend.host_addr() + offset) }
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn unmap(&self, gpa: u64) -> Result<(), String> {
+        MemoryManager::unmap(self, gpa)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

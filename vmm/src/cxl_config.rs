@@ -1,0 +1,438 @@
+//! The CXL topology on the command line, and the checks that refuse an
+//! invalid one at start-up with one clear line.
+//!
+//! Long form (each flag repeatable):
+//!
+//! ```text
+//! --memory-backend id=ID,size=SIZE[,kind=memfd|file|hugetlbfs][,path=P][,share=on|off][,prealloc=on|off][,tag=UUID]
+//! --cxl-host-bridge id=ID
+//! --cxl-root-port id=ID,bus=HOST_BRIDGE[,port=N]
+//! --cxl-type3 id=ID,port=ROOT_PORT[,volatile-memdev=BACKEND][,persistent-memdev=BACKEND]
+//!             [,lsa-size=SIZE][,lsa-file=PATH][,serial=N][,fw-version=STR]
+//! --cxl-fmw targets=HB[:HB...],size=SIZE[,granularity=SIZE][,qtg=N]
+//! ```
+//!
+//! Short form: `--cxl SIZE[,serial=N][,memdev=memfd|file:PATH][,share=on|off][,lsa-size=SIZE]`
+//! gives one host bridge, one root port, one Type 3 device with SIZE of
+//! volatile memory, and a window over it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use arch::layout::{CXL_FMW_ALIGN, CXL_FMW_SIZE};
+use devices::cxl::decode::Interleave;
+use devices::memory::{BackendConfig, BackendKind};
+use uuid::Uuid;
+
+use crate::options::KeyValues;
+
+/// Capacities and windows come in 256 MiB units (CXL 3.1 8.2.9.9.1.1, 9.18.1.3).
+pub const CXL_UNIT: u64 = CXL_FMW_ALIGN;
+/// Most CXL host bridges (each gets 16 buses).
+pub const MAX_HOST_BRIDGES: usize = 8;
+/// Most root ports per host bridge (device numbers on its root bus).
+pub const MAX_ROOT_PORTS: usize = 16;
+/// Default firmware revision string.
+pub const DEFAULT_FW_VERSION: &str = "cxlvmm-0.1";
+
+/// A CXL host bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostBridgeSpec {
+    /// Identifier.
+    pub id: String,
+}
+
+/// A CXL root port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RootPortSpec {
+    /// Identifier.
+    pub id: String,
+    /// Host bridge it sits on.
+    pub bridge: String,
+    /// Port number (the host bridge decoders' target ID).
+    pub port: u8,
+}
+
+/// A CXL Type 3 memory device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Type3Spec {
+    /// Identifier.
+    pub id: String,
+    /// Root port it sits below.
+    pub port: String,
+    /// Backend of the volatile partition.
+    pub volatile: Option<String>,
+    /// Backend of the persistent partition.
+    pub persistent: Option<String>,
+    /// Label storage area size.
+    pub lsa_size: u32,
+    /// File the LSA persists to.
+    pub lsa_file: Option<PathBuf>,
+    /// Serial number.
+    pub serial: u64,
+    /// Firmware revision string.
+    pub fw_version: String,
+}
+
+/// A CXL fixed memory window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Host bridges, in interleave order.
+    pub targets: Vec<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Interleave granularity in bytes.
+    pub granularity: u64,
+    /// QoS throttling group.
+    pub qtg: u16,
+}
+
+/// The whole CXL configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CxlConfig {
+    /// Host memory backends.
+    pub backends: Vec<BackendConfig>,
+    /// Host bridges (ACPI `_UID` = index + 1).
+    pub host_bridges: Vec<HostBridgeSpec>,
+    /// Root ports.
+    pub root_ports: Vec<RootPortSpec>,
+    /// Type 3 devices.
+    pub devices: Vec<Type3Spec>,
+    /// Fixed memory windows.
+    pub windows: Vec<WindowSpec>,
+}
+
+fn tag(flag: &str, s: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(s).map_err(|_| format!("{flag}: tag '{s}' is not a UUID"))
+}
+
+/// Parses `--memory-backend`.
+pub fn parse_backend(s: &str) -> Result<BackendConfig, String> {
+    const F: &str = "--memory-backend";
+    let kv = KeyValues::parse(
+        F,
+        s,
+        &["id", "size", "kind", "path", "share", "prealloc", "tag"],
+        None,
+    )?;
+    let path = kv.get("path").map(PathBuf::from);
+    let kind = match (kv.get("kind").unwrap_or("memfd"), path) {
+        ("memfd", None) => BackendKind::Memfd,
+        ("memfd", Some(_)) => return Err(format!("{F}: a memfd backend takes no path")),
+        ("file", Some(p)) => BackendKind::File(p),
+        ("hugetlbfs", Some(p)) => BackendKind::Hugetlbfs(p),
+        ("file" | "hugetlbfs", None) => return Err(format!("{F}: kind needs path=")),
+        (k, _) => return Err(format!("{F}: kind '{k}' is not memfd, file or hugetlbfs")),
+    };
+    Ok(BackendConfig {
+        id: kv.required("id")?.to_string(),
+        kind,
+        size: kv
+            .size("size")?
+            .ok_or_else(|| format!("{F}: 'size' is required"))?,
+        share: kv.bool("share")?.unwrap_or(true),
+        prealloc: kv.bool("prealloc")?.unwrap_or(false),
+        tag: kv.get("tag").map(|t| tag(F, t)).transpose()?,
+    })
+}
+
+/// Parses `--cxl-host-bridge`.
+pub fn parse_host_bridge(s: &str) -> Result<HostBridgeSpec, String> {
+    let kv = KeyValues::parse("--cxl-host-bridge", s, &["id"], Some("id"))?;
+    Ok(HostBridgeSpec {
+        id: kv.required("id")?.to_string(),
+    })
+}
+
+/// Parses `--cxl-root-port`; `index` numbers ports without `port=`.
+pub fn parse_root_port(s: &str) -> Result<RootPortSpec, String> {
+    const F: &str = "--cxl-root-port";
+    let kv = KeyValues::parse(F, s, &["id", "bus", "port"], None)?;
+    let port = match kv.int("port")? {
+        Some(p) => u8::try_from(p).map_err(|_| format!("{F}: port {p} is above 255"))?,
+        None => u8::MAX, // numbered in order later
+    };
+    Ok(RootPortSpec {
+        id: kv.required("id")?.to_string(),
+        bridge: kv.required("bus")?.to_string(),
+        port,
+    })
+}
+
+/// Parses `--cxl-type3`.
+pub fn parse_type3(s: &str) -> Result<Type3Spec, String> {
+    const F: &str = "--cxl-type3";
+    let kv = KeyValues::parse(
+        F,
+        s,
+        &[
+            "id",
+            "port",
+            "volatile-memdev",
+            "persistent-memdev",
+            "lsa-size",
+            "lsa-file",
+            "serial",
+            "fw-version",
+        ],
+        None,
+    )?;
+    let lsa = kv.size("lsa-size")?.unwrap_or(0);
+    Ok(Type3Spec {
+        id: kv.required("id")?.to_string(),
+        port: kv.required("port")?.to_string(),
+        volatile: kv.get("volatile-memdev").map(str::to_string),
+        persistent: kv.get("persistent-memdev").map(str::to_string),
+        lsa_size: u32::try_from(lsa).map_err(|_| format!("{F}: lsa-size too large"))?,
+        lsa_file: kv.get("lsa-file").map(PathBuf::from),
+        serial: kv.int("serial")?.unwrap_or(0),
+        fw_version: kv
+            .get("fw-version")
+            .unwrap_or(DEFAULT_FW_VERSION)
+            .to_string(),
+    })
+}
+
+/// Parses `--cxl-fmw`.
+pub fn parse_window(s: &str) -> Result<WindowSpec, String> {
+    const F: &str = "--cxl-fmw";
+    let kv = KeyValues::parse(F, s, &["targets", "size", "granularity", "qtg"], None)?;
+    let qtg = kv.int("qtg")?.unwrap_or(0);
+    Ok(WindowSpec {
+        targets: kv
+            .required("targets")?
+            .split(':')
+            .map(str::to_string)
+            .collect(),
+        size: kv
+            .size("size")?
+            .ok_or_else(|| format!("{F}: 'size' is required"))?,
+        granularity: kv.size("granularity")?.unwrap_or(256),
+        qtg: u16::try_from(qtg).map_err(|_| format!("{F}: qtg {qtg} too large"))?,
+    })
+}
+
+/// Expands `--cxl SIZE[,...]` into one bridge, port, device and window.
+pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
+    const F: &str = "--cxl";
+    let kv = KeyValues::parse(
+        F,
+        s,
+        &[
+            "size",
+            "serial",
+            "memdev",
+            "share",
+            "lsa-size",
+            "fw-version",
+        ],
+        Some("size"),
+    )?;
+    let size = kv
+        .size("size")?
+        .ok_or_else(|| format!("{F}: a size is required"))?;
+    let kind = match kv.get("memdev").unwrap_or("memfd") {
+        "memfd" => BackendKind::Memfd,
+        m => match m.strip_prefix("file:") {
+            Some(p) if !p.is_empty() => BackendKind::File(PathBuf::from(p)),
+            _ => return Err(format!("{F}: memdev '{m}' is not memfd or file:PATH")),
+        },
+    };
+    let n = |what: &str| format!("{what}{index}");
+    let lsa = kv.size("lsa-size")?.unwrap_or(0);
+    Ok(CxlConfig {
+        backends: vec![BackendConfig {
+            id: n("cxl-vmem"),
+            kind,
+            size,
+            share: kv.bool("share")?.unwrap_or(true),
+            prealloc: false,
+            tag: None,
+        }],
+        host_bridges: vec![HostBridgeSpec { id: n("cxl-hb") }],
+        root_ports: vec![RootPortSpec {
+            id: n("cxl-rp"),
+            bridge: n("cxl-hb"),
+            port: 0,
+        }],
+        devices: vec![Type3Spec {
+            id: n("cxl-mem"),
+            port: n("cxl-rp"),
+            volatile: Some(n("cxl-vmem")),
+            persistent: None,
+            lsa_size: u32::try_from(lsa).map_err(|_| format!("{F}: lsa-size too large"))?,
+            lsa_file: None,
+            serial: kv.int("serial")?.unwrap_or(index as u64 + 1),
+            fw_version: kv
+                .get("fw-version")
+                .unwrap_or(DEFAULT_FW_VERSION)
+                .to_string(),
+        }],
+        windows: vec![WindowSpec {
+            targets: vec![n("cxl-hb")],
+            size: size.next_multiple_of(CXL_UNIT),
+            granularity: 256,
+            qtg: 0,
+        }],
+    })
+}
+
+fn unique<'a>(what: &str, ids: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(format!("{what} '{id}' is defined twice"));
+        }
+    }
+    Ok(())
+}
+
+impl CxlConfig {
+    /// Appends another configuration (a short-form expansion).
+    pub fn extend(&mut self, other: CxlConfig) {
+        self.backends.extend(other.backends);
+        self.host_bridges.extend(other.host_bridges);
+        self.root_ports.extend(other.root_ports);
+        self.devices.extend(other.devices);
+        self.windows.extend(other.windows);
+    }
+
+    /// True if there is no CXL hardware at all.
+    pub fn is_empty(&self) -> bool {
+        self.host_bridges.is_empty()
+    }
+
+    /// Numbers root ports given without `port=` (in order per bridge) and
+    /// checks the whole topology.
+    pub fn finish(mut self) -> Result<Self, String> {
+        let mut next: BTreeMap<&str, u8> = BTreeMap::new();
+        let bridges: Vec<String> = self.root_ports.iter().map(|r| r.bridge.clone()).collect();
+        for (rp, bridge) in self.root_ports.iter_mut().zip(&bridges) {
+            let n = next.entry(bridge.as_str()).or_insert(0);
+            if rp.port == u8::MAX {
+                rp.port = *n;
+            }
+            *n = rp.port.saturating_add(1).max(*n);
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        unique(
+            "memory backend",
+            self.backends.iter().map(|b| b.id.as_str()),
+        )?;
+        unique(
+            "CXL host bridge",
+            self.host_bridges.iter().map(|h| h.id.as_str()),
+        )?;
+        unique(
+            "CXL root port",
+            self.root_ports.iter().map(|r| r.id.as_str()),
+        )?;
+        unique("CXL device", self.devices.iter().map(|d| d.id.as_str()))?;
+        if self.host_bridges.len() > MAX_HOST_BRIDGES {
+            return Err(format!("at most {MAX_HOST_BRIDGES} CXL host bridges"));
+        }
+        let backend = |id: &str| self.backends.iter().find(|b| b.id == id);
+        for hb in &self.host_bridges {
+            let ports: Vec<&RootPortSpec> = self
+                .root_ports
+                .iter()
+                .filter(|r| r.bridge == hb.id)
+                .collect();
+            if ports.len() > MAX_ROOT_PORTS {
+                return Err(format!(
+                    "CXL host bridge '{}': at most {MAX_ROOT_PORTS} root ports",
+                    hb.id
+                ));
+            }
+            let mut nums: Vec<u8> = ports.iter().map(|r| r.port).collect();
+            nums.sort_unstable();
+            nums.dedup();
+            if nums.len() != ports.len() {
+                return Err(format!(
+                    "CXL host bridge '{}': two root ports share a port number",
+                    hb.id
+                ));
+            }
+        }
+        for rp in &self.root_ports {
+            if !self.host_bridges.iter().any(|h| h.id == rp.bridge) {
+                return Err(format!(
+                    "CXL root port '{}': no CXL host bridge '{}'",
+                    rp.id, rp.bridge
+                ));
+            }
+        }
+        let mut used_ports = BTreeSet::new();
+        let mut used_backends = BTreeSet::new();
+        for d in &self.devices {
+            if !self.root_ports.iter().any(|r| r.id == d.port) {
+                return Err(format!(
+                    "CXL device '{}': no CXL root port '{}'",
+                    d.id, d.port
+                ));
+            }
+            if !used_ports.insert(d.port.as_str()) {
+                return Err(format!("CXL root port '{}' has two devices", d.port));
+            }
+            if d.volatile.is_none() && d.persistent.is_none() {
+                return Err(format!(
+                    "CXL device '{}': needs volatile-memdev or persistent-memdev",
+                    d.id
+                ));
+            }
+            for b in [&d.volatile, &d.persistent].into_iter().flatten() {
+                let be = backend(b)
+                    .ok_or_else(|| format!("CXL device '{}': no memory backend '{b}'", d.id))?;
+                if !used_backends.insert(b.as_str()) {
+                    return Err(format!("memory backend '{b}' is used twice"));
+                }
+                if be.size == 0 || !be.size.is_multiple_of(CXL_UNIT) {
+                    return Err(format!(
+                        "memory backend '{b}' of CXL device '{}': size must be a multiple of 256M",
+                        d.id
+                    ));
+                }
+            }
+        }
+        let mut total = 0u64;
+        for (i, w) in self.windows.iter().enumerate() {
+            let name = format!("--cxl-fmw #{i}");
+            if w.size == 0 || !w.size.is_multiple_of(CXL_UNIT) {
+                return Err(format!("{name}: size must be a multiple of 256M"));
+            }
+            Interleave::new(w.targets.len() as u32, w.granularity).map_err(|e| {
+                format!(
+                    "{name}: {} targets, granularity {}: {e:?}",
+                    w.targets.len(),
+                    w.granularity
+                )
+            })?;
+            for t in &w.targets {
+                if !self.host_bridges.iter().any(|h| &h.id == t) {
+                    return Err(format!("{name}: no CXL host bridge '{t}'"));
+                }
+                if !self.root_ports.iter().any(|r| &r.bridge == t) {
+                    return Err(format!("{name}: CXL host bridge '{t}' has no root port"));
+                }
+            }
+            total = total.saturating_add(w.size);
+        }
+        if total > CXL_FMW_SIZE {
+            return Err(format!(
+                "CXL windows total {total:#x} bytes, more than the {CXL_FMW_SIZE:#x} reserved"
+            ));
+        }
+        if !self.devices.is_empty() && self.windows.is_empty() {
+            return Err("CXL devices need a window (--cxl-fmw)".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "cxl_config_tests.rs"]
+mod tests;

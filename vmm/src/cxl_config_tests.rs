@@ -1,0 +1,118 @@
+use super::*;
+
+fn long_form() -> CxlConfig {
+    let mut c = CxlConfig::default();
+    c.backends.push(parse_backend("id=m0,size=256M").unwrap());
+    c.backends
+        .push(parse_backend("id=m1,size=512M,kind=file,path=/tmp/x,share=on").unwrap());
+    c.host_bridges.push(parse_host_bridge("id=hb0").unwrap());
+    c.root_ports
+        .push(parse_root_port("id=rp0,bus=hb0").unwrap());
+    c.root_ports
+        .push(parse_root_port("id=rp1,bus=hb0").unwrap());
+    c.devices
+        .push(parse_type3("id=d0,port=rp0,volatile-memdev=m0,serial=0x10").unwrap());
+    c.devices
+        .push(parse_type3("id=d1,port=rp1,persistent-memdev=m1,lsa-size=64K").unwrap());
+    c.windows
+        .push(parse_window("targets=hb0,size=1G,granularity=4K").unwrap());
+    c
+}
+
+#[test]
+fn long_form_parses_and_numbers_ports() {
+    let c = long_form().finish().unwrap();
+    assert_eq!(c.root_ports[0].port, 0);
+    assert_eq!(c.root_ports[1].port, 1);
+    assert_eq!(c.devices[0].serial, 0x10);
+    assert_eq!(c.devices[1].lsa_size, 64 << 10);
+    assert_eq!(c.windows[0].granularity, 4096);
+    assert_eq!(c.backends[1].kind, BackendKind::File("/tmp/x".into()));
+}
+
+#[test]
+fn short_form_expands() {
+    let c = parse_short("1G,serial=7", 0).unwrap().finish().unwrap();
+    assert_eq!(c.host_bridges.len(), 1);
+    assert_eq!(c.devices[0].serial, 7);
+    assert_eq!(c.devices[0].volatile.as_deref(), Some("cxl-vmem0"));
+    assert_eq!(c.windows[0].size, 1 << 30);
+    assert_eq!(c.backends[0].size, 1 << 30);
+    let c = parse_short("300M,memdev=file:/tmp/f", 1).unwrap();
+    assert_eq!(c.windows[0].size, 512 << 20, "window rounded up to 256M");
+    assert!(parse_short("1G,memdev=disk", 0).is_err());
+}
+
+#[test]
+fn invalid_topologies_refused_with_one_line() {
+    type Edit = fn(&mut CxlConfig);
+    let cases: Vec<(Edit, &str)> = vec![
+        (|c| c.devices[1].port = "rp0".into(), "has two devices"),
+        (
+            |c| c.devices[0].port = "nope".into(),
+            "no CXL root port 'nope'",
+        ),
+        (
+            |c| c.root_ports[0].bridge = "x".into(),
+            "no CXL host bridge 'x'",
+        ),
+        (
+            |c| c.devices[1].persistent = Some("m0".into()),
+            "used twice",
+        ),
+        (
+            |c| c.devices[0].volatile = Some("zz".into()),
+            "no memory backend 'zz'",
+        ),
+        (|c| c.backends[0].size = 100 << 20, "multiple of 256M"),
+        (|c| c.windows[0].size = 100 << 20, "multiple of 256M"),
+        (
+            |c| c.windows[0].targets = vec!["hb9".into()],
+            "no CXL host bridge 'hb9'",
+        ),
+        (|c| c.windows[0].granularity = 100, "granularity"),
+        (|c| c.windows.clear(), "need a window"),
+        (
+            |c| c.host_bridges.push(HostBridgeSpec { id: "hb0".into() }),
+            "defined twice",
+        ),
+        (
+            |c| {
+                c.root_ports[1].port = 0;
+            },
+            "share a port number",
+        ),
+        (
+            |c| {
+                c.devices[0].volatile = None;
+            },
+            "needs volatile-memdev",
+        ),
+    ];
+    for (edit, want) in cases {
+        let mut c = long_form();
+        edit(&mut c);
+        let e = c.finish().unwrap_err();
+        assert!(e.contains(want), "{e} (wanted '{want}')");
+        assert_eq!(e.lines().count(), 1);
+    }
+}
+
+#[test]
+fn bad_flags() {
+    assert!(parse_backend("id=a").unwrap_err().contains("size"));
+    assert!(parse_backend("id=a,size=1G,kind=file")
+        .unwrap_err()
+        .contains("path"));
+    assert!(parse_backend("id=a,size=1G,tag=xyz")
+        .unwrap_err()
+        .contains("UUID"));
+    assert!(parse_backend("id=a,size=1G,kind=memfd,path=/x").is_err());
+    assert!(parse_root_port("id=a,bus=b,port=300")
+        .unwrap_err()
+        .contains("255"));
+    assert!(parse_type3("id=a").unwrap_err().contains("port"));
+    assert!(parse_window("size=1G").unwrap_err().contains("targets"));
+    let b = parse_backend("id=a,size=2M,tag=5be13bce-ae34-4a77-b6c3-16df975fcf1a").unwrap();
+    assert!(b.tag.is_some());
+}
