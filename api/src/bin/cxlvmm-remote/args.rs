@@ -1,0 +1,277 @@
+//! Command line of `cxlvmm-remote`.
+
+use std::path::PathBuf;
+
+use api::{
+    ApiRequest, BackendKind, DcAddRequest, DcReleaseRequest, DcReleaseStatusQuery, ExtentSpec,
+    MemoryBackendConfig, ReleaseSelector, RemovalPolicy, SelectionPolicy,
+};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+/// Drives a running cxlvmm through its API socket: memory backends and CXL
+/// Dynamic Capacity.
+#[derive(Parser, Debug)]
+#[command(name = "cxlvmm-remote", version)]
+pub struct Cli {
+    /// The socket given to `cxlvmm --api-socket`.
+    #[arg(long, value_name = "PATH")]
+    pub api_socket: PathBuf,
+    /// Print the server's JSON answer on one line instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Show the VM's state.
+    Info,
+    /// Stop the VM.
+    Shutdown,
+    /// Create a memory backend.
+    BackendAdd(BackendAddArgs),
+    /// List memory backends.
+    BackendList,
+    /// Remove an unused memory backend.
+    BackendDel {
+        /// The backend's id.
+        id: String,
+    },
+    /// List CXL devices and their Dynamic Capacity regions.
+    Devices,
+    /// Offer Dynamic Capacity to the host (cxl-add-dynamic-capacity).
+    DcAdd(DcAddArgs),
+    /// Ask the host to give Dynamic Capacity back (cxl-release-dynamic-capacity).
+    DcRelease(DcReleaseArgs),
+    /// Show how a release is going.
+    DcStatus(DcStatusArgs),
+    /// List a device's Dynamic Capacity extents.
+    DcExtents {
+        /// The CXL device's id.
+        device: String,
+    },
+}
+
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct BackendAddArgs {
+    /// Backend id (a letter, then letters, digits, '-', '.', '_').
+    #[arg(long)]
+    pub id: String,
+    /// Size in bytes; K, M, G, T suffixes.
+    #[arg(long, value_parser = parse_size)]
+    pub size: u64,
+    #[arg(long, value_enum, default_value_t = Kind::Memfd)]
+    pub kind: Kind,
+    /// File (kind file) or hugetlbfs mount directory (kind hugetlbfs).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Map shared (the default).
+    #[arg(long, overrides_with = "no_share")]
+    pub share: bool,
+    /// Map private.
+    #[arg(long, overrides_with = "share")]
+    pub no_share: bool,
+    /// Populate the memory now.
+    #[arg(long)]
+    pub prealloc: bool,
+    /// Tag that Dynamic Capacity extents use to name this backend.
+    #[arg(long, value_name = "UUID")]
+    pub tag: Option<Uuid>,
+}
+
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct DcAddArgs {
+    /// The CXL device's id.
+    pub device: String,
+    /// Dynamic Capacity region number.
+    #[arg(long)]
+    pub region: u8,
+    /// The host (QMP host-id).
+    #[arg(long, default_value_t = 0)]
+    pub host_id: u16,
+    /// Selection policy.
+    #[arg(long, value_enum, default_value_t = AddPolicy::Prescriptive)]
+    pub policy: AddPolicy,
+    /// Tag the capacity carries (and the backend providing it).
+    #[arg(long, value_name = "UUID")]
+    pub tag: Option<Uuid>,
+    /// Offset in the region and length; K, M, G, T suffixes. Repeatable.
+    #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent, required = true)]
+    pub extents: Vec<ExtentSpec>,
+}
+
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct DcReleaseArgs {
+    /// The CXL device's id.
+    pub device: String,
+    /// Dynamic Capacity region number.
+    #[arg(long)]
+    pub region: u8,
+    /// The host (QMP host-id).
+    #[arg(long, default_value_t = 0)]
+    pub host_id: u16,
+    /// Default: tag-based with --tag and no --extent, else prescriptive.
+    #[arg(long, value_enum)]
+    pub policy: Option<RemovePolicy>,
+    /// Tag of the capacity to release.
+    #[arg(long, value_name = "UUID")]
+    pub tag: Option<Uuid>,
+    /// Offset in the region and length; K, M, G, T suffixes. Repeatable.
+    #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent)]
+    pub extents: Vec<ExtentSpec>,
+    /// Remove without waiting for the host.
+    #[arg(long)]
+    pub forced: bool,
+    /// Sanitize the capacity once released.
+    #[arg(long)]
+    pub sanitize: bool,
+}
+
+#[derive(Args, Debug, PartialEq, Eq)]
+#[command(group(ArgGroup::new("what").required(true).args(["tag", "extent"])))]
+pub struct DcStatusArgs {
+    /// The CXL device's id.
+    pub device: String,
+    /// Dynamic Capacity region number.
+    #[arg(long)]
+    pub region: u8,
+    /// The released capacity's tag.
+    #[arg(long, value_name = "UUID")]
+    pub tag: Option<Uuid>,
+    /// The released extent.
+    #[arg(long, value_name = "OFFSET:LEN", value_parser = parse_extent)]
+    pub extent: Option<ExtentSpec>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Memfd,
+    File,
+    Hugetlbfs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddPolicy {
+    Free,
+    Contiguous,
+    Prescriptive,
+    EnableSharedAccess,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemovePolicy {
+    TagBased,
+    Prescriptive,
+}
+
+impl Command {
+    /// The API request this command makes.
+    pub fn request(&self) -> Result<ApiRequest, String> {
+        Ok(match self {
+            Command::Info => ApiRequest::VmInfo,
+            Command::Shutdown => ApiRequest::VmShutdown,
+            Command::BackendAdd(a) => ApiRequest::BackendAdd(MemoryBackendConfig {
+                id: a.id.clone(),
+                kind: match a.kind {
+                    Kind::Memfd => BackendKind::Memfd,
+                    Kind::File => BackendKind::File,
+                    Kind::Hugetlbfs => BackendKind::Hugetlbfs,
+                },
+                path: a.path.clone(),
+                size: a.size,
+                share: !a.no_share,
+                prealloc: a.prealloc,
+                tag: a.tag,
+            }),
+            Command::BackendList => ApiRequest::BackendList,
+            Command::BackendDel { id } => ApiRequest::BackendRemove { id: id.clone() },
+            Command::Devices => ApiRequest::DeviceList,
+            Command::DcAdd(a) => ApiRequest::DcAdd {
+                device: a.device.clone(),
+                request: DcAddRequest {
+                    host_id: a.host_id,
+                    selection_policy: match a.policy {
+                        AddPolicy::Free => SelectionPolicy::Free,
+                        AddPolicy::Contiguous => SelectionPolicy::Contiguous,
+                        AddPolicy::Prescriptive => SelectionPolicy::Prescriptive,
+                        AddPolicy::EnableSharedAccess => SelectionPolicy::EnableSharedAccess,
+                    },
+                    region: a.region,
+                    tag: a.tag,
+                    extents: a.extents.clone(),
+                },
+            },
+            Command::DcRelease(a) => ApiRequest::DcRelease {
+                device: a.device.clone(),
+                request: DcReleaseRequest {
+                    host_id: a.host_id,
+                    removal_policy: match a.policy {
+                        Some(RemovePolicy::TagBased) => RemovalPolicy::TagBased,
+                        Some(RemovePolicy::Prescriptive) => RemovalPolicy::Prescriptive,
+                        None if a.tag.is_some() && a.extents.is_empty() => RemovalPolicy::TagBased,
+                        None => RemovalPolicy::Prescriptive,
+                    },
+                    forced_removal: a.forced,
+                    sanitize_on_release: a.sanitize,
+                    tag: a.tag,
+                    region: a.region,
+                    extents: a.extents.clone(),
+                },
+            },
+            Command::DcStatus(a) => ApiRequest::DcReleaseStatus {
+                device: a.device.clone(),
+                query: DcReleaseStatusQuery {
+                    region: a.region,
+                    selector: match (a.tag, a.extent) {
+                        (Some(tag), None) => ReleaseSelector::Tag(tag),
+                        (None, Some(e)) => ReleaseSelector::Extent(e),
+                        _ => return Err("give either --tag or --extent".into()),
+                    },
+                },
+            },
+            Command::DcExtents { device } => ApiRequest::DcExtents {
+                device: device.clone(),
+            },
+        })
+    }
+}
+
+/// A byte count: decimal or `0x` hex, with an optional K, M, G or T
+/// (binary) suffix.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let err =
+        || format!("invalid size '{s}': expected a number with an optional K, M, G or T suffix");
+    let t = s.trim();
+    let (num, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n = match num.strip_prefix("0x").or_else(|| num.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None if num.bytes().all(|b| b.is_ascii_digit()) => num.parse(),
+        None => return Err(err()),
+    }
+    .map_err(|_| err())?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size '{s}' is too large"))
+}
+
+/// `OFFSET:LEN`, both sizes.
+pub fn parse_extent(s: &str) -> Result<ExtentSpec, String> {
+    let (offset, len) = s
+        .split_once(':')
+        .ok_or_else(|| format!("invalid extent '{s}': expected OFFSET:LEN"))?;
+    Ok(ExtentSpec {
+        offset: parse_size(offset)?,
+        len: parse_size(len)?,
+    })
+}
+
+#[cfg(test)]
+#[path = "args_tests.rs"]
+mod tests;

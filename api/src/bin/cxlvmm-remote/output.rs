@@ -1,0 +1,213 @@
+//! Human-readable output: aligned tables and `key value` lines.
+
+use api::{
+    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentInfo, MemoryBackendInfo, VmInfo,
+    VmState,
+};
+
+/// The text printed for `response` to `request`.
+pub fn render(request: &ApiRequest, response: &ApiResponse) -> String {
+    match response {
+        ApiResponse::VmInfo(v) => vm_info(v),
+        ApiResponse::Backends(list) => backends(list),
+        ApiResponse::BackendCreated(b) => backends(std::slice::from_ref(b)),
+        ApiResponse::Devices(list) => devices(list),
+        ApiResponse::DcExtents(list) => dc_extents(&list.extents),
+        ApiResponse::ReleaseStatus(s) => format!("{}\n", s.status.as_str()),
+        ApiResponse::Extents(list) => extents(list),
+        ApiResponse::Done => match request {
+            ApiRequest::VmShutdown => "shutting down\n".into(),
+            ApiRequest::BackendRemove { id } => format!("removed {id}\n"),
+            _ => "done\n".into(),
+        },
+    }
+}
+
+fn vm_info(v: &VmInfo) -> String {
+    let state = match v.state {
+        VmState::Running => "running",
+        VmState::ShuttingDown => "shutting-down",
+    };
+    table(
+        &[],
+        vec![
+            vec!["state".into(), state.into()],
+            vec!["cpus".into(), v.cpus.to_string()],
+            vec!["memory".into(), size(v.memory)],
+            vec!["devices".into(), v.devices.to_string()],
+            vec!["version".into(), v.version.clone()],
+        ],
+    )
+}
+
+fn backends(list: &[MemoryBackendInfo]) -> String {
+    let rows = list
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.clone(),
+                b.kind.as_str().into(),
+                size(b.size),
+                yes_no(b.share),
+                yes_no(b.prealloc),
+                opt(b.tag),
+                b.bound_to.as_ref().map_or("-".into(), |t| {
+                    format!(
+                        "{} region {} {}+{}",
+                        t.device,
+                        t.extent.region,
+                        hex(t.extent.offset),
+                        size(t.extent.len)
+                    )
+                }),
+                b.path
+                    .as_ref()
+                    .map_or("-".into(), |p| p.display().to_string()),
+            ]
+        })
+        .collect();
+    let head = [
+        "ID", "KIND", "SIZE", "SHARE", "PREALLOC", "TAG", "BOUND-TO", "PATH",
+    ];
+    table(&head, rows)
+}
+
+fn devices(list: &[CxlDeviceInfo]) -> String {
+    let mut out = String::new();
+    for d in list {
+        out.push_str(&format!(
+            "{}  serial {}  static capacity {}\n",
+            d.id,
+            hex(d.serial),
+            size(d.static_capacity)
+        ));
+        let rows = d
+            .dc_regions
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("  {}", r.index),
+                    hex(r.base),
+                    size(r.length),
+                    size(r.block_size),
+                    r.dsmad_handle.to_string(),
+                    r.sanitize_on_release.map_or("-".into(), yes_no),
+                ]
+            })
+            .collect();
+        let head = ["  REGION", "BASE", "LENGTH", "BLOCK", "DSMAD", "SANITIZE"];
+        out.push_str(&table(&head, rows));
+    }
+    out
+}
+
+fn dc_extents(list: &[DcExtent]) -> String {
+    let rows = list
+        .iter()
+        .map(|e| {
+            vec![
+                e.region.to_string(),
+                hex(e.offset),
+                size(e.len),
+                hex(e.dpa),
+                e.state.as_str().into(),
+                opt(e.tag),
+            ]
+        })
+        .collect();
+    table(&["REGION", "OFFSET", "LEN", "DPA", "STATE", "TAG"], rows)
+}
+
+fn extents(list: &[ExtentInfo]) -> String {
+    let rows = list
+        .iter()
+        .map(|e| {
+            vec![
+                e.region.to_string(),
+                hex(e.offset),
+                size(e.len),
+                hex(e.dpa),
+                e.hpa.map_or("-".into(), hex),
+                e.state.as_str().into(),
+                yes_no(e.mapped),
+                e.backend.clone().unwrap_or_else(|| "-".into()),
+                opt(e.tag),
+            ]
+        })
+        .collect();
+    let head = [
+        "REGION", "OFFSET", "LEN", "DPA", "HPA", "STATE", "MAPPED", "BACKEND", "TAG",
+    ];
+    table(&head, rows)
+}
+
+/// Left-aligned columns two spaces apart; no trailing blanks.
+fn table(head: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut all: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 1);
+    if !head.is_empty() {
+        all.push(head.iter().map(|h| h.to_string()).collect());
+    }
+    all.extend(rows);
+    let columns = all.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            all.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &all {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            line.push_str(&format!("{cell:<width$}  "));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `256M` when a whole number of K/M/G/T, else bytes.
+fn size(n: u64) -> String {
+    for (shift, suffix) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if n != 0 && n.trailing_zeros() >= shift {
+            return format!("{}{suffix}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
+fn hex(n: u64) -> String {
+    format!("{n:#x}")
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(0), "0");
+        assert_eq!(size(4096), "4K");
+        assert_eq!(size(256 << 20), "256M");
+        assert_eq!(size(3 << 40), "3T");
+        assert_eq!(size(1000), "1000");
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "LONGER"], vec![vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "A    LONGER\nxyz  1\n");
+    }
+}

@@ -1,0 +1,196 @@
+//! The hand-over between the API thread and the VMM's event loop: a queue
+//! of requests, an eventfd that wakes the loop, and a one-shot reply
+//! channel per request.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::time::Duration;
+
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use crate::{ApiError, ApiRequest, ApiResponse};
+
+/// What the VMM answers.
+pub type ApiResult = Result<ApiResponse, ApiError>;
+
+type Message = (ApiRequest, Responder);
+
+/// Creates a connected sender (API side) and receiver (VMM side).
+pub fn channel() -> io::Result<(ApiSender, ApiReceiver)> {
+    let eventfd = EventFd::new(EFD_NONBLOCK)?;
+    let (tx, rx) = mpsc::channel();
+    let sender = ApiSender {
+        eventfd: eventfd.try_clone()?,
+        tx,
+    };
+    Ok((sender, ApiReceiver { eventfd, rx }))
+}
+
+/// The VMM's end: register it (it is `AsRawFd`, readable when requests
+/// wait) with the event loop, then on each wake-up call
+/// [`ApiReceiver::try_recv`] until it returns `None`.
+pub struct ApiReceiver {
+    eventfd: EventFd,
+    rx: Receiver<Message>,
+}
+
+impl ApiReceiver {
+    /// The next waiting request and where to send its answer. Once this
+    /// returns `None` the eventfd is no longer readable, until the next
+    /// request.
+    pub fn try_recv(&self) -> Option<(ApiRequest, Responder)> {
+        if let Ok(m) = self.rx.try_recv() {
+            return Some(m);
+        }
+        // Clear the eventfd, then look again: a request queued after the
+        // first look either shows up now or signals the eventfd anew.
+        let _ = self.eventfd.read();
+        self.rx.try_recv().ok()
+    }
+}
+
+impl AsRawFd for ApiReceiver {
+    fn as_raw_fd(&self) -> RawFd {
+        self.eventfd.as_raw_fd()
+    }
+}
+
+/// Takes the VMM's answer to one request.
+#[derive(Debug)]
+pub struct Responder {
+    tx: SyncSender<ApiResult>,
+}
+
+impl Responder {
+    /// Answers the request. Dropping a `Responder` unanswered fails the
+    /// request with a 500.
+    pub fn respond(self, result: ApiResult) {
+        // The client may have given up; nothing to do then.
+        let _ = self.tx.send(result);
+    }
+}
+
+/// The API's end: queues requests and waits for their answers. Cheap to
+/// share between threads (`&self` methods).
+#[derive(Debug)]
+pub struct ApiSender {
+    eventfd: EventFd,
+    tx: Sender<Message>,
+}
+
+impl ApiSender {
+    /// Queues `request`, wakes the VMM and waits up to `timeout` for its
+    /// answer. Fails with 503 when the VMM is gone or too slow, 500 when it
+    /// drops the request or answers with the wrong kind of response.
+    pub fn call(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
+        let endpoint = request.endpoint();
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let gone = || ApiError::Unavailable("the VMM is not taking requests".into());
+        self.tx
+            .send((request, Responder { tx: reply_tx }))
+            .map_err(|_| gone())?;
+        self.eventfd.write(1).map_err(|_| gone())?;
+        let response = match reply_rx.recv_timeout(timeout) {
+            Ok(result) => result?,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(ApiError::Unavailable(format!(
+                    "the VMM did not answer within {} s",
+                    timeout.as_secs()
+                )))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(ApiError::Internal("the VMM dropped the request".into()))
+            }
+        };
+        if !response.answers(endpoint) {
+            return Err(ApiError::Internal(format!(
+                "the VMM answered {endpoint:?} with the wrong kind of response"
+            )));
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{VmInfo, VmState};
+
+    const T: Duration = Duration::from_secs(5);
+
+    fn readable(rx: &ApiReceiver) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: rx.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    fn info() -> ApiResponse {
+        ApiResponse::VmInfo(VmInfo {
+            state: VmState::Running,
+            cpus: 1,
+            memory: 1 << 30,
+            version: "0".into(),
+            devices: 0,
+        })
+    }
+
+    /// Answers the next request with `answer` on another thread.
+    fn vmm(rx: ApiReceiver, answer: Option<ApiResult>) -> std::thread::JoinHandle<ApiReceiver> {
+        std::thread::spawn(move || loop {
+            if let Some((_, responder)) = rx.try_recv() {
+                if let Some(a) = answer {
+                    responder.respond(a);
+                }
+                return rx;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        })
+    }
+
+    #[test]
+    fn wakes_and_answers() {
+        let (tx, rx) = channel().unwrap();
+        assert!(!readable(&rx));
+        let rx = vmm(rx, Some(Ok(info())));
+        assert_eq!(tx.call(ApiRequest::VmInfo, T), Ok(info()));
+        let rx = rx.join().unwrap();
+        assert!(rx.try_recv().is_none());
+        assert!(!readable(&rx), "drained receiver must not stay readable");
+    }
+
+    #[test]
+    fn failures() {
+        let (tx, rx) = channel().unwrap();
+        drop(rx);
+        let e = tx.call(ApiRequest::VmInfo, T).unwrap_err();
+        assert_eq!(e.status(), 503, "{e}");
+
+        let (tx, rx) = channel().unwrap();
+        let h = vmm(rx, Some(Ok(ApiResponse::Done)));
+        assert_eq!(tx.call(ApiRequest::VmInfo, T).unwrap_err().status(), 500);
+        let rx = h.join().unwrap();
+
+        let h = vmm(rx, None);
+        assert_eq!(tx.call(ApiRequest::VmInfo, T).unwrap_err().status(), 500);
+        let rx = h.join().unwrap();
+
+        let h = vmm(rx, Some(Err(ApiError::Conflict("busy".into()))));
+        let e = tx.call(ApiRequest::VmInfo, T).unwrap_err();
+        assert_eq!(e, ApiError::Conflict("busy".into()));
+        let rx = h.join().unwrap();
+
+        let e = tx
+            .call(ApiRequest::VmInfo, Duration::from_millis(10))
+            .unwrap_err();
+        assert_eq!(e.status(), 503);
+        assert!(
+            rx.try_recv().is_some(),
+            "the timed-out request is still queued"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! What the server hands the VMM (`ApiRequest`), what the VMM answers
+//! (`ApiResponse`), and how both map to HTTP.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::routes::{self, Endpoint, Matched};
+use crate::types::*;
+use crate::ApiError;
+
+/// One operator request, parsed and checked as far as possible without the
+/// VMM's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRequest {
+    /// `GET /vm`
+    VmInfo,
+    /// `PUT /vm/shutdown`
+    VmShutdown,
+    /// `GET /memory-backends`
+    BackendList,
+    /// `POST /memory-backends`
+    BackendAdd(MemoryBackendConfig),
+    /// `DELETE /memory-backends/{id}`
+    BackendRemove { id: String },
+    /// `GET /devices`
+    DeviceList,
+    /// `POST /devices/{id}/dc/add`
+    DcAdd {
+        device: String,
+        request: DcAddRequest,
+    },
+    /// `POST /devices/{id}/dc/release`
+    DcRelease {
+        device: String,
+        request: DcReleaseRequest,
+    },
+    /// `GET /devices/{id}/dc/release-status`
+    DcReleaseStatus {
+        device: String,
+        query: DcReleaseStatusQuery,
+    },
+    /// `GET /devices/{id}/dc/extents`
+    DcExtents { device: String },
+}
+
+/// The VMM's answer to a request. Each request takes one variant (see
+/// [`ApiResponse::answers`]); the server turns any other into a 500.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiResponse {
+    /// To `VmInfo`.
+    VmInfo(VmInfo),
+    /// To `BackendList`.
+    Backends(Vec<MemoryBackendInfo>),
+    /// To `BackendAdd` (HTTP 201).
+    BackendCreated(MemoryBackendInfo),
+    /// To `DeviceList`.
+    Devices(Vec<CxlDeviceInfo>),
+    /// To `DcAdd` and `DcRelease`: the extents touched.
+    DcExtents(DcExtentList),
+    /// To `DcReleaseStatus`.
+    ReleaseStatus(DcReleaseStatus),
+    /// To `DcExtents`.
+    Extents(Vec<ExtentInfo>),
+    /// To `VmShutdown` and `BackendRemove` (HTTP 204, no body).
+    Done,
+}
+
+/// A request as the client sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    /// Path and query.
+    pub target: String,
+    /// JSON body, if the endpoint takes one.
+    pub body: Option<Vec<u8>>,
+}
+
+impl ApiRequest {
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            ApiRequest::VmInfo => Endpoint::VmInfo,
+            ApiRequest::VmShutdown => Endpoint::VmShutdown,
+            ApiRequest::BackendList => Endpoint::BackendList,
+            ApiRequest::BackendAdd(_) => Endpoint::BackendAdd,
+            ApiRequest::BackendRemove { .. } => Endpoint::BackendRemove,
+            ApiRequest::DeviceList => Endpoint::DeviceList,
+            ApiRequest::DcAdd { .. } => Endpoint::DcAdd,
+            ApiRequest::DcRelease { .. } => Endpoint::DcRelease,
+            ApiRequest::DcReleaseStatus { .. } => Endpoint::DcReleaseStatus,
+            ApiRequest::DcExtents { .. } => Endpoint::DcExtents,
+        }
+    }
+
+    /// Parses a whole HTTP request: `target` is the path with its query.
+    pub fn parse(method: &str, target: &str, body: &[u8]) -> Result<Self, ApiError> {
+        let (path, query) = split_target(target);
+        Self::from_parts(routes::route(method, path)?, query, body)
+    }
+
+    /// Builds the request of a routed endpoint from its query and body.
+    pub fn from_parts(m: Matched, query: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
+        let id = m.id.unwrap_or_default();
+        if m.endpoint != Endpoint::DcReleaseStatus && query.is_some_and(|q| !q.is_empty()) {
+            return Err(bad("this endpoint takes no query parameters".into()));
+        }
+        let req = match m.endpoint {
+            Endpoint::VmInfo => no_body(body, ApiRequest::VmInfo)?,
+            Endpoint::VmShutdown => {
+                if !body.trim_ascii().is_empty() {
+                    json::<Empty>(body)?;
+                }
+                ApiRequest::VmShutdown
+            }
+            Endpoint::BackendList => no_body(body, ApiRequest::BackendList)?,
+            Endpoint::BackendAdd => {
+                let config: MemoryBackendConfig = json(body)?;
+                config.validate().map_err(bad)?;
+                ApiRequest::BackendAdd(config)
+            }
+            Endpoint::BackendRemove => no_body(body, ApiRequest::BackendRemove { id })?,
+            Endpoint::DeviceList => no_body(body, ApiRequest::DeviceList)?,
+            Endpoint::DcAdd => {
+                let request: DcAddRequest = json(body)?;
+                request.validate().map_err(bad)?;
+                ApiRequest::DcAdd {
+                    device: id,
+                    request,
+                }
+            }
+            Endpoint::DcRelease => {
+                let request: DcReleaseRequest = json(body)?;
+                request.validate().map_err(bad)?;
+                ApiRequest::DcRelease {
+                    device: id,
+                    request,
+                }
+            }
+            Endpoint::DcReleaseStatus => {
+                let query = parse_status_query(query.unwrap_or(""))?;
+                no_body(body, ApiRequest::DcReleaseStatus { device: id, query })?
+            }
+            Endpoint::DcExtents => no_body(body, ApiRequest::DcExtents { device: id })?,
+        };
+        Ok(req)
+    }
+
+    /// The HTTP request that [`ApiRequest::parse`] turns back into `self`.
+    pub fn to_http(&self) -> Result<HttpRequest, ApiError> {
+        let endpoint = self.endpoint();
+        let (target, body) = match self {
+            ApiRequest::VmInfo
+            | ApiRequest::VmShutdown
+            | ApiRequest::BackendList
+            | ApiRequest::DeviceList => (endpoint.path(None), None),
+            ApiRequest::BackendAdd(c) => (endpoint.path(None), Some(to_json(c)?)),
+            ApiRequest::BackendRemove { id: d } | ApiRequest::DcExtents { device: d } => {
+                (endpoint.path(Some(d)), None)
+            }
+            ApiRequest::DcAdd { device, request } => {
+                (endpoint.path(Some(device)), Some(to_json(request)?))
+            }
+            ApiRequest::DcRelease { device, request } => {
+                (endpoint.path(Some(device)), Some(to_json(request)?))
+            }
+            ApiRequest::DcReleaseStatus { device, query } => {
+                let q = status_query_string(query);
+                (format!("{}?{q}", endpoint.path(Some(device))), None)
+            }
+        };
+        Ok(HttpRequest {
+            method: endpoint.route().method,
+            target,
+            body,
+        })
+    }
+}
+
+impl ApiResponse {
+    /// Whether this is the kind of answer `endpoint` takes.
+    pub fn answers(&self, endpoint: Endpoint) -> bool {
+        use Endpoint as E;
+        matches!(
+            (endpoint, self),
+            (E::VmInfo, ApiResponse::VmInfo(_))
+                | (E::VmShutdown | E::BackendRemove, ApiResponse::Done)
+                | (E::BackendList, ApiResponse::Backends(_))
+                | (E::BackendAdd, ApiResponse::BackendCreated(_))
+                | (E::DeviceList, ApiResponse::Devices(_))
+                | (E::DcAdd | E::DcRelease, ApiResponse::DcExtents(_))
+                | (E::DcReleaseStatus, ApiResponse::ReleaseStatus(_))
+                | (E::DcExtents, ApiResponse::Extents(_))
+        )
+    }
+
+    /// The HTTP status of a success.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiResponse::BackendCreated(_) => 201,
+            ApiResponse::Done => 204,
+            _ => 200,
+        }
+    }
+
+    /// The JSON body (`None` for 204).
+    pub fn to_json(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
+        let body = match self {
+            ApiResponse::VmInfo(v) => serde_json::to_vec(v),
+            ApiResponse::Backends(v) => serde_json::to_vec(v),
+            ApiResponse::BackendCreated(v) => serde_json::to_vec(v),
+            ApiResponse::Devices(v) => serde_json::to_vec(v),
+            ApiResponse::DcExtents(v) => serde_json::to_vec(v),
+            ApiResponse::ReleaseStatus(v) => serde_json::to_vec(v),
+            ApiResponse::Extents(v) => serde_json::to_vec(v),
+            ApiResponse::Done => return Ok(None),
+        };
+        body.map(Some)
+    }
+
+    /// Decodes a success body sent in answer to `endpoint`.
+    pub fn from_json(endpoint: Endpoint, body: &[u8]) -> Result<Self, serde_json::Error> {
+        use serde_json::from_slice as de;
+        Ok(match endpoint {
+            Endpoint::VmInfo => ApiResponse::VmInfo(de(body)?),
+            Endpoint::VmShutdown | Endpoint::BackendRemove => ApiResponse::Done,
+            Endpoint::BackendList => ApiResponse::Backends(de(body)?),
+            Endpoint::BackendAdd => ApiResponse::BackendCreated(de(body)?),
+            Endpoint::DeviceList => ApiResponse::Devices(de(body)?),
+            Endpoint::DcAdd | Endpoint::DcRelease => ApiResponse::DcExtents(de(body)?),
+            Endpoint::DcReleaseStatus => ApiResponse::ReleaseStatus(de(body)?),
+            Endpoint::DcExtents => ApiResponse::Extents(de(body)?),
+        })
+    }
+}
+
+/// The shutdown body, if any, must be `{}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+fn bad(msg: String) -> ApiError {
+    ApiError::BadRequest(msg)
+}
+
+fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    }
+}
+
+fn no_body(body: &[u8], req: ApiRequest) -> Result<ApiRequest, ApiError> {
+    if body.trim_ascii().is_empty() {
+        Ok(req)
+    } else {
+        Err(bad("this endpoint takes no request body".into()))
+    }
+}
+
+fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Err(bad("a JSON request body is required".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| bad(format!("invalid request body: {e}")))
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(|e| bad(format!("cannot encode the request: {e}")))
+}
+
+/// `region=R` and either `tag=T` or `offset=O&len=L`.
+fn parse_status_query(query: &str) -> Result<DcReleaseStatusQuery, ApiError> {
+    let (mut region, mut tag, mut offset, mut len) = (None, None, None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = routes::decode_segment(value)?;
+        let slot = match key {
+            "region" => &mut region,
+            "tag" => &mut tag,
+            "offset" => &mut offset,
+            "len" => &mut len,
+            _ => return Err(bad(format!("unknown query parameter '{key}'"))),
+        };
+        if slot.replace(value).is_some() {
+            return Err(bad(format!("query parameter '{key}' given twice")));
+        }
+    }
+    let region = region.ok_or_else(|| bad("query parameter 'region' is required".into()))?;
+    let region = parse_int(&region)
+        .and_then(|r| u8::try_from(r).ok())
+        .ok_or_else(|| bad(format!("invalid region '{region}'")))?;
+    let selector = match (tag, offset, len) {
+        (Some(t), None, None) => ReleaseSelector::Tag(
+            Uuid::parse_str(&t).map_err(|e| bad(format!("invalid tag '{t}': {e}")))?,
+        ),
+        (None, Some(o), Some(l)) => {
+            let num = |s: &str, what: &str| {
+                parse_int(s).ok_or_else(|| bad(format!("invalid {what} '{s}'")))
+            };
+            let extent = ExtentSpec {
+                offset: num(&o, "offset")?,
+                len: num(&l, "len")?,
+            };
+            if extent.end().is_none() {
+                return Err(bad("the extent is empty or wraps".into()));
+            }
+            ReleaseSelector::Extent(extent)
+        }
+        _ => return Err(bad("give either 'tag' or both 'offset' and 'len'".into())),
+    };
+    Ok(DcReleaseStatusQuery { region, selector })
+}
+
+/// A decimal or `0x` hexadecimal u64.
+fn parse_int(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn status_query_string(q: &DcReleaseStatusQuery) -> String {
+    match q.selector {
+        ReleaseSelector::Tag(tag) => format!("region={}&tag={tag}", q.region),
+        ReleaseSelector::Extent(e) => {
+            format!("region={}&offset={}&len={}", q.region, e.offset, e.len)
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

@@ -1,0 +1,33 @@
+//! `GET /devices`: the CXL Type 3 devices and their Dynamic Capacity regions.
+
+use serde::{Deserialize, Serialize};
+
+/// One Dynamic Capacity region of a device (CXL 3.1 8.2.9.9.9.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DcRegionInfo {
+    /// Region number, 0..=7.
+    pub index: u8,
+    /// Region base in the device's DPA space.
+    pub base: u64,
+    /// Region length in bytes.
+    pub length: u64,
+    /// Extent granularity in bytes.
+    pub block_size: u64,
+    /// The CDAT DSMAS handle describing the region.
+    pub dsmad_handle: u32,
+    /// Whether released capacity is sanitized before reuse, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitize_on_release: Option<bool>,
+}
+
+/// One CXL Type 3 device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CxlDeviceInfo {
+    pub id: String,
+    pub serial: u64,
+    /// Statically provisioned (persistent plus volatile) capacity in bytes.
+    pub static_capacity: u64,
+    pub dc_regions: Vec<DcRegionInfo>,
+}

@@ -1,0 +1,219 @@
+//! The `cxlvmm-remote` binary against a server with the mock VMM.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::{Fixture, TempDir, TAG};
+
+fn remote(socket: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxlvmm-remote"))
+        .arg("--api-socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs with `--json`, expects success and one line of JSON.
+fn json(socket: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = remote(socket, &all);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// Runs, expects success, returns stdout.
+fn text(socket: &Path, args: &[&str]) -> String {
+    let out = remote(socket, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn json_session() {
+    let f = Fixture::start();
+    let s = f.path();
+    assert_eq!(json(s, &["info"])["state"], "running");
+    let b = json(
+        s,
+        &[
+            "backend-add",
+            "--id",
+            "mem0",
+            "--size",
+            "256M",
+            "--tag",
+            TAG,
+        ],
+    );
+    assert_eq!(
+        (b["id"].as_str(), b["size"].as_u64()),
+        (Some("mem0"), Some(256 << 20))
+    );
+    assert_eq!(json(s, &["backend-list"])[0]["id"], "mem0");
+    assert_eq!(json(s, &["devices"])[0]["dc-regions"][1]["index"], 1);
+    let added = json(
+        s,
+        &[
+            "dc-add", "cxl-mem0", "--region", "0", "--tag", TAG, "--extent", "0:256M",
+        ],
+    );
+    assert_eq!(added["extents"][0]["state"], "pending");
+    let list = json(s, &["dc-extents", "cxl-mem0"]);
+    assert_eq!(
+        (list[0]["backend"].as_str(), list[0]["mapped"].as_bool()),
+        (Some("mem0"), Some(true))
+    );
+    let st = json(s, &["dc-status", "cxl-mem0", "--region", "0", "--tag", TAG]);
+    assert_eq!(st["status"], "accepted");
+    let rel = json(
+        s,
+        &["dc-release", "cxl-mem0", "--region", "0", "--tag", TAG],
+    );
+    assert_eq!(rel["extents"][0]["state"], "release-pending");
+    let st = json(
+        s,
+        &[
+            "dc-status",
+            "cxl-mem0",
+            "--region",
+            "0",
+            "--extent",
+            "0:256M",
+        ],
+    );
+    assert_eq!(st["status"], "release-pending");
+    let st = json(
+        s,
+        &[
+            "dc-status",
+            "cxl-mem0",
+            "--region",
+            "0",
+            "--extent",
+            "0:0x10000000",
+        ],
+    );
+    assert_eq!(st["status"], "released");
+
+    // 204 answers print nothing.
+    let out = remote(s, &["--json", "backend-del", "mem0"]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    let out = remote(s, &["--json", "shutdown"]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(json(s, &["info"])["state"], "shutting-down");
+}
+
+#[test]
+fn human_output() {
+    let f = Fixture::start();
+    let s = f.path();
+    let info = text(s, &["info"]);
+    assert!(
+        info.starts_with("state    running\ncpus     2\nmemory   1G\n"),
+        "{info}"
+    );
+    let out = text(
+        s,
+        &["backend-add", "--id", "mem0", "--size", "64M", "--tag", TAG],
+    );
+    assert!(out.starts_with("ID    KIND   SIZE  SHARE"), "{out}");
+    assert!(out.contains("mem0  memfd  64M   yes"), "{out}");
+    let out = text(s, &["devices"]);
+    assert!(
+        out.starts_with("cxl-mem0  serial 0xc0ffee  static capacity 256M\n"),
+        "{out}"
+    );
+    let out = text(
+        s,
+        &[
+            "dc-add", "cxl-mem0", "--region", "1", "--tag", TAG, "--extent", "64M:64M",
+        ],
+    );
+    assert!(
+        out.contains("1       0x4000000  64M  0x54000000  pending  5be1e4d0"),
+        "{out}"
+    );
+    let out = text(s, &["dc-extents", "cxl-mem0"]);
+    assert!(
+        out.starts_with("REGION  OFFSET     LEN  DPA         HPA"),
+        "{out}"
+    );
+    assert!(out.contains("accepted  yes     mem0"), "{out}");
+    let out = text(s, &["dc-status", "cxl-mem0", "--region", "1", "--tag", TAG]);
+    assert_eq!(out, "accepted\n");
+    text(
+        s,
+        &[
+            "backend-add",
+            "--id",
+            "m1",
+            "--size",
+            "2M",
+            "--kind",
+            "file",
+            "--path",
+            "/tmp/m1",
+        ],
+    );
+    assert_eq!(text(s, &["backend-del", "m1"]), "removed m1\n");
+    assert_eq!(text(s, &["shutdown"]), "shutting down\n");
+}
+
+#[test]
+fn errors_and_exit_statuses() {
+    let f = Fixture::start();
+    let s = f.path();
+    let out = remote(s, &["dc-extents", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err, "cxlvmm-remote: unknown device 'nope' (HTTP 404)\n");
+
+    let out = remote(
+        s,
+        &[
+            "--json",
+            "backend-add",
+            "--id",
+            "m",
+            "--size",
+            "1",
+            "--kind",
+            "file",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err,
+        "cxlvmm-remote: a file backend needs a path (HTTP 400)\n"
+    );
+
+    let out = remote(s, &["dc-add", "cxl-mem0", "--region", "0"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    let out = remote(s, &["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+
+    let dir = TempDir::create();
+    let out = remote(&dir.join("none.sock"), &["info"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("cxlvmm-remote: cannot connect to") && err.lines().count() == 1,
+        "{err}"
+    );
+}
