@@ -10,7 +10,8 @@
 #           nested SVM), load kvm-amd there and run host.sh inside L1, where
 #           cxlvmm boots the L2 guest.
 # Either way host.sh gets CXLVMM, CXLVMM_REMOTE, KERNEL (L2 bzImage), INITRAMFS
-# (L2 initramfs), WORKDIR (scratch dir), LIB (check.sh), SCENARIO and
+# (L2 initramfs), WORKDIR (scratch dir), LIB (check.sh), CXL_GUEST (the guest
+# tool, also in the L2 initramfs as /bin/cxl-guest), E2E_MODE, SCENARIO and
 # SCENARIO_DIR in its environment, and the L2 guest runs the scenario's
 # guest.sh from its /init.
 #
@@ -83,11 +84,21 @@ if [[ -z $CXLVMM ]]; then
 fi
 [[ -x $CXLVMM ]] || die "cxlvmm binary '$CXLVMM' is not executable"
 
+# ---- guest tool (runs in L2, and on the host side for checks: always static) --
+t=$SECONDS
+guest_target=$ROOT/target/static
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release \
+    --target x86_64-unknown-linux-gnu --target-dir "$guest_target" \
+    -p cxlvmm-guest-tool --bin cxl-guest || die "building cxl-guest failed"
+CXL_GUEST=$guest_target/x86_64-unknown-linux-gnu/release/cxl-guest
+log "cxl-guest built in $((SECONDS - t))s"
+
 # ---- L2 initramfs -------------------------------------------------------------
 t=$SECONDS
 l2_initramfs=$out/l2-initramfs.cpio.gz
 l2_args=(-o "$l2_initramfs" -i "$ROOT/resources/guest/init" -b "$BUSYBOX" -d "$MODDIR"
-    -f "$ROOT/resources/lib/check.sh:/lib/check.sh" -f "$scenario_dir:/scenario")
+    -f "$ROOT/resources/lib:/lib" -f "$scenario_dir:/scenario"
+    -f "$CXL_GUEST:/bin/cxl-guest")
 [[ -f $scenario_dir/modules ]] && l2_args+=(-M "$scenario_dir/modules")
 "$ROOT/scripts/build-initramfs.sh" "${l2_args[@]}"
 
@@ -151,7 +162,7 @@ run_filtered() {
 
 env_assignments() {
     printf '%s\n' "SCENARIO=$scenario" "SCENARIO_DIR=$1" "CXLVMM=$2" "CXLVMM_REMOTE=$3" \
-        "KERNEL=$4" "INITRAMFS=$5" "WORKDIR=$6" "LIB=$7"
+        "KERNEL=$4" "INITRAMFS=$5" "WORKDIR=$6" "LIB=$7" "CXL_GUEST=$8" "E2E_MODE=$mode"
     [[ -n ${E2E_GUEST_TIMEOUT:-} ]] && echo "E2E_GUEST_TIMEOUT=$E2E_GUEST_TIMEOUT"
     [[ -n ${RUST_LOG:-} ]] && echo "RUST_LOG=$RUST_LOG"
     [[ -n ${E2E_L2_APPEND:-} ]] && echo "E2E_L2_APPEND=$E2E_L2_APPEND"
@@ -167,16 +178,17 @@ if [[ $mode == nested ]]; then
     remote_dest=""
     [[ -n $CXLVMM_REMOTE ]] && remote_dest=/e2e/bin/cxlvmm-remote
     env_assignments /e2e/scenario /e2e/bin/cxlvmm "$remote_dest" /e2e/l2/bzImage \
-        /e2e/l2/initramfs.cpio.gz /tmp/work /e2e/lib/check.sh |
+        /e2e/l2/initramfs.cpio.gz /tmp/work /e2e/lib/check.sh /e2e/bin/cxl-guest |
         sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/" >"$env_file"
 
     l1_initramfs=$out/l1-initramfs.cpio.gz
     l1_args=(-o "$l1_initramfs" -z "${CXLVMM_E2E_L1_COMPRESS:-gzip}"
         -i "$ROOT/resources/l1/init" -b "$BUSYBOX" -d "$MODDIR" -M "$ROOT/resources/l1/modules"
-        -f "$CXLVMM:/e2e/bin/cxlvmm" -f "$KERNEL:/e2e/l2/bzImage"
+        -f "$CXLVMM:/e2e/bin/cxlvmm" -f "$CXL_GUEST:/e2e/bin/cxl-guest"
+        -f "$KERNEL:/e2e/l2/bzImage"
         -f "$l2_initramfs:/e2e/l2/initramfs.cpio.gz"
         -f "$ROOT/resources/lib/check.sh:/lib/check.sh"
-        -f "$ROOT/resources/lib/check.sh:/e2e/lib/check.sh"
+        -f "$ROOT/resources/lib:/e2e/lib"
         -f "$scenario_dir:/e2e/scenario" -f "$env_file:/e2e/env")
     [[ -n $CXLVMM_REMOTE ]] && l1_args+=(-f "$CXLVMM_REMOTE:/e2e/bin/cxlvmm-remote")
     for spec in ${CXLVMM_E2E_L1_FILES:-}; do l1_args+=(-f "$spec"); done
@@ -203,7 +215,7 @@ else
     env_args=()
     while IFS= read -r assignment; do env_args+=("$assignment"); done < <(
         env_assignments "$scenario_dir" "$CXLVMM" "$CXLVMM_REMOTE" "$KERNEL" \
-            "$l2_initramfs" "$workdir" "$ROOT/resources/lib/check.sh"
+            "$l2_initramfs" "$workdir" "$ROOT/resources/lib/check.sh" "$CXL_GUEST"
     )
     log "running $scenario/host.sh on the host (timeout ${timeout_s}s)"
     cd "$workdir"

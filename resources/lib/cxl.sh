@@ -1,0 +1,77 @@
+# shellcheck shell=sh
+# cxl.sh - CXL helpers for guest.sh (busybox ash), sourced after check.sh.
+#
+#   e2e_arg NAME               value of NAME=... on the kernel command line
+#   wait_for PATH [SECONDS]    wait until PATH exists (default 20 s)
+#   value KEY VALUE            print "E2E-VALUE KEY=VALUE" for host.sh
+#   endpoint_decoder MEMDEV    the first endpoint decoder of MEMDEV (decoderN.0)
+#   create_ram_region ROOT_DECODER SIZE GRANULARITY EP_DECODER...
+#                              create, size, target, commit and bind a RAM
+#                              region the way `cxl create-region` does; prints
+#                              its name, or fails with a message on stderr
+#   cxl_errors                 CXL-related error lines in dmesg
+
+CXL=/sys/bus/cxl/devices
+
+e2e_arg() {
+    tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1
+}
+
+wait_for() {
+    _w_n=$((${2:-20} * 10))
+    while [ ! -e "$1" ] && [ "$_w_n" -gt 0 ]; do
+        sleep 0.1
+        _w_n=$((_w_n - 1))
+    done
+    [ -e "$1" ]
+}
+
+value() {
+    echo "E2E-VALUE $1=$2"
+}
+
+endpoint_decoder() {
+    _ep=$(basename "$(readlink -f "$CXL/$1")")
+    for _p in "$CXL"/endpoint*; do
+        [ -e "$_p/uport" ] || continue
+        if [ "$(basename "$(readlink -f "$_p/uport")")" = "$_ep" ]; then
+            _n=${_p##*/endpoint}
+            echo "decoder$_n.0"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# _w FILE VALUE: write VALUE to sysfs FILE, failing with a message.
+_w() {
+    if ! echo "$2" >"$1" 2>/tmp/cxl-write.err; then
+        echo "writing '$2' to $1: $(cat /tmp/cxl-write.err)" >&2
+        return 1
+    fi
+}
+
+create_ram_region() {
+    _root=$1 _size=$2 _gran=$3
+    shift 3
+    _region=$(cat "$CXL/$_root/create_ram_region") || return 1
+    _w "$CXL/$_root/create_ram_region" "$_region" || return 1
+    _w "$CXL/$_region/interleave_granularity" "$_gran" || return 1
+    _w "$CXL/$_region/interleave_ways" "$#" || return 1
+    _w "$CXL/$_region/size" "$_size" || return 1
+    _i=0
+    for _dec in "$@"; do
+        _w "$CXL/$_dec/mode" ram || return 1
+        _w "$CXL/$_dec/dpa_size" "$((_size / $#))" || return 1
+        _w "$CXL/$_region/target$_i" "$_dec" || return 1
+        _i=$((_i + 1))
+    done
+    _w "$CXL/$_region/commit" 1 || return 1
+    _w /sys/bus/cxl/drivers/cxl_region/bind "$_region" || return 1
+    echo "$_region"
+}
+
+cxl_errors() {
+    dmesg | grep -iE 'cxl|dax|ACPI0016|ACPI0017' | grep -v '_OSC: OS supports' |
+        grep -iE 'fail|error [-0-9]|err[ =]-|invalid|timeout|timed out|unable|not supported|-[0-9]+$' || true
+}

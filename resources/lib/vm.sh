@@ -1,0 +1,54 @@
+# shellcheck shell=sh
+# vm.sh - running the L2 guest from a scenario's host.sh (sourced after
+# check.sh; POSIX sh).
+#
+#   l2_cmdline EXTRA...      the base L2 kernel command line plus EXTRA:
+#                            console, quiet (E2E_L2_APPEND replaces it),
+#                            panic=-1, and when nested the TSC frequency the
+#                            L1 kernel measured (guests without kvm-clock
+#                            cannot calibrate the TSC under nested TCG)
+#   run_vm NAME ARGS...      run "$CXLVMM" ARGS with --serial to
+#                            $WORKDIR/NAME-console.log, output to
+#                            $WORKDIR/NAME-cxlvmm.log, under the guest timeout;
+#                            checks the exit status (check NAME-exit) and
+#                            imports the guest's CHECK lines
+#   vm_failed NAME           print the cxlvmm output and console tails
+
+l2_cmdline() {
+    _vm_cmd="console=ttyS0 ${E2E_L2_APPEND:-quiet loglevel=1} panic=-1"
+    if [ "${E2E_MODE:-}" = nested ]; then
+        _vm_khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | head -n 1)
+        [ -n "$_vm_khz" ] && _vm_cmd="$_vm_cmd tsc_early_khz=$_vm_khz tsc=reliable"
+    fi
+    echo "$_vm_cmd $*"
+}
+
+run_vm() {
+    _vm_name=$1
+    shift
+    _vm_console=$WORKDIR/$_vm_name-console.log
+    _vm_log=$WORKDIR/$_vm_name-cxlvmm.log
+    rm -f "$_vm_console" "$_vm_log"
+    _vm_start=$(date +%s)
+    timeout "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$_vm_console" "$@" >"$_vm_log" 2>&1
+    _vm_rc=$?
+    echo "E2E-TIME: $_vm_name guest ran for $(($(date +%s) - _vm_start))s (cxlvmm exit $_vm_rc)"
+    if [ "$_vm_rc" -eq 124 ]; then
+        check_fail "$_vm_name-exit" "timed out after ${E2E_GUEST_TIMEOUT:-300}s"
+    else
+        check_eq "$_vm_name-exit" "$_vm_rc" 0
+    fi
+    check_import "$_vm_console" guest/
+    [ -n "${E2E_SHOW_CONSOLE:-}" ] && check_tail "$_vm_console" 100000 "guest console"
+    return 0
+}
+
+# console_value NAME KEY: the value of KEY=... on the guest's "E2E-VALUE" lines.
+console_value() {
+    tr -d '\r' <"$WORKDIR/$1-console.log" | sed -n "s/.*E2E-VALUE $2=\([^ ]*\).*/\1/p" | tail -n 1
+}
+
+vm_failed() {
+    check_tail "$WORKDIR/$1-cxlvmm.log" 30 "cxlvmm output (last 30 lines)"
+    check_tail "$WORKDIR/$1-console.log" 80 "guest console (last 80 lines)"
+}

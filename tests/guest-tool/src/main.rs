@@ -1,0 +1,151 @@
+//! `cxl-guest`: the end-to-end tests' helper program.
+//!
+//! ```text
+//! cxl-guest numa-write NODE LEN SEED [--hold]   write the pattern into LEN bytes bound to NUMA node NODE;
+//!                                               print PHYS=<physical address of byte 0>
+//! cxl-guest map-write PATH OFFSET LEN SEED [MAPLEN]
+//!                                               write the pattern through a shared mapping of PATH
+//!                                               (MAPLEN bytes mapped, default LEN: DAX needs 2 MiB)
+//! cxl-guest map-check PATH OFFSET LEN SEED [MAPLEN]
+//!                                               check it reads back
+//! cxl-guest file-check FILE FILE_OFFSET LEN SEED
+//!                                               check FILE holds the pattern of region offsets 0..LEN at FILE_OFFSET
+//! cxl-guest interleave-check GRANULARITY LEN SEED FILE0:OFF0 [FILE1:OFF1 ...]
+//!                                               check the pattern of region offsets 0..LEN, split over the files by
+//!                                               modulo interleave, in the files (each at its base offset)
+//! ```
+//! Exit status 0 on success; errors and mismatches are one line on stderr.
+
+mod mem;
+mod pattern;
+
+use std::io::{Read, Seek, SeekFrom};
+
+use mem::Mapping;
+use pattern::{interleave, parse_u64, word};
+
+fn arg(args: &[String], i: usize, what: &str) -> Result<u64, String> {
+    let s = args.get(i).ok_or_else(|| format!("missing {what}"))?;
+    parse_u64(s).map_err(|e| format!("{what}: {e}"))
+}
+
+fn read_word(f: &mut std::fs::File, off: u64) -> Result<u64, String> {
+    f.seek(SeekFrom::Start(off)).map_err(|e| e.to_string())?;
+    let mut b = [0u8; 8];
+    f.read_exact(&mut b)
+        .map_err(|e| format!("read at {off:#x}: {e}"))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let cmd = args.get(1).map(String::as_str).unwrap_or("");
+    match cmd {
+        "numa-write" => {
+            let node = arg(args, 2, "NODE")? as u32;
+            let len = arg(args, 3, "LEN")? as usize;
+            let seed = arg(args, 4, "SEED")?;
+            let m = Mapping::on_node(node, len)?;
+            for off in (0..len).step_by(8) {
+                m.write_u64(off, word(seed, off as u64));
+            }
+            println!("PHYS={:#x}", m.phys(0)?);
+            for off in (4096..len).step_by(4096) {
+                println!("PHYS{off:#x}={:#x}", m.phys(off)?);
+            }
+            if args.iter().any(|a| a == "--hold") {
+                println!("HOLDING");
+                // SAFETY: pause(2) just sleeps until a signal.
+                loop {
+                    unsafe { libc::pause() };
+                }
+            }
+            Ok(())
+        }
+        "map-write" | "map-check" => {
+            let path = args.get(2).ok_or("missing PATH")?;
+            let offset = arg(args, 3, "OFFSET")?;
+            let len = arg(args, 4, "LEN")? as usize;
+            let seed = arg(args, 5, "SEED")?;
+            let map_len = match args.get(6) {
+                Some(_) => (arg(args, 6, "MAPLEN")? as usize).max(len),
+                None => len,
+            };
+            let m = Mapping::file(path, offset, map_len)?;
+            for off in (0..len).step_by(8) {
+                if cmd == "map-write" {
+                    m.write_u64(off, word(seed, off as u64));
+                } else {
+                    let got = m.read_u64(off);
+                    let want = word(seed, off as u64);
+                    if got != want {
+                        return Err(format!(
+                            "{path}+{:#x}: {got:#x}, want {want:#x}",
+                            offset + off as u64
+                        ));
+                    }
+                }
+            }
+            println!("{cmd} ok: {len} bytes at {path}+{offset:#x}");
+            Ok(())
+        }
+        "file-check" => {
+            let path = args.get(2).ok_or("missing FILE")?;
+            let base = arg(args, 3, "FILE_OFFSET")?;
+            let len = arg(args, 4, "LEN")?;
+            let seed = arg(args, 5, "SEED")?;
+            let mut f = std::fs::File::open(path).map_err(|e| format!("open {path}: {e}"))?;
+            for off in (0..len).step_by(8) {
+                let got = read_word(&mut f, base + off)?;
+                if got != word(seed, off) {
+                    return Err(format!(
+                        "{path}+{:#x}: {got:#x}, want {:#x}",
+                        base + off,
+                        word(seed, off)
+                    ));
+                }
+            }
+            println!("file-check ok: {len} bytes at {path}+{base:#x}");
+            Ok(())
+        }
+        "interleave-check" => {
+            let gran = arg(args, 2, "GRANULARITY")?;
+            let len = arg(args, 3, "LEN")?;
+            let seed = arg(args, 4, "SEED")?;
+            let mut files = Vec::new();
+            for spec in args.iter().skip(5) {
+                let (p, o) = spec.split_once(':').ok_or("FILE:OFFSET expected")?;
+                let f = std::fs::File::open(p).map_err(|e| format!("open {p}: {e}"))?;
+                files.push((p.to_string(), f, parse_u64(o)?));
+            }
+            let ways = files.len() as u64;
+            if ways == 0 || gran == 0 {
+                return Err("need files and a granularity".into());
+            }
+            let mut per_file = vec![0u64; files.len()];
+            for off in (0..len).step_by(8) {
+                let (pos, dev_off) = interleave(off, ways, gran);
+                let (p, f, base) = &mut files[pos as usize];
+                let got = read_word(f, *base + dev_off)?;
+                if got != word(seed, off) {
+                    return Err(format!(
+                        "region offset {off:#x} -> {p}+{:#x}: {got:#x}, want {:#x}",
+                        *base + dev_off,
+                        word(seed, off)
+                    ));
+                }
+                per_file[pos as usize] += 8;
+            }
+            println!("interleave-check ok: {len} bytes, per file {per_file:?}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command '{cmd}' (see the source's header)")),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(e) = run(&args) {
+        eprintln!("cxl-guest: {e}");
+        std::process::exit(1);
+    }
+}
