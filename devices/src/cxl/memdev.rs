@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::cxl::dcd::{DcConfig, DcConfigError, DcRegion, DcdState};
 use crate::cxl::device_regs::memdev_status::MemdevStatus;
 use crate::cxl::events::{AddedEvent, EventLogDepths, EventLogType, EventLogs, EventRecord};
 use crate::cxl::mailbox::health::HealthInfo;
@@ -72,6 +73,10 @@ pub struct MemdevConfig {
     pub mailbox_msi_message_number: u8,
     /// MSI/MSI-X message number of event interrupts (0-15).
     pub event_msi_message_number: u8,
+    /// Dynamic Capacity regions above the static capacity (none by
+    /// default). The Dynamic Capacity Event Log depth is
+    /// `event_log_depths.dynamic_capacity`.
+    pub dc: DcConfig,
 }
 
 impl Default for MemdevConfig {
@@ -97,6 +102,7 @@ impl Default for MemdevConfig {
             inject_poison_limit: 16,
             mailbox_msi_message_number: 0,
             event_msi_message_number: 0,
+            dc: DcConfig::default(),
         }
     }
 }
@@ -112,8 +118,11 @@ pub enum MemdevError {
         /// Its value.
         value: u64,
     },
-    /// The device has no capacity at all.
-    #[error("the device has no memory capacity")]
+    /// The device has no capacity at all: no static capacity and no
+    /// Dynamic Capacity regions.
+    #[error(
+        "the device has no memory capacity (no static capacity and no dynamic capacity regions)"
+    )]
     NoCapacity,
     /// The capacities add up to more than 2^64 bytes.
     #[error("total capacity overflows")]
@@ -150,6 +159,9 @@ pub enum MemdevError {
     /// The LSA file could not be opened, read or sized.
     #[error("LSA file: {0}")]
     LsaFile(#[source] io::Error),
+    /// An invalid Dynamic Capacity configuration.
+    #[error("dynamic capacity: {0}")]
+    DynamicCapacity(#[from] DcConfigError),
 }
 
 impl MemdevConfig {
@@ -161,12 +173,23 @@ impl MemdevConfig {
             .checked_add(self.partitionable_bytes)
     }
 
-    /// True if the device has Dynamic Capacity regions. None yet: the DCD
-    /// work adds region configuration here, which also allows devices with
-    /// no static capacity and makes Identify Memory Device report the
-    /// Dynamic Capacity Event Log Size.
+    /// True if the device has Dynamic Capacity regions. A device with DC
+    /// regions may have no static capacity at all (DC-only).
     pub fn has_dynamic_capacity(&self) -> bool {
-        false
+        self.dc.has_regions()
+    }
+
+    /// The DC regions laid out above the static capacity. Region 0 starts
+    /// at the end of the static capacity; default DSMAD handles follow the
+    /// static partitions' CDAT DSMAS handles (volatile, then persistent,
+    /// each only if non-empty at power-on), so a CDAT built from
+    /// [volatile, persistent, DC regions...] matches.
+    pub fn dc_regions(&self) -> Result<Vec<DcRegion>, DcConfigError> {
+        let static_bytes = self.static_capacity_bytes().unwrap_or(0);
+        let layout = PartitionLayout::new(self);
+        let first_handle = u8::from(layout.active_volatile_bytes() > 0)
+            + u8::from(layout.active_persistent_bytes() > 0);
+        self.dc.resolve(static_bytes, first_handle)
     }
 
     /// Checks the configuration.
@@ -229,6 +252,7 @@ impl MemdevConfig {
         if p == 0 || p > MAX_POISON_LIST_RECORDS {
             return Err(MemdevError::PoisonListSize(p));
         }
+        self.dc_regions()?;
         Ok(())
     }
 }
@@ -261,6 +285,7 @@ pub struct Memdev {
     status: MemdevStatus,
     media_writer: Option<Box<dyn MediaWriter>>,
     media_writes: Vec<MediaWrite>,
+    dcd: DcdState,
 }
 
 impl fmt::Debug for Memdev {
@@ -287,6 +312,7 @@ impl Memdev {
         config.validate()?;
         let lsa =
             Lsa::new(config.lsa_size, config.lsa_file.as_deref()).map_err(MemdevError::LsaFile)?;
+        let dcd = DcdState::new(config.dc_regions()?, &config.dc);
         Ok(Self {
             partition: PartitionLayout::new(&config),
             lsa,
@@ -297,6 +323,7 @@ impl Memdev {
             status: MemdevStatus::default(),
             media_writer: None,
             media_writes: Vec::new(),
+            dcd,
             config,
         })
     }
@@ -312,9 +339,33 @@ impl Memdev {
         &self.config
     }
 
-    /// Total capacity in bytes, the top of the DPA space.
+    /// Static capacity in bytes (volatile-only, persistent-only and
+    /// partitionable: Identify's Total Capacity), the top of the static DPA
+    /// space. Dynamic Capacity regions lie above it.
     pub fn capacity_bytes(&self) -> u64 {
         self.config.static_capacity_bytes().unwrap_or(0)
+    }
+
+    /// Top of the whole DPA space: the end of the last DC region's decode
+    /// range, or the static capacity without DC.
+    pub fn dpa_space_bytes(&self) -> u64 {
+        self.dcd.dpa_end().unwrap_or_else(|| self.capacity_bytes())
+    }
+
+    /// The Dynamic Capacity state.
+    pub fn dcd(&self) -> &DcdState {
+        &self.dcd
+    }
+
+    pub(crate) fn dcd_mut(&mut self) -> &mut DcdState {
+        &mut self.dcd
+    }
+
+    /// The DC state, the event logs and the device time, borrowed together
+    /// (operator requests write DC event records).
+    pub(crate) fn dcd_parts(&mut self) -> (&mut DcdState, &mut EventLogs, u64) {
+        let now = self.timestamp.now();
+        (&mut self.dcd, &mut self.events, now)
     }
 
     /// The current partition layout.
@@ -424,9 +475,13 @@ impl Memdev {
     }
 
     /// Applies a cold reset: a pending partition change takes effect, the
-    /// event logs, poison list overflow and timestamp are lost.
+    /// event logs, poison list overflow and timestamp are lost. With the DC
+    /// event log gone, pending DC offers are declined and pending release
+    /// requests withdrawn (see [`DcdState::cold_reset`]); drain
+    /// [`Memdev::take_dcd_effects`] afterwards.
     pub fn cold_reset(&mut self) {
         self.partition.apply_pending();
+        self.dcd.cold_reset();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
             self.config.event_msi_message_number,
@@ -443,6 +498,7 @@ pub(crate) mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::cxl::dcd::{DcRegionConfig, DcRegions};
 
     /// A clock tests move by hand.
     #[derive(Clone, Default)]
@@ -462,7 +518,10 @@ pub(crate) mod tests {
 
     /// The configuration most tests use: 1 GiB volatile-only, 512 MiB
     /// persistent-only, 1 GiB partitionable at 256 MiB alignment (512 MiB
-    /// of it volatile), a 4 KiB LSA.
+    /// of it volatile), a 4 KiB LSA, and two DC regions with static backing
+    /// memory: region 0, 512 MiB in 2 MiB blocks at DPA A000_0000h
+    /// (DSMAD handle 2); region 1, 256 MiB in 4 MiB blocks (512 MiB
+    /// decoded), Sanitize on Release, at C000_0000h (DSMAD handle 3).
     pub(crate) fn test_config() -> MemdevConfig {
         MemdevConfig {
             serial: 0x0123_4567_89AB_CDEF,
@@ -489,6 +548,37 @@ pub(crate) mod tests {
             inject_poison_limit: 4,
             mailbox_msi_message_number: 1,
             event_msi_message_number: 2,
+            dc: DcConfig {
+                regions: DcRegions::Explicit(vec![
+                    DcRegionConfig::new(512 << 20),
+                    DcRegionConfig {
+                        length: 256 << 20,
+                        decode_length: Some(512 << 20),
+                        block_size: 4 << 20,
+                        dsmad_handle: None,
+                        sanitize_on_release: true,
+                    },
+                ]),
+                static_backing: true,
+                ..DcConfig::default()
+            },
+        }
+    }
+
+    /// A DC-only device: no static capacity, no DC backing memory, one
+    /// 1 GiB region in 2 MiB blocks at DPA 0.
+    pub(crate) fn dc_only_config() -> MemdevConfig {
+        MemdevConfig {
+            volatile_bytes: 0,
+            persistent_bytes: 0,
+            partitionable_bytes: 0,
+            partition_align_bytes: 0,
+            initial_partition_volatile_bytes: 0,
+            dc: DcConfig {
+                regions: DcRegions::Explicit(vec![DcRegionConfig::new(1 << 30)]),
+                ..DcConfig::default()
+            },
+            ..test_config()
         }
     }
 
@@ -534,6 +624,7 @@ pub(crate) mod tests {
                 c.partitionable_bytes = 0;
                 c.partition_align_bytes = 0;
                 c.initial_partition_volatile_bytes = 0;
+                c.dc = DcConfig::default();
             }),
             MemdevError::NoCapacity
         ));

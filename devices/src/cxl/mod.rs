@@ -10,6 +10,7 @@
 //! - `dvsec`: CXL DVSECs (8.1).
 //! - `cdat`, `doe`: CDAT (CDAT spec 1.04) served over DOE (PCIe 6.0 6.30).
 //! - `decode`: HPA <-> DPA translation through HDM decoders.
+//! - `dcd/`: Dynamic Capacity: DC regions, extents, policies (8.2.9.9.9).
 //! - `fabric`: the memory path from fixed memory windows through host bridge
 //!   and endpoint decoders to host memory; memslots where the path is
 //!   direct, routed accesses where it is not. `window`: the window's MMIO.
@@ -17,6 +18,7 @@
 //!   blocks above; `pci_caps` places CXL structures in config space.
 
 pub mod cdat;
+pub mod dcd;
 pub mod component;
 pub mod decode;
 pub mod device_regs;

@@ -33,6 +33,10 @@ pub fn identify_memory_device(memdev: &mut Memdev, input: Input) -> Result<Vec<u
     let mut o = Output::zeroed(IDENTIFY_MEMORY_DEVICE_SIZE);
     let rev = c.fw_revision.as_bytes();
     o.put_bytes(0x00, rev.get(..FW_REVISION_LEN).unwrap_or(rev));
+    // Total Capacity is the static capacity only: volatile-only,
+    // persistent-only and partitionable (DC capacity is reported by Get
+    // Dynamic Capacity Configuration). Linux puts DC region 0 right after
+    // it and refuses a gap.
     o.put_u64(0x10, units(memdev.capacity_bytes()));
     o.put_u64(0x18, units(c.volatile_bytes));
     o.put_u64(0x20, units(c.persistent_bytes));
@@ -47,7 +51,8 @@ pub fn identify_memory_device(memdev: &mut Memdev, input: Input) -> Result<Vec<u
     // Injected poison is not persistent; no Scan Media.
     o.put_u8(0x41, 0);
     o.put_u8(0x42, 0);
-    // Dynamic Capacity Event Log Size: 0 without Dynamic Capacity.
+    // Dynamic Capacity Event Log Size: 0 without Dynamic Capacity, the DC
+    // log depth (at least 1) with it.
     if c.has_dynamic_capacity() {
         o.put_u16(0x43, depth(EventLogType::DynamicCapacity));
     }
@@ -58,7 +63,8 @@ pub fn identify_memory_device(memdev: &mut Memdev, input: Input) -> Result<Vec<u
 mod tests {
     use super::*;
     use crate::cxl::mailbox::Opcode;
-    use crate::cxl::memdev::tests::test_memdev;
+    use crate::cxl::memdev::tests::{dc_only_config, test_config, test_memdev};
+    use crate::cxl::memdev::Memdev;
 
     #[test]
     fn identify_memory_device_fields() {
@@ -87,8 +93,31 @@ mod tests {
         assert_eq!(u16_at(0x3F), 4);
         assert_eq!(out[0x41], 0);
         assert_eq!(out[0x42], 0);
-        // No Dynamic Capacity yet: no DC event log size.
-        assert_eq!(u16_at(0x43), 0);
+        // Dynamic Capacity Event Log Size: the DC log depth.
+        assert_eq!(u16_at(0x43), 64);
+    }
+
+    #[test]
+    fn identify_memory_device_dc_log_size() {
+        let u16_at = |out: &[u8], o: usize| u16::from_le_bytes([out[o], out[o + 1]]);
+        // Without DC regions the field is 0.
+        let mut c = test_config();
+        c.dc = Default::default();
+        let mut m = Memdev::new(c).unwrap();
+        let (_, out) = m.execute(Opcode::IdentifyMemoryDevice as u16, &[]);
+        assert_eq!(u16_at(&out, 0x43), 0);
+        // A DC-only device: no static capacity, a DC log of its depth.
+        let mut c = dc_only_config();
+        c.event_log_depths.dynamic_capacity = 100;
+        let mut m = Memdev::new(c).unwrap();
+        let (rc, out) = m.execute(Opcode::IdentifyMemoryDevice as u16, &[]);
+        assert_eq!(rc, RetCode::Success);
+        let u64_at = |o: usize| u64::from_le_bytes(out[o..o + 8].try_into().unwrap());
+        assert_eq!(u64_at(0x10), 0);
+        assert_eq!(u64_at(0x18), 0);
+        assert_eq!(u64_at(0x20), 0);
+        assert_eq!(u64_at(0x28), 0);
+        assert_eq!(u16_at(&out, 0x43), 100);
     }
 
     #[test]

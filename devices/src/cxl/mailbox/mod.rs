@@ -6,11 +6,12 @@
 //! from it, so the CEL can never disagree with what is implemented. Any
 //! opcode not in the table completes with Unsupported.
 //!
-//! Adding a command group (e.g. the four Dynamic Capacity commands,
-//! 8.2.9.9.9) is: a new file with one handler per command, its opcodes in
-//! [`Opcode`], and one row per command in [`COMMANDS`] (with an `available`
-//! predicate if the command only exists on some configurations).
+//! Adding a command group is: a new file with one handler per command, its
+//! opcodes in [`Opcode`], and one row per command in [`COMMANDS`] (with an
+//! `available` predicate if the command only exists on some
+//! configurations, as the Dynamic Capacity commands do).
 
+pub mod dcd;
 pub mod events;
 pub mod fw;
 pub mod health;
@@ -85,6 +86,14 @@ pub enum Opcode {
     ClearPoison = 0x4302,
     /// 8.2.9.9.6.1 Get Security State.
     GetSecurityState = 0x4500,
+    /// 8.2.9.9.9.1 Get Dynamic Capacity Configuration.
+    GetDcConfig = 0x4800,
+    /// 8.2.9.9.9.2 Get Dynamic Capacity Extent List.
+    GetDcExtentList = 0x4801,
+    /// 8.2.9.9.9.3 Add Dynamic Capacity Response.
+    AddDcResponse = 0x4802,
+    /// 8.2.9.9.9.4 Release Dynamic Capacity.
+    ReleaseDc = 0x4803,
 }
 
 // CXL 3.1 8.2.9.5.2.1 Command Effects Log (Command Effect field)
@@ -127,6 +136,12 @@ pub struct Command {
 
 fn always(_: &Memdev) -> bool {
     true
+}
+
+/// The Dynamic Capacity commands exist on devices with DC regions. Linux
+/// enables DCD only if the CEL lists all four.
+fn has_dynamic_capacity(memdev: &Memdev) -> bool {
+    memdev.config().has_dynamic_capacity()
 }
 
 /// Every implemented command, in CEL order.
@@ -254,6 +269,30 @@ pub const COMMANDS: &[Command] = {
             effects: 0,
             available: always,
             handler: security::get_security_state,
+        },
+        Command {
+            opcode: Opcode::GetDcConfig,
+            effects: 0,
+            available: has_dynamic_capacity,
+            handler: dcd::get_dc_config,
+        },
+        Command {
+            opcode: Opcode::GetDcExtentList,
+            effects: 0,
+            available: has_dynamic_capacity,
+            handler: dcd::get_dc_extent_list,
+        },
+        Command {
+            opcode: Opcode::AddDcResponse,
+            effects: IMMEDIATE_CONFIGURATION_CHANGE | IMMEDIATE_DATA_CHANGE,
+            available: has_dynamic_capacity,
+            handler: dcd::add_dc_response,
+        },
+        Command {
+            opcode: Opcode::ReleaseDc,
+            effects: IMMEDIATE_CONFIGURATION_CHANGE | IMMEDIATE_DATA_CHANGE,
+            available: has_dynamic_capacity,
+            handler: dcd::release_dc,
         },
     ]
 };

@@ -5,7 +5,10 @@
 //! partitionable part is split, at the partition alignment, between volatile
 //! and persistent use. In DPA space the volatile capacity (volatile-only plus
 //! the volatile share) comes first, the persistent capacity after it, as
-//! Linux lays them out (`cxl_mem_dpa_fetch`).
+//! Linux lays them out (`cxl_mem_dpa_fetch`). Dynamic Capacity regions
+//! follow the static capacity and are not partitions: CXL 3.1's Get
+//! Partition Info has no DC fields (DC is described by Get Dynamic Capacity
+//! Configuration), so a DC-only device reports all zeros here.
 
 use std::ops::Range;
 
@@ -149,7 +152,7 @@ pub fn set_partition_info(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, 
 mod tests {
     use super::*;
     use crate::cxl::mailbox::Opcode;
-    use crate::cxl::memdev::tests::{test_config, test_memdev};
+    use crate::cxl::memdev::tests::{dc_only_config, test_config, test_memdev};
     use crate::cxl::memdev::Memdev;
 
     const GET: u16 = Opcode::GetPartitionInfo as u16;
@@ -231,6 +234,19 @@ mod tests {
         assert_eq!(get(&mut m), [6, 4, 0, 0]);
         assert_eq!(m.execute(SET, &set_input(4, 1)).0, RetCode::Success);
         assert_eq!(get(&mut m), [8, 2, 0, 0]);
+    }
+
+    #[test]
+    fn dc_capacity_is_not_partitioned() {
+        // The test device has DC regions: the static partitions are as
+        // before.
+        let mut m = test_memdev();
+        assert_eq!(get(&mut m), [6, 4, 0, 0]);
+        let mut m = Memdev::new(dc_only_config()).unwrap();
+        assert_eq!(get(&mut m), [0, 0, 0, 0]);
+        assert_eq!(m.execute(SET, &set_input(0, 1)).0, RetCode::Unsupported);
+        assert_eq!(m.partition().volatile_dpa_range(), 0..0);
+        assert_eq!(m.partition().persistent_dpa_range(), 0..0);
     }
 
     #[test]

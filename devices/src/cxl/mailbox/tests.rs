@@ -50,7 +50,7 @@ fn cel_has_what_linux_enables() {
         .collect();
     for op in [
         0x0100, 0x0101, 0x0102, 0x0103, 0x0200, 0x0301, 0x0400, 0x0401, 0x4000, 0x4100, 0x4102,
-        0x4103, 0x4200, 0x4300, 0x4301, 0x4302, 0x4500,
+        0x4103, 0x4200, 0x4300, 0x4301, 0x4302, 0x4500, 0x4800, 0x4801, 0x4802, 0x4803,
     ] {
         assert!(ops.contains(&op), "{op:#06x}");
     }
@@ -89,11 +89,43 @@ fn effects_of_mutating_commands() {
 fn unimplemented_opcodes_are_unsupported() {
     let mut m = test_memdev();
     for op in [
-        0x0000, 0x0002, 0x0201, 0x0202, 0x0402, 0x0500, 0x4201, 0x4303, 0x4400, 0x4501, 0x4800,
-        0x4801, 0x4802, 0x4803, 0xFFFF,
+        0x0000, 0x0002, 0x0201, 0x0202, 0x0402, 0x0500, 0x4201, 0x4303, 0x4400, 0x4501, 0x4804,
+        0x4900, 0xFFFF,
     ] {
         assert_eq!(
             m.execute(op, &[]),
+            (RetCode::Unsupported, vec![]),
+            "{op:#06x}"
+        );
+    }
+}
+
+fn cel_opcodes(m: &Memdev) -> HashSet<u16> {
+    command_effects_log(m)
+        .chunks(CEL_ENTRY_SIZE)
+        .map(|e| u16::from_le_bytes([e[0], e[1]]))
+        .collect()
+}
+
+#[test]
+fn dc_commands_exist_only_with_dc_regions() {
+    // With DC regions: all four in the CEL (Linux's cxl_verify_dcd_cmds
+    // enables DCD only then) and implemented.
+    let m = test_memdev();
+    let ops = cel_opcodes(&m);
+    for op in [0x4800, 0x4801, 0x4802, 0x4803] {
+        assert!(ops.contains(&op), "{op:#06x}");
+    }
+    // Without: absent from the CEL and Unsupported.
+    let mut c = test_config();
+    c.dc = Default::default();
+    let mut m = Memdev::new(c).unwrap();
+    let ops = cel_opcodes(&m);
+    assert_eq!(ops.len(), COMMANDS.len() - 4);
+    for op in [0x4800u16, 0x4801, 0x4802, 0x4803] {
+        assert!(!ops.contains(&op), "{op:#06x}");
+        assert_eq!(
+            m.execute(op, &[0; 8]),
             (RetCode::Unsupported, vec![]),
             "{op:#06x}"
         );
