@@ -154,6 +154,7 @@ impl CxlDevices {
                             memdev,
                             volatile,
                             persistent,
+                            dc_backing: None,
                         },
                         group,
                         path.clone(),

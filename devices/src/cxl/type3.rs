@@ -21,6 +21,7 @@ use log::warn;
 use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
 use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
+use super::dcd::{AddOutcome, AddRequest, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest};
 use super::device_regs::layout::DEVICE_REGS_SIZE;
 use super::device_regs::{DeviceRegisters, MsiVectors};
 use super::doe::{DoeMailbox, DOE_CAP_SIZE};
@@ -75,6 +76,10 @@ pub struct Type3Config {
     pub volatile: Option<Arc<HostMemory>>,
     /// Host memory behind the persistent partition (after the volatile one).
     pub persistent: Option<Arc<HostMemory>>,
+    /// Host memory behind the whole Dynamic Capacity DPA range (from the
+    /// first DC region's base), for extents offered without a tagged
+    /// backend. Requires `memdev.dc.static_backing`.
+    pub dc_backing: Option<Arc<HostMemory>>,
 }
 
 /// Errors building a device.
@@ -111,6 +116,10 @@ pub struct Type3 {
     path: Arc<CxlMemoryPath>,
     endpoint: EndpointId,
     mem_enable: bool,
+    /// Static partitions' memory.
+    static_memory: Vec<MemoryRange>,
+    /// Static DC backing memory and the DPA it starts at.
+    dc_backing: Option<(Arc<HostMemory>, u64)>,
 }
 
 fn pci_ids(cfg: &MemdevConfig) -> PciIds {
@@ -185,8 +194,33 @@ impl Type3 {
         memdev_cfg.subsys_vendor_id = ids.subsystem_vendor_id;
         memdev_cfg.subsys_id = ids.subsystem_id;
         let memory = static_memory(&cfg)?;
+        if cfg.dc_backing.is_some() != memdev_cfg.dc.static_backing {
+            return Err(Type3Error::Backend(
+                "DC backing memory and the static_backing setting disagree".into(),
+            ));
+        }
         let memdev =
             Memdev::new(memdev_cfg.clone()).map_err(|e| Type3Error::Memdev(e.to_string()))?;
+        let dc_regions = memdev.dcd().regions().to_vec();
+        let dc_backing = match (&cfg.dc_backing, dc_regions.first(), dc_regions.last()) {
+            (Some(b), Some(first), Some(last)) => {
+                let need = last.end() - first.base;
+                if b.size() < need {
+                    return Err(Type3Error::Backend(format!(
+                        "DC backend '{}' has {:#x} bytes, the DC regions need {need:#x}",
+                        b.id(),
+                        b.size()
+                    )));
+                }
+                Some((b.clone(), first.base))
+            }
+            (Some(_), _, _) => {
+                return Err(Type3Error::Backend(
+                    "a DC backend was given but the device has no DC regions".into(),
+                ))
+            }
+            (None, _, _) => None,
+        };
 
         let vol = memdev_cfg.volatile_bytes;
         let pmem = memdev_cfg.persistent_bytes;
@@ -207,10 +241,19 @@ impl Type3 {
             }
         }
         let capacity = vol + pmem;
+        for r in &dc_regions {
+            partitions.push(r.base..r.decode_end());
+            cdat_ranges.push(DpaRange {
+                kind: DpaRangeKind::DynamicCapacity,
+                dpa_base: r.base,
+                length: r.length,
+                performance: PERFORMANCE,
+            });
+        }
         let component = ComponentRegisters::with_decoders(HdmConfig::endpoint(
             HDM_DECODERS,
             DpaLayout {
-                capacity,
+                capacity: memdev.dpa_space_bytes(),
                 partitions,
             },
         ))
@@ -272,7 +315,7 @@ impl Type3 {
             msi,
         )?)?;
 
-        path.set_endpoint_memory(endpoint, memory);
+        path.set_endpoint_memory(endpoint, memory.clone());
         Ok(Self {
             function,
             regs: DeviceRegisters::new(memdev),
@@ -283,6 +326,8 @@ impl Type3 {
             path,
             endpoint,
             mem_enable: false,
+            static_memory: memory,
+            dc_backing,
         })
     }
 
@@ -309,6 +354,86 @@ impl Type3 {
                 self.function.trigger_msix(u16::from(n));
             } else {
                 warn!("CXL type 3: message number {n} beyond the MSI-X table");
+            }
+        }
+    }
+
+    /// Offers Dynamic Capacity to the guest (operator request).
+    pub fn dc_add(&mut self, req: AddRequest) -> Result<AddOutcome, DcdError> {
+        let out = self.regs.memdev_mut().dcd_add_capacity(req)?;
+        self.signal_event(out.msi);
+        self.apply_dcd_effects();
+        Ok(out)
+    }
+
+    /// Asks for (or, forced, takes back) Dynamic Capacity (operator request).
+    pub fn dc_release(&mut self, req: ReleaseRequest) -> Result<ReleaseOutcome, DcdError> {
+        let out = self.regs.memdev_mut().dcd_release_capacity(req)?;
+        self.signal_event(out.msi);
+        self.apply_dcd_effects();
+        Ok(out)
+    }
+
+    /// The memory path this device reports to.
+    pub fn path(&self) -> &Arc<CxlMemoryPath> {
+        &self.path
+    }
+
+    fn signal_event(&mut self, msi: Option<u8>) {
+        if let Some(n) = msi {
+            let mut v = MsiVectors::none();
+            v.insert(n);
+            self.signal(v);
+        }
+    }
+
+    /// Static partitions plus every extent the host holds, as the memory
+    /// path should see them.
+    fn memory_ranges(&self) -> Vec<MemoryRange> {
+        let mut v = self.static_memory.clone();
+        for e in self.regs.memdev().dcd_accepted_extents() {
+            let (backend, offset) = match (&e.backend, &self.dc_backing) {
+                (Some(b), _) => (b.clone(), 0),
+                (None, Some((b, base))) => (b.clone(), e.dpa - base),
+                (None, None) => continue,
+            };
+            v.push(MemoryRange {
+                dpa: e.dpa,
+                len: e.len,
+                backend,
+                offset,
+            });
+        }
+        v
+    }
+
+    /// Carries out what Dynamic Capacity changes mean for memory: accepted
+    /// extents get mapped, released ones unmapped (and zeroed when
+    /// sanitized), declined backends become free (their last reference goes).
+    fn apply_dcd_effects(&mut self) {
+        let effects = self.regs.memdev_mut().take_dcd_effects();
+        if effects.is_empty() {
+            return;
+        }
+        self.path
+            .set_endpoint_memory(self.endpoint, self.memory_ranges());
+        for e in effects {
+            if let DcdEffect::Released {
+                extent,
+                sanitize: true,
+                ..
+            } = e
+            {
+                let result = match (&extent.backend, &self.dc_backing) {
+                    (Some(b), _) => b.zero(),
+                    (None, Some((b, base))) => {
+                        b.write(extent.dpa - base, &vec![0u8; extent.len as usize])
+                    }
+                    (None, None) => Ok(()),
+                };
+                if let Err(err) = result {
+                    warn!("CXL type 3: sanitizing a released extent: {err}");
+                }
             }
         }
     }
@@ -394,6 +519,7 @@ impl PciDevice for Type3 {
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
                 let vectors = self.regs.write(o - DEVICE_REGS_OFFSET, data);
                 self.signal(vectors);
+                self.apply_dcd_effects();
             }
             _ => {}
         }

@@ -87,6 +87,7 @@ fn rig() -> Rig {
             },
             volatile: Some(backend.clone()),
             persistent: None,
+            dc_backing: None,
         },
         msi.clone(),
         path,
@@ -269,5 +270,264 @@ fn bad_accesses_never_panic() {
         d.bar_read(REGS_BAR, off, &mut b);
         d.bar_write(REGS_BAR, off, &b);
         d.bar_read(5, off, &mut b);
+    }
+}
+
+// ---- Dynamic Capacity through the mailbox -----------------------------------
+
+mod dcd {
+    use super::*;
+    use crate::cxl::dcd::{
+        AddRequest, DcConfig, DcRegions, ReleaseRequest, RemovalPolicy, RequestedExtent,
+        SelectionPolicy,
+    };
+    use uuid::Uuid;
+
+    const MIB: u64 = 1 << 20;
+    const TAG: &str = "5be13bce-ae34-4a77-b6c3-16df975fcf1a";
+
+    fn dc_rig() -> (Type3, Arc<Recorder>) {
+        let maps = Arc::new(Recorder::default());
+        let path = Arc::new(CxlMemoryPath::new(
+            Topology {
+                windows: vec![WindowDesc {
+                    base: WINDOW,
+                    size: SIZE,
+                    interleave: Interleave::new(1, 256).unwrap(),
+                    targets: vec![0],
+                }],
+                host_bridges: vec![HostBridgeDesc {
+                    root_ports: vec![(0, Some(0))],
+                    has_hdm: false,
+                }],
+                endpoints: 1,
+            },
+            maps.clone(),
+        ));
+        let memdev = MemdevConfig {
+            volatile_bytes: 0,
+            lsa_size: 0,
+            dc: DcConfig {
+                regions: DcRegions::Equal {
+                    count: 1,
+                    total_bytes: SIZE,
+                    block_size: 2 * MIB,
+                    sanitize_on_release: false,
+                },
+                ..DcConfig::default()
+            },
+            ..MemdevConfig::default()
+        };
+        let dev = Type3::new(
+            Type3Config {
+                memdev,
+                volatile: None,
+                persistent: None,
+                dc_backing: None,
+            },
+            Arc::new(RecordingMsiGroup::new(16)),
+            path,
+            0,
+        )
+        .unwrap();
+        (dev, maps)
+    }
+
+    /// Runs a mailbox command; returns (return code, output payload).
+    fn mbox(d: &mut Type3, opcode: u16, input: &[u8]) -> (u64, Vec<u8>) {
+        let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
+        d.bar_write(REGS_BAR, mb + COMMANDS_PAYLOAD, input);
+        let cmd = u64::from(opcode) | ((input.len() as u64) << 16);
+        d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
+        bar_write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
+        let rc = (bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff;
+        let len = ((bar_read64(d, mb + COMMAND) >> 16) & 0x1f_ffff) as usize;
+        let mut out = vec![0u8; len];
+        d.bar_read(REGS_BAR, mb + COMMANDS_PAYLOAD, &mut out);
+        (rc, out)
+    }
+
+    fn commit_dc_decoder(d: &mut Type3) {
+        let hdm = CACHEMEM_OFFSET + HDM_POINTER;
+        let dec = hdm + DECODER_REGS_START;
+        bar_write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
+        bar_write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
+        bar_write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
+        bar_write32(d, dec + DECODER_SIZE_HIGH, 0);
+        bar_write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
+        bar_write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
+        let dvsec = d.dvsec_offset + DEV_CONTROL as u16;
+        d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
+    }
+
+    fn response(extents: &[(u64, u64)]) -> Vec<u8> {
+        let mut p = (extents.len() as u32).to_le_bytes().to_vec();
+        p.extend([0u8; 4]);
+        for (dpa, len) in extents {
+            p.extend(dpa.to_le_bytes());
+            p.extend(len.to_le_bytes());
+            p.extend([0u8; 8]);
+        }
+        p
+    }
+
+    fn tagged(size: u64) -> Arc<HostMemory> {
+        Arc::new(
+            HostMemory::new(BackendConfig {
+                id: "t0".into(),
+                kind: BackendKind::Memfd,
+                size,
+                share: true,
+                prealloc: false,
+                tag: Some(Uuid::parse_str(TAG).unwrap()),
+            })
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn tagged_extent_is_mapped_only_after_the_guest_accepts_it() {
+        let (mut d, maps) = dc_rig();
+        commit_dc_decoder(&mut d);
+        assert!(maps.0.lock().unwrap().is_empty());
+
+        // Get DC Config: one region of SIZE at DPA 0 with 2 MiB blocks.
+        let (rc, out) = mbox(&mut d, 0x4800, &[8, 0]);
+        assert_eq!(rc, 0);
+        assert_eq!((out[0], out[1]), (1, 1));
+        assert_eq!(
+            u64::from_le_bytes(out[8..16].try_into().unwrap()),
+            0,
+            "base"
+        );
+        assert_eq!(
+            u64::from_le_bytes(out[24..32].try_into().unwrap()),
+            SIZE,
+            "length"
+        );
+        assert_eq!(u64::from_le_bytes(out[32..40].try_into().unwrap()), 2 * MIB);
+
+        let backend = tagged(2 * MIB);
+        let out = d
+            .dc_add(AddRequest {
+                host_id: 0,
+                selection_policy: SelectionPolicy::Prescriptive,
+                region: 0,
+                tag: None,
+                extents: vec![RequestedExtent {
+                    offset: 4 * MIB,
+                    len: 2 * MIB,
+                }],
+                backend: Some(backend.clone()),
+            })
+            .unwrap();
+        assert_eq!(out.extents.len(), 1);
+        drop(out);
+        assert!(maps.0.lock().unwrap().is_empty(), "offered, not accepted");
+
+        // A response naming capacity never offered changes nothing.
+        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(8 * MIB, 2 * MIB)]));
+        assert_ne!(rc, 0);
+        assert!(maps.0.lock().unwrap().is_empty());
+
+        // Get Event Records on the DC log shows the offer.
+        let (rc, ev) = mbox(&mut d, 0x0100, &[4]);
+        assert_eq!(rc, 0);
+        assert_eq!(u16::from_le_bytes([ev[0x14], ev[0x15]]), 1, "one record");
+
+        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(4 * MIB, 2 * MIB)]));
+        assert_eq!(rc, 0);
+        assert_eq!(
+            maps.0.lock().unwrap().clone(),
+            BTreeMap::from([(WINDOW + 4 * MIB, 2 * MIB)])
+        );
+        assert_eq!(d.path().mapped_hpa(0, 4 * MIB), Some(WINDOW + 4 * MIB));
+
+        // Get DC Extent List reports it.
+        let (rc, list) = mbox(&mut d, 0x4801, &[1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(rc, 0);
+        assert_eq!(u32::from_le_bytes(list[0..4].try_into().unwrap()), 1);
+
+        // Release by tag: the slot stays until the guest answers Release DC.
+        d.dc_release(ReleaseRequest {
+            host_id: 0,
+            removal_policy: RemovalPolicy::TagBased,
+            forced: false,
+            sanitize_on_release: false,
+            region: 0,
+            tag: Some(Uuid::parse_str(TAG).unwrap()),
+            extents: vec![],
+        })
+        .unwrap();
+        assert_eq!(maps.0.lock().unwrap().len(), 1);
+        let (rc, _) = mbox(&mut d, 0x4803, &response(&[(4 * MIB, 2 * MIB)]));
+        assert_eq!(rc, 0);
+        assert!(maps.0.lock().unwrap().is_empty());
+        assert_eq!(Arc::strong_count(&backend), 1, "backend free again");
+    }
+
+    #[test]
+    fn forced_release_with_sanitize_unmaps_and_zeroes_at_once() {
+        let (mut d, maps) = dc_rig();
+        commit_dc_decoder(&mut d);
+        let backend = tagged(2 * MIB);
+        backend.write(0, &[0xab; 16]).unwrap();
+        d.dc_add(AddRequest {
+            host_id: 0,
+            selection_policy: SelectionPolicy::Prescriptive,
+            region: 0,
+            tag: None,
+            extents: vec![RequestedExtent {
+                offset: 0,
+                len: 2 * MIB,
+            }],
+            backend: Some(backend.clone()),
+        })
+        .unwrap();
+        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(0, 2 * MIB)]));
+        assert_eq!(rc, 0);
+        assert_eq!(maps.0.lock().unwrap().len(), 1);
+        d.dc_release(ReleaseRequest {
+            host_id: 0,
+            removal_policy: RemovalPolicy::Prescriptive,
+            forced: true,
+            sanitize_on_release: true,
+            region: 0,
+            tag: None,
+            extents: vec![RequestedExtent {
+                offset: 0,
+                len: 2 * MIB,
+            }],
+        })
+        .unwrap();
+        assert!(maps.0.lock().unwrap().is_empty());
+        let mut b = [0xffu8; 16];
+        backend.read(0, &mut b).unwrap();
+        assert_eq!(b, [0; 16], "sanitized");
+        assert_eq!(Arc::strong_count(&backend), 1);
+    }
+
+    #[test]
+    fn declined_offer_leaves_no_slot_and_frees_the_backend() {
+        let (mut d, maps) = dc_rig();
+        commit_dc_decoder(&mut d);
+        let backend = tagged(2 * MIB);
+        d.dc_add(AddRequest {
+            host_id: 0,
+            selection_policy: SelectionPolicy::Prescriptive,
+            region: 0,
+            tag: None,
+            extents: vec![RequestedExtent {
+                offset: 0,
+                len: 2 * MIB,
+            }],
+            backend: Some(backend.clone()),
+        })
+        .unwrap();
+        assert!(Arc::strong_count(&backend) > 1);
+        let (rc, _) = mbox(&mut d, 0x4802, &response(&[]));
+        assert_eq!(rc, 0);
+        assert!(maps.0.lock().unwrap().is_empty());
+        assert_eq!(Arc::strong_count(&backend), 1);
     }
 }
