@@ -13,6 +13,8 @@
 #                            checks the exit status (check NAME-exit) and
 #                            imports the guest's CHECK lines
 #   vm_failed NAME           print the cxlvmm output and console tails
+#   start_vm NAME ARGS... / finish_vm NAME / wait_console NAME RE COUNT [S]
+#                            a VM in the background, driven through its API
 
 l2_cmdline() {
     _vm_cmd="console=ttyS0 ${E2E_L2_APPEND:-quiet loglevel=1} panic=-1"
@@ -51,4 +53,45 @@ console_value() {
 vm_failed() {
     check_tail "$WORKDIR/$1-cxlvmm.log" 30 "cxlvmm output (last 30 lines)"
     check_tail "$WORKDIR/$1-console.log" 80 "guest console (last 80 lines)"
+}
+
+# wait_console NAME PATTERN COUNT [SECONDS]: wait until the guest console of
+# run NAME has COUNT lines matching PATTERN (grep -E); fails on timeout or
+# when cxlvmm has exited.
+wait_console() {
+    _wc_n=$((${4:-120} * 10))
+    while [ "$_wc_n" -gt 0 ]; do
+        _wc_got=$(tr -d '\r' <"$WORKDIR/$1-console.log" 2>/dev/null | grep -cE "$2")
+        [ "$_wc_got" -ge "$3" ] && return 0
+        [ -n "${VM_PID:-}" ] && ! kill -0 "$VM_PID" 2>/dev/null && return 1
+        sleep 0.1
+        _wc_n=$((_wc_n - 1))
+    done
+    return 1
+}
+
+# start_vm NAME ARGS...: like run_vm, in the background (VM_PID); finish
+# with finish_vm NAME.
+start_vm() {
+    _vm_name=$1
+    shift
+    rm -f "$WORKDIR/$_vm_name-console.log" "$WORKDIR/$_vm_name-cxlvmm.log"
+    timeout "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$WORKDIR/$_vm_name-console.log" "$@" \
+        >"$WORKDIR/$_vm_name-cxlvmm.log" 2>&1 &
+    VM_PID=$!
+}
+
+# finish_vm NAME: wait for the background VM, check its exit and import the
+# guest's checks.
+finish_vm() {
+    wait "$VM_PID"
+    _vm_rc=$?
+    VM_PID=""
+    if [ "$_vm_rc" -eq 124 ]; then
+        check_fail "$1-exit" "timed out after ${E2E_GUEST_TIMEOUT:-300}s"
+    else
+        check_eq "$1-exit" "$_vm_rc" 0
+    fi
+    [ -n "${E2E_SHOW_CONSOLE:-}" ] && check_tail "$WORKDIR/$1-console.log" 100000 "guest console"
+    return 0
 }

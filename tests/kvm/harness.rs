@@ -8,8 +8,11 @@ use arch::cpuid::CpuidConfig;
 use devices::{Bus, BusDevice};
 use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
 use vm_memory::{Bytes, GuestAddress};
+use vmm::config::VmConfig;
+use vmm::device_manager::DeviceManager;
 use vmm::exit::{ExitReason, ExitState};
 use vmm::memory::MemoryManager;
+use vmm::platform::Platform;
 use vmm::vcpu::{Vcpu, VcpuBuses};
 use vmm::vm::Vm;
 
@@ -55,11 +58,23 @@ pub struct TestVm {
     pub exit: Arc<ExitState>,
     pub vcpu: Vcpu,
     pub done: Arc<Mutex<Probe>>,
+    /// The full device set, when built from a configuration.
+    pub devices: Option<Arc<DeviceManager>>,
 }
 
 impl TestVm {
     /// Builds the VM and loads `code` at [`CODE_ADDR`].
     pub fn new(code: &[u8]) -> Self {
+        Self::build(code, None)
+    }
+
+    /// Builds the VM with every device `cfg` describes (legacy, PCI, CXL),
+    /// on the device manager's buses.
+    pub fn with_config(code: &[u8], cfg: &VmConfig) -> Self {
+        Self::build(code, Some(cfg))
+    }
+
+    fn build(code: &[u8], cfg: Option<&VmConfig>) -> Self {
         let vm = Vm::new().expect("KVM VM");
         let memory = Arc::new(
             MemoryManager::new(vm.fd.clone(), &[(0, RAM_SIZE)], vm.memslot_limit()).unwrap(),
@@ -70,11 +85,17 @@ impl TestVm {
             .ram()
             .write_slice(code, GuestAddress(CODE_ADDR))
             .unwrap();
-        let io = Arc::new(Bus::new());
-        let mmio = Arc::new(Bus::new());
+        let exit = Arc::new(ExitState::new().unwrap());
+        let devices = cfg.map(|cfg| {
+            let platform = Platform::new(cfg).unwrap();
+            Arc::new(DeviceManager::new(&platform, cfg, &vm.router, &memory, exit.clone()).unwrap())
+        });
+        let (io, mmio) = match &devices {
+            Some(d) => (d.io_bus.clone(), d.mmio_bus.clone()),
+            None => (Arc::new(Bus::new()), Arc::new(Bus::new())),
+        };
         let done = Arc::new(Mutex::new(Probe::default()));
         io.insert(done.clone(), u64::from(DONE_PORT), 1).unwrap();
-        let exit = Arc::new(ExitState::new().unwrap());
         let supported = vm.kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
         let vcpu = Vcpu::new(
             &vm.fd,
@@ -100,6 +121,7 @@ impl TestVm {
             exit,
             vcpu,
             done,
+            devices,
         }
     }
 

@@ -3,5 +3,6 @@
 //! kernels.
 
 mod boot;
+mod dcd;
 mod harness;
 mod memslots;

@@ -71,6 +71,10 @@ pub struct Args {
     #[arg(long, value_name = "targets=...,size=SIZE")]
     pub cxl_fmw: Vec<String>,
 
+    /// Serve the REST API (JSON over HTTP) on this unix socket.
+    #[arg(long, value_name = "PATH")]
+    pub api_socket: Option<PathBuf>,
+
     /// Write every ACPI table as DIR/SIGNATURE.dat and exit.
     #[arg(long, value_name = "DIR")]
     pub dump_acpi: Option<PathBuf>,
@@ -110,6 +114,7 @@ impl Args {
             serial: self.serial,
             hide_hypervisor: self.hide_hypervisor,
             cxl,
+            api_socket: self.api_socket,
         })
     }
 

@@ -50,4 +50,6 @@ pub struct VmConfig {
     pub hide_hypervisor: bool,
     /// CXL topology and memory backends.
     pub cxl: CxlConfig,
+    /// Where the REST API listens, if anywhere.
+    pub api_socket: Option<PathBuf>,
 }

@@ -9,6 +9,8 @@
 //! --cxl-root-port id=ID,bus=HOST_BRIDGE[,port=N]
 //! --cxl-type3 id=ID,port=ROOT_PORT[,volatile-memdev=BACKEND][,persistent-memdev=BACKEND]
 //!             [,lsa-size=SIZE][,lsa-file=PATH][,serial=N][,fw-version=STR]
+//!             [,dc-regions=N,dc-regions-total-size=SIZE[,dc-block-size=SIZE][,dc-sanitize=on|off]
+//!              [,dc-memdev=BACKEND][,dc-event-log-depth=N]]
 //! --cxl-fmw targets=HB[:HB...],size=SIZE[,granularity=SIZE][,qtg=N]
 //! ```
 //!
@@ -53,6 +55,29 @@ pub struct RootPortSpec {
     pub port: u8,
 }
 
+/// Dynamic Capacity of a Type 3 device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DcSpec {
+    /// Number of DC regions (1 to 8).
+    pub regions: u8,
+    /// Total DC capacity, split equally between the regions.
+    pub total_size: u64,
+    /// Block size of every region.
+    pub block_size: u64,
+    /// Sanitize on Release for every region.
+    pub sanitize_on_release: bool,
+    /// Backend behind the whole DC range (for untagged adds); none for a
+    /// DC-only device whose extents all come from tagged backends.
+    pub memdev: Option<String>,
+    /// Depth of the Dynamic Capacity Event Log.
+    pub event_log_depth: u16,
+}
+
+/// Default DC block size (Linux requires 2 MiB-aligned extents).
+pub const DEFAULT_DC_BLOCK_SIZE: u64 = 2 << 20;
+/// Default Dynamic Capacity Event Log depth (a 9-extent add fits many times).
+pub const DEFAULT_DC_EVENT_LOG_DEPTH: u16 = 256;
+
 /// A CXL Type 3 memory device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Type3Spec {
@@ -72,6 +97,8 @@ pub struct Type3Spec {
     pub serial: u64,
     /// Firmware revision string.
     pub fw_version: String,
+    /// Dynamic Capacity, if any.
+    pub dc: Option<DcSpec>,
 }
 
 /// A CXL fixed memory window.
@@ -174,10 +201,50 @@ pub fn parse_type3(s: &str) -> Result<Type3Spec, String> {
             "lsa-file",
             "serial",
             "fw-version",
+            "dc-regions",
+            "dc-regions-total-size",
+            "dc-block-size",
+            "dc-sanitize",
+            "dc-memdev",
+            "dc-event-log-depth",
         ],
         None,
     )?;
     let lsa = kv.size("lsa-size")?.unwrap_or(0);
+    let dc = match (kv.int("dc-regions")?, kv.size("dc-regions-total-size")?) {
+        (None, None) => {
+            for k in [
+                "dc-block-size",
+                "dc-sanitize",
+                "dc-memdev",
+                "dc-event-log-depth",
+            ] {
+                if kv.get(k).is_some() {
+                    return Err(format!("{F}: {k} needs dc-regions-total-size"));
+                }
+            }
+            None
+        }
+        (n, Some(total)) => {
+            let regions = n.unwrap_or(1);
+            if !(1..=8).contains(&regions) {
+                return Err(format!("{F}: dc-regions must be 1 to 8, not {regions}"));
+            }
+            let depth = kv
+                .int("dc-event-log-depth")?
+                .unwrap_or(u64::from(DEFAULT_DC_EVENT_LOG_DEPTH));
+            Some(DcSpec {
+                regions: regions as u8,
+                total_size: total,
+                block_size: kv.size("dc-block-size")?.unwrap_or(DEFAULT_DC_BLOCK_SIZE),
+                sanitize_on_release: kv.bool("dc-sanitize")?.unwrap_or(false),
+                memdev: kv.get("dc-memdev").map(str::to_string),
+                event_log_depth: u16::try_from(depth)
+                    .map_err(|_| format!("{F}: dc-event-log-depth {depth} is too large"))?,
+            })
+        }
+        (Some(_), None) => return Err(format!("{F}: dc-regions needs dc-regions-total-size")),
+    };
     Ok(Type3Spec {
         id: kv.required("id")?.to_string(),
         port: kv.required("port")?.to_string(),
@@ -190,6 +257,7 @@ pub fn parse_type3(s: &str) -> Result<Type3Spec, String> {
             .get("fw-version")
             .unwrap_or(DEFAULT_FW_VERSION)
             .to_string(),
+        dc,
     })
 }
 
@@ -267,6 +335,7 @@ pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
                 .get("fw-version")
                 .unwrap_or(DEFAULT_FW_VERSION)
                 .to_string(),
+            dc: None,
         }],
         windows: vec![WindowSpec {
             targets: vec![n("cxl-hb")],
@@ -378,16 +447,20 @@ impl CxlConfig {
             if !used_ports.insert(d.port.as_str()) {
                 return Err(format!("CXL root port '{}' has two devices", d.port));
             }
-            if d.volatile.is_none() && d.persistent.is_none() {
+            if d.volatile.is_none() && d.persistent.is_none() && d.dc.is_none() {
                 return Err(format!(
-                    "CXL device '{}': needs volatile-memdev or persistent-memdev",
+                    "CXL device '{}': needs volatile-memdev, persistent-memdev or dc-regions-total-size",
                     d.id
                 ));
             }
-            for b in [&d.volatile, &d.persistent].into_iter().flatten() {
+            let dc_memdev = d.dc.as_ref().and_then(|dc| dc.memdev.clone());
+            for b in [&d.volatile, &d.persistent, &dc_memdev]
+                .into_iter()
+                .flatten()
+            {
                 let be = backend(b)
                     .ok_or_else(|| format!("CXL device '{}': no memory backend '{b}'", d.id))?;
-                if !used_backends.insert(b.as_str()) {
+                if !used_backends.insert(b.clone()) {
                     return Err(format!("memory backend '{b}' is used twice"));
                 }
                 if be.size == 0 || !be.size.is_multiple_of(CXL_UNIT) {

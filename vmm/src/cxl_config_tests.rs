@@ -116,3 +116,28 @@ fn bad_flags() {
     let b = parse_backend("id=a,size=2M,tag=5be13bce-ae34-4a77-b6c3-16df975fcf1a").unwrap();
     assert!(b.tag.is_some());
 }
+
+#[test]
+fn dynamic_capacity_options() {
+    let d =
+        parse_type3("id=d,port=rp,dc-regions=2,dc-regions-total-size=4G,dc-sanitize=on").unwrap();
+    let dc = d.dc.unwrap();
+    assert_eq!(
+        (dc.regions, dc.total_size, dc.block_size),
+        (2, 4 << 30, 2 << 20)
+    );
+    assert!(dc.sanitize_on_release);
+    assert_eq!(dc.event_log_depth, DEFAULT_DC_EVENT_LOG_DEPTH);
+    assert!(parse_type3("id=d,port=rp,dc-regions=9,dc-regions-total-size=4G").is_err());
+    assert!(parse_type3("id=d,port=rp,dc-regions=2")
+        .unwrap_err()
+        .contains("total-size"));
+    assert!(parse_type3("id=d,port=rp,dc-block-size=4M")
+        .unwrap_err()
+        .contains("needs"));
+    // A DC-only device is a valid topology.
+    let mut c = long_form();
+    c.devices[0] = parse_type3("id=d0,port=rp0,dc-regions-total-size=1G").unwrap();
+    c.backends.remove(0);
+    c.finish().unwrap();
+}

@@ -2,10 +2,10 @@
 //! host memory backends, the memory path, host bridge component registers,
 //! root ports, Type 3 devices and the windows' MMIO devices.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arch::layout::CXL_CHBS_SIZE;
+use devices::cxl::dcd::{DcConfig, DcRegions};
 use devices::cxl::decode::Interleave;
 use devices::cxl::fabric::{
     CxlMemoryPath, GuestMemoryMapper, HostBridgeDesc, Topology, WindowDesc,
@@ -16,10 +16,10 @@ use devices::cxl::root_port::CxlRootPort;
 use devices::cxl::type3::{Type3, Type3Config, MSIX_VECTORS};
 use devices::cxl::window::CxlWindow;
 use devices::interrupt::MsiAllocator;
-use devices::memory::HostMemory;
 use devices::pci::{assign_resources, DevFn, PciNode, RootPortConfig, SharedSegment};
 use devices::Bus;
 
+use crate::backends::{BackendRegistry, RegistryError};
 use crate::cxl_config::CxlConfig;
 use crate::platform::Platform;
 
@@ -34,7 +34,7 @@ pub struct Type3Handle {
 /// The built CXL hierarchy.
 pub struct CxlDevices {
     /// Backends by id.
-    pub backends: BTreeMap<String, Arc<HostMemory>>,
+    pub backends: BackendRegistry,
     /// The memory path.
     pub path: Option<Arc<CxlMemoryPath>>,
     /// Type 3 devices in configuration order.
@@ -58,10 +58,13 @@ impl CxlDevices {
         mapper: Arc<dyn GuestMemoryMapper>,
         msi: &dyn MsiAllocator,
     ) -> Result<Self, String> {
-        let mut backends = BTreeMap::new();
+        let backends = BackendRegistry::default();
         for b in &cfg.backends {
-            let mem = HostMemory::new(b.clone()).map_err(|e| e.to_string())?;
-            backends.insert(b.id.clone(), Arc::new(mem));
+            backends.create(b.clone()).map_err(|e| match e {
+                RegistryError::Invalid(m)
+                | RegistryError::Conflict(m)
+                | RegistryError::NotFound(m) => m,
+            })?;
         }
         if cfg.is_empty() {
             return Ok(Self {
@@ -133,11 +136,11 @@ impl CxlDevices {
                 let mut children = Vec::new();
                 if let Some(ep) = endpoint_of(&rp.id) {
                     let spec = &cfg.devices[ep];
-                    let backend =
-                        |id: &Option<String>| id.as_ref().and_then(|id| backends.get(id)).cloned();
+                    let backend = |id: &Option<String>| id.as_ref().and_then(|id| backends.get(id));
                     let volatile = backend(&spec.volatile);
                     let persistent = backend(&spec.persistent);
-                    let memdev = MemdevConfig {
+                    let dc_backing = spec.dc.as_ref().and_then(|dc| backend(&dc.memdev));
+                    let mut memdev = MemdevConfig {
                         serial: spec.serial,
                         volatile_bytes: volatile.as_ref().map_or(0, |b| b.size()),
                         persistent_bytes: persistent.as_ref().map_or(0, |b| b.size()),
@@ -146,6 +149,19 @@ impl CxlDevices {
                         fw_revision: spec.fw_version.clone(),
                         ..MemdevConfig::default()
                     };
+                    if let Some(dc) = &spec.dc {
+                        memdev.dc = DcConfig {
+                            regions: DcRegions::Equal {
+                                count: dc.regions,
+                                total_bytes: dc.total_size,
+                                block_size: dc.block_size,
+                                sanitize_on_release: dc.sanitize_on_release,
+                            },
+                            static_backing: dc_backing.is_some(),
+                            ..DcConfig::default()
+                        };
+                        memdev.event_log_depths.dynamic_capacity = dc.event_log_depth;
+                    }
                     let group = msi
                         .allocate(usize::from(MSIX_VECTORS))
                         .map_err(|e| format!("CXL device '{}': MSI-X: {e}", spec.id))?;
@@ -154,7 +170,7 @@ impl CxlDevices {
                             memdev,
                             volatile,
                             persistent,
-                            dc_backing: None,
+                            dc_backing,
                         },
                         group,
                         path.clone(),

@@ -11,6 +11,7 @@ use event_manager::{EventManager, EventOps, Events, MutEventSubscriber, Subscrib
 use log::warn;
 use vmm_sys_util::epoll::EventSet;
 
+use crate::api_handler::ApiContext;
 use crate::device_manager::DeviceManager;
 use crate::exit::{ExitReason, ExitState};
 
@@ -65,6 +66,27 @@ impl MutEventSubscriber for ConsoleInput {
     }
 }
 
+/// Answers operator requests from the API thread.
+struct ApiWatcher {
+    rx: api::ApiReceiver,
+    ctx: ApiContext,
+}
+
+impl MutEventSubscriber for ApiWatcher {
+    fn process(&mut self, _events: Events, _ops: &mut EventOps) {
+        while let Some((req, responder)) = self.rx.try_recv() {
+            log::info!("API: {req:?}");
+            responder.respond(self.ctx.handle(req));
+        }
+    }
+
+    fn init(&mut self, ops: &mut EventOps) {
+        if let Err(e) = ops.add(Events::new(&self.rx, EventSet::IN)) {
+            warn!("cannot watch API requests: {e:?}");
+        }
+    }
+}
+
 /// The exit eventfd's descriptor, for the signal handler.
 static EXIT_FD: AtomicI32 = AtomicI32::new(-1);
 
@@ -110,8 +132,12 @@ impl Drop for RawTerminal {
     }
 }
 
-/// Runs until an exit is requested.
-pub fn run(exit: &Arc<ExitState>, devices: &DeviceManager) -> std::io::Result<()> {
+/// Runs until an exit is requested, answering API requests from `api` if given.
+pub fn run(
+    exit: &Arc<ExitState>,
+    devices: &DeviceManager,
+    api: Option<(api::ApiReceiver, ApiContext)>,
+) -> std::io::Result<()> {
     EXIT_FD.store(exit.eventfd().as_raw_fd(), Ordering::SeqCst);
     for sig in [libc::SIGINT, libc::SIGTERM] {
         vmm_sys_util::signal::register_signal_handler(sig, on_terminate)
@@ -125,6 +151,9 @@ pub fn run(exit: &Arc<ExitState>, devices: &DeviceManager) -> std::io::Result<()
         serial: devices.serial.clone(),
         stdin: std::io::stdin(),
     }));
+    if let Some((rx, ctx)) = api {
+        em.add_subscriber(Box::new(ApiWatcher { rx, ctx }));
+    }
     while !exit.stopping() {
         em.run()
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;

@@ -1,6 +1,8 @@
 //! cxlvmm's virtual machine monitor: configuration, the KVM VM and its
 //! vCPUs, memory and device management, and the main loop.
 
+pub mod api_handler;
+pub mod backends;
 pub mod boot;
 pub mod cli;
 pub mod config;

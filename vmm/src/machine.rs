@@ -9,6 +9,7 @@ use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
 use thiserror::Error;
 use vm_memory::{Bytes, GuestAddress};
 
+use crate::api_handler::ApiContext;
 use crate::boot::{self, KernelConfig, LoadError};
 use crate::config::VmConfig;
 use crate::device_manager::{DeviceError, DeviceManager};
@@ -83,9 +84,12 @@ pub fn dump_acpi(cfg: &VmConfig, dir: &Path) -> Result<usize, MachineError> {
 pub struct Machine {
     vm: Vm,
     memory: Arc<MemoryManager>,
-    devices: DeviceManager,
+    devices: Arc<DeviceManager>,
     vcpus: Vec<Vcpu>,
     exit: Arc<ExitState>,
+    api_socket: Option<std::path::PathBuf>,
+    cpus: u32,
+    ram: u64,
 }
 
 impl Machine {
@@ -111,7 +115,13 @@ impl Machine {
             &platform.ram,
             vm.memslot_limit(),
         )?);
-        let devices = DeviceManager::new(&platform, cfg, &vm.router, &memory, exit.clone())?;
+        let devices = Arc::new(DeviceManager::new(
+            &platform,
+            cfg,
+            &vm.router,
+            &memory,
+            exit.clone(),
+        )?);
 
         for t in &tables.tables {
             memory
@@ -162,12 +172,33 @@ impl Machine {
             devices,
             vcpus,
             exit,
+            api_socket: cfg.api_socket.clone(),
+            cpus: cfg.cpus,
+            ram: cfg.memory,
         })
     }
 
     /// Runs the guest until it stops, and says why.
     pub fn run(self) -> Result<ExitReason, MachineError> {
         vcpu::install_kick_handler().map_err(|e| MachineError::Io("signal handler", e))?;
+        let api = match &self.api_socket {
+            None => None,
+            Some(path) => {
+                let (handle, rx) = api::ApiServer::start(path, api::ApiServerConfig::default())
+                    .map_err(|e| MachineError::Io("API socket", e))?;
+                let ctx = ApiContext {
+                    devices: self.devices.clone(),
+                    exit: self.exit.clone(),
+                    cpus: self.cpus,
+                    memory: self.ram,
+                };
+                Some((handle, rx, ctx))
+            }
+        };
+        let (api_handle, api) = match api {
+            Some((h, rx, ctx)) => (Some(h), Some((rx, ctx))),
+            None => (None, None),
+        };
         let mut threads = Vec::with_capacity(self.vcpus.len());
         for v in self.vcpus {
             match VcpuThread::spawn(v) {
@@ -179,11 +210,14 @@ impl Machine {
                 }
             }
         }
-        let result = event_loop::run(&self.exit, &self.devices);
+        let result = event_loop::run(&self.exit, &self.devices, api);
         if let Err(e) = &result {
             self.exit.request(ExitReason::VmmError(e.to_string()));
         }
         vcpu::stop_all(threads);
+        if let Some(h) = api_handle {
+            h.shutdown();
+        }
         let _ = (&self.vm, &self.memory);
         result.map_err(|e| MachineError::Io("event loop", e))?;
         Ok(self

@@ -13,9 +13,12 @@
 //! cxl-guest interleave-check GRANULARITY LEN SEED FILE0:OFF0 [FILE1:OFF1 ...]
 //!                                               check the pattern of region offsets 0..LEN, split over the files by
 //!                                               modulo interleave, in the files (each at its base offset)
+//! cxl-guest dcd-serve WINDOW SEED PLAN       drive the DCD device from user space (see dcd.rs):
+//!                                               PLAN is accept/decline words for successive offers
 //! ```
 //! Exit status 0 on success; errors and mismatches are one line on stderr.
 
+mod dcd;
 mod mem;
 mod pattern;
 
@@ -137,6 +140,12 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             println!("interleave-check ok: {len} bytes, per file {per_file:?}");
             Ok(())
+        }
+        "dcd-serve" => {
+            let window = arg(args, 2, "WINDOW")?;
+            let seed = arg(args, 3, "SEED")?;
+            let plan = args.get(4).map(String::as_str).unwrap_or("");
+            dcd::serve(window, seed, plan)
         }
         _ => Err(format!("unknown command '{cmd}' (see the source's header)")),
     }
