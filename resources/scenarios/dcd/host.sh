@@ -64,7 +64,7 @@ if ! wait_console dcd 'E2E-DCD ready' 1 240; then
     exit 1
 fi
 check_pass guest-driver-ready
-expect_ok api-socket-mode test "$(stat -c %a "$sock")" = 600
+check_eq api-socket-mode "$(stat -c %a "$sock")" 600
 expect_ok api-devices devices
 check dc-only-device has "$out" '"static-capacity":0'
 
