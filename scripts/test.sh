@@ -6,13 +6,13 @@
 #   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
 #      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
 #   4. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
-#      "boot"; set it to "" to skip the end-to-end tests)
+#      "boot cxl-static cxl-interleave dcd"; set it to "" to skip them)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
-SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot}
+SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd}
 
 step() {
     local name=$1 t=$SECONDS
