@@ -16,8 +16,79 @@ pub struct AcpiConfig {
     pub cxl_windows: Vec<CxlWindow>,
     /// Guest RAM as `(base, size)` ranges (holes allowed). If not empty, an
     /// SRAT puts them and every vCPU in proximity domain 0, which makes
-    /// Linux give each CXL fixed memory window a NUMA node of its own.
+    /// Linux give each CXL fixed memory window a NUMA node of its own, and
+    /// gives each CXL host bridge a generic port; an HMAT then reports
+    /// [`ram_perf`](Self::ram_perf) and
+    /// [`host_bridge_perf`](Self::host_bridge_perf).
     pub ram: Vec<(u64, u64)>,
+    /// What the HMAT reports from the vCPUs to the RAM.
+    pub ram_perf: AccessPerf,
+    /// What the HMAT reports from the vCPUs to each CXL host bridge (its
+    /// generic port): Linux adds the CXL path below it (links, switches and
+    /// the device's CDAT) to get a device's performance and QoS class.
+    pub host_bridge_perf: AccessPerf,
+}
+
+/// Latencies and bandwidths between an initiator and a target (HMAT System
+/// Locality Latency and Bandwidth Information, ACPI 6.5 5.2.28.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessPerf {
+    /// Read latency in nanoseconds, 1..=[`AccessPerf::MAX_LATENCY_NS`].
+    pub read_latency_ns: u32,
+    /// Write latency in nanoseconds, 1..=[`AccessPerf::MAX_LATENCY_NS`].
+    pub write_latency_ns: u32,
+    /// Read bandwidth in MB/s, 1..=[`AccessPerf::MAX_BANDWIDTH_MBPS`].
+    pub read_bandwidth_mbps: u32,
+    /// Write bandwidth in MB/s, 1..=[`AccessPerf::MAX_BANDWIDTH_MBPS`].
+    pub write_bandwidth_mbps: u32,
+}
+
+impl AccessPerf {
+    /// Largest latency: 1 ms (Linux wants entry x base unit, in
+    /// picoseconds, to fit 32 bits).
+    pub const MAX_LATENCY_NS: u32 = 1_000_000;
+    /// Largest bandwidth: 100 TB/s (the same 32-bit limit, in MB/s).
+    pub const MAX_BANDWIDTH_MBPS: u32 = 100_000_000;
+
+    /// Local DRAM: 80 ns, 51.2 GB/s (one DDR5-6400 channel).
+    pub const DRAM: Self = Self {
+        read_latency_ns: 80,
+        write_latency_ns: 80,
+        read_bandwidth_mbps: 51_200,
+        write_bandwidth_mbps: 51_200,
+    };
+
+    /// A CPU to a CXL host bridge's generic port: 100 ns, 64 GB/s.
+    pub const CXL_HOST_BRIDGE: Self = Self {
+        read_latency_ns: 100,
+        write_latency_ns: 100,
+        read_bandwidth_mbps: 64_000,
+        write_bandwidth_mbps: 64_000,
+    };
+
+    fn validate(&self) -> Result<(), String> {
+        let latencies = [self.read_latency_ns, self.write_latency_ns];
+        let bandwidths = [self.read_bandwidth_mbps, self.write_bandwidth_mbps];
+        if latencies
+            .iter()
+            .any(|l| !(1..=Self::MAX_LATENCY_NS).contains(l))
+        {
+            return Err(format!(
+                "latencies {latencies:?} ns must be 1..={}",
+                Self::MAX_LATENCY_NS
+            ));
+        }
+        if bandwidths
+            .iter()
+            .any(|b| !(1..=Self::MAX_BANDWIDTH_MBPS).contains(b))
+        {
+            return Err(format!(
+                "bandwidths {bandwidths:?} MB/s must be 1..={}",
+                Self::MAX_BANDWIDTH_MBPS
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A PCI host bridge: a PCIe root complex or a CXL host bridge.
@@ -91,15 +162,42 @@ impl CxlWindow {
 }
 
 impl AcpiConfig {
+    /// Proximity domain of every vCPU and all RAM.
+    pub const CPU_PROXIMITY_DOMAIN: u32 = 0;
+
     /// `cpus` vCPUs behind the single host bridge [`HostBridge::pci0`], no
-    /// CXL and no SRAT.
+    /// CXL and no SRAT; [`AccessPerf::DRAM`] and
+    /// [`AccessPerf::CXL_HOST_BRIDGE`] for the HMAT.
     pub fn new(cpus: u32) -> Self {
         Self {
             cpus,
             host_bridges: vec![HostBridge::pci0()],
             cxl_windows: Vec::new(),
             ram: Vec::new(),
+            ram_perf: AccessPerf::DRAM,
+            host_bridge_perf: AccessPerf::CXL_HOST_BRIDGE,
         }
+    }
+
+    /// The generic ports (SRAT, ACPI 6.5 5.2.16.7): `(_UID, proximity
+    /// domain)` of each CXL host bridge, in [`host_bridges`](Self::host_bridges)
+    /// order.
+    ///
+    /// Linux gives each CFMWS window the SRAT does not cover a proximity
+    /// domain of its own, counting up from the highest one its SRAT CPU and
+    /// memory entries use (drivers/acpi/numa/srat.c, `acpi_numa_init`,
+    /// `fake_pxm`), and does not make a node of a generic port's domain. So
+    /// the generic ports come after one domain per window: the windows' nodes
+    /// stay node 1, 2, ..., and no window's domain is a generic port's, which
+    /// the HMAT code (drivers/acpi/numa/hmat.c) looks targets up by.
+    pub(crate) fn generic_ports(&self) -> Vec<(u32, u32)> {
+        let first = Self::CPU_PROXIMITY_DOMAIN + 1 + self.cxl_windows.len() as u32;
+        self.host_bridges
+            .iter()
+            .filter(|hb| hb.chbs_base().is_some())
+            .zip(first..)
+            .map(|(hb, pxm)| (hb.uid, pxm))
+            .collect()
     }
 
     /// Whether any host bridge is a CXL host bridge.
@@ -137,6 +235,16 @@ impl AcpiConfig {
                 });
             }
         }
+        self.ram_perf.validate().map_err(|reason| Error::Perf {
+            what: "RAM",
+            reason,
+        })?;
+        self.host_bridge_perf
+            .validate()
+            .map_err(|reason| Error::Perf {
+                what: "CXL host bridge",
+                reason,
+            })?;
         Ok(())
     }
 }
@@ -533,6 +641,28 @@ mod tests {
             Err(Error::CxlWindow { index: 1, ref reason }) if reason == "overlaps window 0"
         ));
         cfg.cxl_windows[1].base += layout::CXL_FMW_ALIGN;
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn perf_ranges() {
+        let mut cfg = AcpiConfig::new(1);
+        cfg.ram_perf.read_latency_ns = 0;
+        assert!(matches!(
+            cfg.validate(),
+            Err(Error::Perf { what: "RAM", .. })
+        ));
+        let mut cfg = AcpiConfig::new(1);
+        cfg.host_bridge_perf.write_latency_ns = AccessPerf::MAX_LATENCY_NS + 1;
+        assert!(matches!(
+            cfg.validate(),
+            Err(Error::Perf { what: "CXL host bridge", ref reason }) if reason.contains("latencies")
+        ));
+        let mut cfg = AcpiConfig::new(1);
+        cfg.host_bridge_perf.read_bandwidth_mbps = 0;
+        assert!(matches!(cfg.validate(), Err(Error::Perf { .. })));
+        cfg.host_bridge_perf.read_bandwidth_mbps = AccessPerf::MAX_BANDWIDTH_MBPS;
+        cfg.host_bridge_perf.write_latency_ns = AccessPerf::MAX_LATENCY_NS;
         cfg.validate().unwrap();
     }
 

@@ -35,6 +35,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// HMAT performance numbers out of range.
+    #[error("{what} performance: {reason}")]
+    Perf {
+        /// `"RAM"` or `"CXL host bridge"`.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// The guest-physical base of the tables is not 16-byte aligned.
     #[error("ACPI table base {0:#x} is not 16-byte aligned")]
     UnalignedBase(u64),

@@ -16,6 +16,7 @@ mod cxl_dsdt;
 mod dsdt;
 mod error;
 mod fadt;
+mod hmat;
 mod madt;
 mod mcfg;
 mod osc;
@@ -25,6 +26,6 @@ mod sdt;
 mod srat;
 mod tables;
 
-pub use config::{AcpiConfig, CxlWindow, HostBridge, HostBridgeKind};
+pub use config::{AccessPerf, AcpiConfig, CxlWindow, HostBridge, HostBridgeKind};
 pub use error::Error;
 pub use tables::{build, AcpiBlob, AcpiTables};

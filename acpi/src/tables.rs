@@ -3,7 +3,7 @@
 use arch::layout;
 
 use crate::config::AcpiConfig;
-use crate::{cedt, dsdt, fadt, madt, mcfg, rsdp, srat, Error};
+use crate::{cedt, dsdt, fadt, hmat, madt, mcfg, rsdp, srat, Error};
 
 /// Alignment of every table (the RSDP needs 16 bytes, ACPI 6.5 5.2.5.1).
 const TABLE_ALIGN: u64 = 16;
@@ -11,7 +11,8 @@ const TABLE_ALIGN: u64 = 16;
 /// One table and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcpiBlob {
-    /// "RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT" or "SRAT".
+    /// "RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT"
+    /// or "HMAT".
     pub signature: String,
     /// Guest-physical address of the first byte.
     pub gpa: u64,
@@ -76,7 +77,7 @@ impl Cursor {
 
 /// Builds every table for `cfg`, laid out from guest-physical `base`
 /// (normally [`layout::ACPI_TABLES_START`]): RSDP, XSDT, FACS, FACP, DSDT, APIC,
-/// MCFG, then CEDT if there is a CXL host bridge and SRAT if
+/// MCFG, then CEDT if there is a CXL host bridge, and SRAT and HMAT if
 /// [`AcpiConfig::ram`] is not empty.
 pub fn build(cfg: &AcpiConfig, base: u64) -> Result<AcpiTables, Error> {
     cfg.validate()?;
@@ -91,7 +92,8 @@ pub fn build(cfg: &AcpiConfig, base: u64) -> Result<AcpiTables, Error> {
         listed.push(("CEDT", cedt::build(cfg)?));
     }
     if !cfg.ram.is_empty() {
-        listed.push(("SRAT", srat::build(cpus, &cfg.ram)));
+        listed.push(("SRAT", srat::build(cfg, cpus)));
+        listed.push(("HMAT", hmat::build(cfg)));
     }
 
     let mut cursor = Cursor { base, next: base };
@@ -175,7 +177,7 @@ mod tests {
         let t = build(&cxl_config(), base).unwrap();
         assert_eq!(
             signatures(&t),
-            ["RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT"]
+            ["RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT", "HMAT"]
         );
         assert_eq!(t.rsdp_addr(), base);
         assert_eq!(t.tables[0].gpa, base, "RSDP first");
@@ -210,7 +212,7 @@ mod tests {
             .step_by(8)
             .map(|o| u64_at(xsdt, o))
             .collect();
-        let listed = ["FACP", "APIC", "MCFG", "CEDT", "SRAT"].map(gpa);
+        let listed = ["FACP", "APIC", "MCFG", "CEDT", "SRAT", "HMAT"].map(gpa);
         assert_eq!(entries, listed);
         assert_eq!(
             u64_at(&t.get("FACP").unwrap().bytes, 140),

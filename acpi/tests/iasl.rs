@@ -155,6 +155,19 @@ fn check_iasl(t: &Tools, tables: &AcpiTables, dir: &Path) {
     }
 }
 
+/// The values of every `name : value` field (or decoded flag) in `iasl
+/// -d`'s `<sig>.dsl`, in table order.
+fn fields(dir: &Path, sig: &str, name: &str) -> Vec<String> {
+    let dsl = fs::read_to_string(dir.join(format!("{sig}.dsl"))).unwrap();
+    dsl.lines()
+        .filter_map(|l| {
+            let l = l.split_once("] ").map_or(l, |(_, rest)| rest);
+            let (field, value) = l.split_once(" : ")?;
+            (field.trim() == name).then(|| value.trim().to_string())
+        })
+        .collect()
+}
+
 /// acpiexec on one set of tables.
 struct Exec<'a> {
     tools: &'a Tools,
@@ -353,6 +366,7 @@ fn cxl_config() -> AcpiConfig {
             (0, layout::MMIO32_START),
             (layout::RAM_64BIT_START, 0x4000_0000),
         ],
+        ..AcpiConfig::new(4)
     }
 }
 
@@ -422,10 +436,66 @@ fn cxl_config_tables() {
     let sigs: Vec<&str> = tables.tables.iter().map(|b| b.signature.as_str()).collect();
     assert_eq!(
         sigs,
-        ["RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT"]
+        ["RSDP", "XSDT", "FACS", "FACP", "DSDT", "APIC", "MCFG", "CEDT", "SRAT", "HMAT"]
     );
     dump(&tables, &dir);
     check_iasl(&t, &tables, &dir);
+
+    // A generic port per CXL host bridge, in the domains after the two
+    // windows' (Linux numbers those 1 and 2).
+    let f = |sig, name| fields(&dir, sig, name);
+    let types = f("SRAT", "Subtable Type");
+    assert_eq!(types.iter().filter(|t| t.starts_with("00")).count(), 4);
+    assert_eq!(types.iter().filter(|t| t.starts_with("01")).count(), 2);
+    let ports: Vec<&String> = types.iter().filter(|t| t.starts_with("06")).collect();
+    assert_eq!(ports, ["06 [Generic Port Affinity]"; 2]);
+    assert_eq!(f("SRAT", "Device Handle Type"), ["00", "00"]);
+    let domains = f("SRAT", "Proximity Domain");
+    assert_eq!(domains[domains.len() - 2..], ["00000003", "00000004"]);
+    assert_eq!(
+        f("SRAT", "Device Handle"),
+        [
+            "41 43 50 49 30 30 31 36 01 00 00 00 00 00 00 00",
+            "41 43 50 49 30 30 31 36 02 00 00 00 00 00 00 00",
+        ]
+    );
+    assert_eq!(f("SRAT", "Enabled"), ["1"; 8]);
+
+    // HMAT: RAM attached to the vCPUs, then read/write latency/bandwidth
+    // from domain 0 to RAM and both generic ports.
+    assert_eq!(f("HMAT", "Revision"), ["02"]);
+    assert_eq!(
+        f("HMAT", "Structure Type"),
+        [
+            "0000 [Memory Proximity Domain Attributes]",
+            "0001 [System Locality Latency and Bandwidth Information]",
+            "0001 [System Locality Latency and Bandwidth Information]",
+            "0001 [System Locality Latency and Bandwidth Information]",
+            "0001 [System Locality Latency and Bandwidth Information]",
+        ]
+    );
+    assert_eq!(f("HMAT", "Memory Proximity Domain"), ["00000000"]);
+    assert_eq!(f("HMAT", "Data Type"), ["01", "02", "04", "05"]);
+    assert_eq!(
+        f("HMAT", "Entry Base Unit"),
+        [
+            "00000000000003E8",
+            "00000000000003E8",
+            "0000000000000001",
+            "0000000000000001"
+        ]
+    );
+    assert_eq!(
+        f("HMAT", "Target Proximity Domain List"),
+        ["00000000", "00000003", "00000004"].repeat(4)
+    );
+    let latency = ["0050", "0064", "0064"]; // 80 ns, 100 ns
+    let bandwidth = ["C800", "FA00", "FA00"]; // 51200 MB/s, 64000 MB/s
+    assert_eq!(
+        f("HMAT", "Entry"),
+        [latency, latency, bandwidth, bandwidth].concat()
+    );
+
     let x = Exec::new(&t, &tables, &dir);
 
     // CXL _OSC: PCIe controls masked to what is granted, CXL memory error
