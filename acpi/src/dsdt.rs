@@ -5,6 +5,7 @@
 //! Scope (\_SB) {
 //!     Device (MBRD) { PNP0C02 reserving the ECAM }
 //!     Device (COM1) { PNP0501 at 0x3f8, IRQ 4 }
+//!     Device (PEVT) { QEMU0001 pvpanic at 0x505 }
 //!     Device (PCI0) { ... }   // one per host bridge, see pci_host
 //!     Device (CXLn) { ... }
 //!     Device (CXLM) { ... }   // ACPI0017, if any CXL host bridge, see cxl_dsdt
@@ -67,10 +68,21 @@ fn com1() -> Raw {
     )))
 }
 
+/// The pvpanic device (QEMU0001, one I/O port): Linux's `pvpanic-mmio`
+/// driver writes to it when the kernel panics, so the VMM can exit with a
+/// crash status instead of rebooting or hanging.
+fn pvpanic() -> Raw {
+    let hid = Name::new("_HID".into(), &"QEMU0001");
+    let port = IO::new(layout::PVPANIC_PORT, layout::PVPANIC_PORT, 1, 1);
+    let crs = Name::new("_CRS".into(), &ResourceTemplate::new(vec![&port]));
+    Raw(bytes_of(&Device::new("PEVT".into(), vec![&hid, &crs])))
+}
+
 /// The DSDT for a validated `cfg`.
 pub(crate) fn build(cfg: &AcpiConfig) -> Vec<u8> {
     let mbrd = motherboard_resources();
     let com1 = com1();
+    let pvpanic = pvpanic();
     let bridges: Vec<Raw> = cfg
         .host_bridges
         .iter()
@@ -79,7 +91,7 @@ pub(crate) fn build(cfg: &AcpiConfig) -> Vec<u8> {
         .collect();
     let cxl_root = cfg.has_cxl().then(|| cxl_dsdt::root_device(cfg));
 
-    let mut devices: Vec<&dyn Aml> = vec![&mbrd, &com1];
+    let mut devices: Vec<&dyn Aml> = vec![&mbrd, &com1, &pvpanic];
     devices.extend(bridges.iter().map(|b| b as &dyn Aml));
     if let Some(root) = &cxl_root {
         devices.push(root);

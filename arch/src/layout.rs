@@ -139,6 +139,8 @@ pub const ACPI_SLP_TYP_S5: u8 = 5;
 pub const ACPI_RESET_PORT: u16 = 0x3c0;
 /// Value written to [`ACPI_RESET_PORT`] to reset.
 pub const ACPI_RESET_VALUE: u8 = 0x01;
+/// pvpanic: the guest writes here when it panics (QEMU0001 in the DSDT).
+pub const PVPANIC_PORT: u16 = 0x505;
 /// COM1 16550 UART.
 pub const COM1_PORT: u16 = 0x3f8;
 /// COM1 interrupt line (ISA IRQ 4).

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use arch::layout::{
     ACPI_PM_PORT, ACPI_PM_SIZE, ACPI_RESET_PORT, CMOS_PORT, COM1_IRQ, COM1_PORT, I8042_CMD_PORT,
     I8042_DATA_PORT, PCI_CONFIG_IO_PORT, PCI_CONFIG_IO_SIZE, PCI_ECAM_SIZE, PCI_ECAM_START,
+    PVPANIC_PORT,
 };
-use devices::legacy::{AcpiPm, AcpiReset, Cmos, ExitHandler, ExitRequest, Serial, I8042};
+use devices::legacy::{AcpiPm, AcpiReset, Cmos, ExitHandler, ExitRequest, PvPanic, Serial, I8042};
 use devices::pci::{
     assign_resources, DevFn, HostBridge, PciConfigIo, PciEcam, PciNode, PciSegment, SharedSegment,
 };
@@ -84,6 +85,9 @@ impl DeviceManager {
             exit.request(match r {
                 ExitRequest::Poweroff => ExitReason::Poweroff,
                 ExitRequest::Reset => ExitReason::Reset,
+                ExitRequest::Panic => {
+                    ExitReason::GuestCrash("the guest kernel panicked (pvpanic)".into())
+                }
             })
         });
 
@@ -117,6 +121,13 @@ impl DeviceManager {
                 u64::from(ACPI_PM_SIZE),
             )
             .map_err(|e| DeviceError::Bus("ACPI PM registers", e))?;
+        io_bus
+            .insert(
+                Arc::new(Mutex::new(PvPanic::new(on_exit.clone()))),
+                u64::from(PVPANIC_PORT),
+                1,
+            )
+            .map_err(|e| DeviceError::Bus("pvpanic", e))?;
         io_bus
             .insert(
                 Arc::new(Mutex::new(AcpiReset::new(on_exit))),

@@ -9,6 +9,8 @@ pub enum ExitRequest {
     Poweroff,
     /// Reset the machine.
     Reset,
+    /// The guest kernel panicked (pvpanic).
+    Panic,
 }
 
 /// Called by a device when the guest requests a power-off or reset. The VMM

@@ -44,3 +44,13 @@ if [ "$mem_kib" -gt $((given_kib * 85 / 100)) ] && [ "$mem_kib" -le "$given_kib"
 else
     check_fail memtotal "MemTotal ${mem_kib} kB not in (85%, 100%] of ${given_kib} kB"
 fi
+
+# pvpanic bound to the DSDT's QEMU0001 device; with e2e.panic=1 the guest
+# panics on purpose and cxlvmm must exit with its crash status.
+check pvpanic-bound test -e /sys/bus/platform/drivers/pvpanic-mmio/QEMU0001:00
+case " $(cat /proc/cmdline) " in
+*" e2e.panic=1 "*)
+    check_summary guest
+    echo c >/proc/sysrq-trigger
+    ;;
+esac

@@ -35,6 +35,16 @@ else
     check_eq cxlvmm-exit "$rc" 0
 fi
 check_import "$console" guest/
+
+# A guest kernel panic ends the VM with the crash status (pvpanic), not a
+# reboot or a hang.
+pconsole=$WORKDIR/panic-console.log
+timeout "$timeout_s" "$CXLVMM" \
+    --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline e2e.panic=1" \
+    --cpus "$cpus" --memory "${mem_mib}M" --serial "file:$pconsole" >"$WORKDIR/panic-cxlvmm.log" 2>&1
+rc=$?
+check_eq panic-exit-status "$rc" 4
+check panic-message grep -q "guest kernel panicked" "$WORKDIR/panic-cxlvmm.log"
 [ -n "${E2E_SHOW_CONSOLE:-}" ] && check_tail "$console" 100000 "guest console"
 
 if ! check_summary host; then
