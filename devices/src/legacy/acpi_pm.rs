@@ -46,31 +46,40 @@ const PM1_EN: u64 = 2;
 const PM1_CNT: u64 = layout::ACPI_PM1_CNT_OFFSET as u64;
 const PM_TMR: u64 = layout::ACPI_PM_TMR_OFFSET as u64;
 
+/// A monotonic clock in nanoseconds.
+pub type NanoClock = Box<dyn Fn() -> u128 + Send>;
+
 /// The ACPI PM1a event and control blocks and the PM timer.
 pub struct AcpiPm {
     exit: ExitHandler,
     pm1_sts: u16,
     pm1_en: u16,
     pm1_cnt: u16,
-    start: Instant,
+    clock: NanoClock,
 }
 
 impl AcpiPm {
-    /// A block that reports power-off to `exit`.
+    /// A block that reports power-off to `exit`, timed by the host's
+    /// monotonic clock.
     pub fn new(exit: ExitHandler) -> Self {
+        let start = Instant::now();
+        Self::with_clock(exit, Box::new(move || start.elapsed().as_nanos()))
+    }
+
+    /// A block timed by `clock` (nanoseconds).
+    pub fn with_clock(exit: ExitHandler, clock: NanoClock) -> Self {
         Self {
             exit,
             pm1_sts: 0,
             pm1_en: 0,
             pm1_cnt: PM1_CNT_SCI_EN,
-            start: Instant::now(),
+            clock,
         }
     }
 
-    /// PM_TMR: ticks of the 3.579545 MHz clock since creation, 32 bits.
+    /// PM_TMR: ticks of the 3.579545 MHz clock, 32 bits.
     fn timer(&self) -> u32 {
-        let ns = self.start.elapsed().as_nanos();
-        (ns * PM_TIMER_HZ / 1_000_000_000) as u32
+        ((self.clock)() * PM_TIMER_HZ / 1_000_000_000) as u32
     }
 
     fn register(&self, reg: u64) -> u32 {
@@ -213,17 +222,32 @@ mod tests {
 
     #[test]
     fn timer_runs_at_acpi_rate() {
-        let mut dev = AcpiPm::new(ExitRecorder::new().handler());
-        let t0 = read_u32(&mut dev, PM_TMR);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let t1 = read_u32(&mut dev, PM_TMR);
-        let ticks = t1.wrapping_sub(t0);
-        // 20 ms is 71591 ticks; allow for a slow scheduler, never for less.
-        assert!(ticks >= 71_000, "{ticks}");
-        assert!(ticks < 3_579_545, "{ticks}");
+        let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let n = now.clone();
+        let clock: NanoClock =
+            Box::new(move || u128::from(n.load(std::sync::atomic::Ordering::SeqCst)));
+        let mut dev = AcpiPm::with_clock(ExitRecorder::new().handler(), clock);
+        assert_eq!(read_u32(&mut dev, PM_TMR), 0);
+        // One second is 3579545 ticks; 20 ms is 71590.9.
+        now.store(1_000_000_000, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(read_u32(&mut dev, PM_TMR), 3_579_545);
+        now.store(1_020_000_000, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(read_u32(&mut dev, PM_TMR), 3_579_545 + 71_590);
         // Writes are ignored.
         dev.write(BASE, PM_TMR, &[0; 4]);
-        assert!(read_u32(&mut dev, PM_TMR).wrapping_sub(t1) < 3_579_545);
+        assert_eq!(read_u32(&mut dev, PM_TMR), 3_579_545 + 71_590);
+        // The counter is 32 bits wide and wraps (TMR_VAL_EXT).
+        now.store(1_200_000_000_000, std::sync::atomic::Ordering::SeqCst);
+        let ticks = 1_200u128 * 3_579_545;
+        assert_eq!(u128::from(read_u32(&mut dev, PM_TMR)), ticks % (1 << 32));
+    }
+
+    #[test]
+    fn host_clock_advances() {
+        let mut dev = AcpiPm::new(ExitRecorder::new().handler());
+        let t0 = read_u32(&mut dev, PM_TMR);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_ne!(read_u32(&mut dev, PM_TMR), t0);
     }
 
     #[test]
