@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use log::{debug, warn};
+use log::{info, warn};
 
 use super::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
 use super::decode::Interleave;
@@ -349,8 +349,9 @@ impl CxlMemoryPath {
             .map(|(hpa, _)| *hpa)
             .collect();
         for hpa in stale {
-            if let Err(e) = self.mapper.unmap(hpa) {
-                warn!("CXL: unmapping {hpa:#x}: {e}");
+            match self.mapper.unmap(hpa) {
+                Ok(()) => info!("CXL: unmapped {hpa:#x}"),
+                Err(e) => warn!("CXL: unmapping {hpa:#x}: {e}"),
             }
             s.installed.remove(&hpa);
         }
@@ -360,8 +361,8 @@ impl CxlMemoryPath {
             }
             match self.mapper.map(hpa, &w.backend, w.offset, w.len) {
                 Ok(()) => {
-                    debug!(
-                        "CXL: mapped {hpa:#x}+{:#x} (ep {} dpa {:#x})",
+                    info!(
+                        "CXL: mapped {hpa:#x}+{:#x} (endpoint {} DPA {:#x})",
                         w.len, w.endpoint, w.dpa
                     );
                     s.installed.insert(hpa, w);

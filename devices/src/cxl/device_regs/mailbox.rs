@@ -174,6 +174,13 @@ impl MailboxRegisters {
             Some(input) => memdev.execute(opcode, input),
             None => (RetCode::InvalidPayloadLength, Vec::new()),
         };
+        // What a driver did and what the device answered, for driver testing
+        // (`cxlvmm -v` shows it).
+        log::info!(
+            "CXL memdev serial {:#x}: mailbox opcode {opcode:#06x}, {length} bytes in -> {rc:?}, {} bytes out",
+            memdev.config().serial,
+            out.len()
+        );
         let out_len = match self.payload.get_mut(..out.len()) {
             Some(dst) => {
                 dst.copy_from_slice(&out);
