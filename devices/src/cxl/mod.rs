@@ -18,8 +18,8 @@
 //!   blocks above; `pci_caps` places CXL structures in config space.
 
 pub mod cdat;
-pub mod dcd;
 pub mod component;
+pub mod dcd;
 pub mod decode;
 pub mod device_regs;
 pub mod doe;

@@ -426,9 +426,7 @@ impl Type3 {
             {
                 let result = match (&extent.backend, &self.dc_backing) {
                     (Some(b), _) => b.zero(),
-                    (None, Some((b, base))) => {
-                        b.write(extent.dpa - base, &vec![0u8; extent.len as usize])
-                    }
+                    (None, Some((b, base))) => b.zero_range(extent.dpa - base, extent.len),
                     (None, None) => Ok(()),
                 };
                 if let Err(err) = result {

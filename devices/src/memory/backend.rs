@@ -234,6 +234,14 @@ impl HostMemory {
         Ok(())
     }
 
+    /// Zeroes `len` bytes from `offset`.
+    pub fn zero_range(&self, offset: u64, len: u64) -> Result<(), BackendError> {
+        self.check(offset, len as usize)?;
+        // SAFETY: bounds checked above; the mapping is ours and writable.
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(offset as usize), 0, len as usize) };
+        Ok(())
+    }
+
     /// Zeroes the whole backend (sanitize). Shared mappings give the pages
     /// back to the host by punching a hole; private ones are cleared.
     pub fn zero(&self) -> Result<(), BackendError> {
@@ -355,6 +363,12 @@ mod tests {
         m.zero().unwrap();
         m.read(4096, &mut b).unwrap();
         assert_eq!(b, [0; 5]);
+        m.write(8192, b"abc").unwrap();
+        m.zero_range(8193, 1).unwrap();
+        let mut c = [0u8; 3];
+        m.read(8192, &mut c).unwrap();
+        assert_eq!(&c, b"a\0c");
+        assert!(m.zero_range(1 << 20, 1).is_err());
     }
 
     #[test]
