@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# test.sh - the project's complete test run; stops at the first failure.
+# test.sh - the project's complete test run (README's test command); stops
+# at the first failure. Run as root on a fresh machine (it installs QEMU and
+# the host tools the first time).
 #
 #   1. cargo fmt --all --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
@@ -25,12 +27,19 @@ step() {
     log "ok: $name ($((SECONDS - t))s)"
 }
 
-# iasl/acpiexec for the ACPI tests (fetched on first use).
+# Host preparation (apt sources, QEMU, tools; needs root the first time),
+# iasl/acpiexec for the ACPI tests, the guest kernel and busybox: all
+# idempotent and cached, so a rerun costs seconds.
+if [[ $EUID -eq 0 ]]; then
+    step setup-host "$ROOT/scripts/setup-host.sh"
+elif [[ -n $SCENARIOS ]] && ! command -v qemu-system-x86_64 >/dev/null; then
+    log "QEMU is missing: run as root once (sudo scripts/test.sh) to install it"
+    exit 1
+fi
 export CXLVMM_IASL=${CXLVMM_IASL:-$CACHE/bin/iasl}
 export CXLVMM_ACPIEXEC=${CXLVMM_ACPIEXEC:-$CACHE/bin/acpiexec}
-if [[ ! -x $CXLVMM_IASL || ! -x $CXLVMM_ACPIEXEC ]]; then
-    step fetch-iasl "$ROOT/scripts/fetch-iasl.sh"
-fi
+step fetch-iasl "$ROOT/scripts/fetch-iasl.sh"
+step fetch-guest "$ROOT/scripts/fetch-guest.sh"
 
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings

@@ -63,7 +63,8 @@ pub struct Args {
     #[arg(long, value_name = "id=ID,...")]
     pub cxl_root_port: Vec<String>,
 
-    /// A CXL Type 3 device: `id=ID,port=ROOT_PORT[,volatile-memdev=B][,persistent-memdev=B][,lsa-size=SIZE][,lsa-file=PATH][,serial=N][,fw-version=STR]`.
+    /// A CXL Type 3 device: `id=ID,port=ROOT_PORT[,volatile-memdev=B][,persistent-memdev=B][,lsa-size=SIZE][,lsa-file=PATH][,serial=N][,fw-version=STR]`
+    /// with Dynamic Capacity: `[,dc-regions=N],dc-regions-total-size=SIZE[,dc-block-size=SIZE][,dc-sanitize=on|off][,dc-memdev=B][,dc-event-log-depth=N]`.
     #[arg(long, value_name = "id=ID,...")]
     pub cxl_type3: Vec<String>,
 

@@ -29,6 +29,9 @@ check_eq root-decoder-size "$(($(cat $CXL/decoder0.0/size 2>/dev/null || echo -1
 qos=$(cat $CXL/mem0/ram/qos_class 2>/dev/null)
 check cdat-qos-class test -n "$qos" -a "$qos" != "-1"
 check_eq no-cxl-errors "$(cxl_errors)" ""
+echo "E2E-INFO: /sys/bus/cxl/devices: $(ls $CXL | tr '\n' ' ')"
+echo "E2E-INFO: mem0: ram/size=$(cat $CXL/mem0/ram/size) serial=$(cat $CXL/mem0/serial) firmware_version=$(cat $CXL/mem0/firmware_version) ram/qos_class=$qos"
+echo "E2E-INFO: decoder0.0 (root, the CFMWS): start=$(cat $CXL/decoder0.0/start) size=$(cat $CXL/decoder0.0/size) interleave_ways=$(cat $CXL/decoder0.0/interleave_ways)"
 
 region=$(create_ram_region decoder0.0 "$size" 256 "$ep_dec" 2>/tmp/region.err)
 if [ -n "$region" ]; then
@@ -46,6 +49,7 @@ for b in /sys/devices/system/node/node1/memory*; do
 done
 node_kb=$(sed -n 's/.*MemTotal: *\([0-9]*\) kB/\1/p' /sys/devices/system/node/node1/meminfo 2>/dev/null)
 check_eq node1-memtotal-is-region-size "$node_kb" "$((size / 1024))"
+echo "E2E-INFO: $region: $(cat $CXL/$region/resource 2>/dev/null)+$(cat $CXL/$region/size 2>/dev/null) -> $(ls /sys/bus/dax/devices 2>/dev/null | tr '\n' ' ') -> node1 MemTotal ${node_kb} kB"
 
 # A program running from node 1 writes the pattern; it keeps the pages until
 # the VM powers off so nothing reuses them.
