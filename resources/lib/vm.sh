@@ -41,6 +41,8 @@ run_vm() {
         check_eq "$_vm_name-exit" "$_vm_rc" 0
     fi
     check_import "$_vm_console" guest/
+    # The guest's informational lines (what it saw), re-printed for the log.
+    tr -d '\r' <"$_vm_console" | sed -n 's/.*\(E2E-INFO: \)/\1/p'
     [ -n "${E2E_SHOW_CONSOLE:-}" ] && check_tail "$_vm_console" 100000 "guest console"
     return 0
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, MutexGuard};
 use api::{
     ApiError, ApiRequest, ApiResponse, ApiResult, BoundTo, CxlDeviceInfo, DcAddRequest, DcExtent,
     DcExtentList, DcRegionInfo, DcReleaseRequest, DcReleaseStatus, DcReleaseStatusQuery,
-    ExtentInfo, ExtentRef, ExtentState, MemoryBackendConfig, MemoryBackendInfo, ReleaseSelector,
-    ReleaseStatus, VmInfo, VmState,
+    ExtentInfo, ExtentRef, ExtentSpec, ExtentState, MemoryBackendConfig, MemoryBackendInfo,
+    ReleaseSelector, ReleaseStatus, VmInfo, VmState,
 };
 use devices::cxl::dcd::{
     AddRequest, DcExtent as DeviceExtent, DcdError, ExtentState as DeviceState, ExtentStatus,
@@ -56,6 +56,16 @@ fn dcd_error(e: DcdError) -> ApiError {
         | DcdError::NoSpace { .. } => ApiError::Conflict(msg),
         _ => ApiError::BadRequest(msg),
     }
+}
+
+fn requested(extents: &[ExtentSpec]) -> Vec<RequestedExtent> {
+    extents
+        .iter()
+        .map(|e| RequestedExtent {
+            offset: e.offset,
+            len: e.len,
+        })
+        .collect()
 }
 
 fn state(s: DeviceState) -> ExtentState {
@@ -236,14 +246,7 @@ impl ApiContext {
                 selection_policy: policy,
                 region: r.region,
                 tag: r.tag,
-                extents: r
-                    .extents
-                    .iter()
-                    .map(|e| RequestedExtent {
-                        offset: e.offset,
-                        len: e.len,
-                    })
-                    .collect(),
+                extents: requested(&r.extents),
                 backend,
             })
             .map_err(dcd_error)?;
@@ -270,14 +273,7 @@ impl ApiContext {
                 sanitize_on_release: r.sanitize_on_release,
                 region: r.region,
                 tag: r.tag,
-                extents: r
-                    .extents
-                    .iter()
-                    .map(|e| RequestedExtent {
-                        offset: e.offset,
-                        len: e.len,
-                    })
-                    .collect(),
+                extents: requested(&r.extents),
             })
             .map_err(dcd_error)?;
         let s = if out.forced {
