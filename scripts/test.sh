@@ -36,6 +36,14 @@ elif [[ -n $SCENARIOS ]] && ! command -v qemu-system-x86_64 >/dev/null; then
     log "QEMU is missing: run as root once (sudo scripts/test.sh) to install it"
     exit 1
 fi
+# A hugetlbfs mount with a few 2 MiB pages for the hugetlbfs backend test.
+if [[ $EUID -eq 0 && -z ${CXLVMM_HUGETLBFS:-} ]]; then
+    hp=$CACHE/hugetlbfs
+    mkdir -p "$hp"
+    if (($(cat /proc/sys/vm/nr_hugepages) < 8)); then echo 8 >/proc/sys/vm/nr_hugepages; fi
+    mountpoint -q "$hp" || mount -t hugetlbfs -o pagesize=2M none "$hp"
+    export CXLVMM_HUGETLBFS=$hp
+fi
 export CXLVMM_IASL=${CXLVMM_IASL:-$CACHE/bin/iasl}
 export CXLVMM_ACPIEXEC=${CXLVMM_ACPIEXEC:-$CACHE/bin/acpiexec}
 step fetch-iasl "$ROOT/scripts/fetch-iasl.sh"

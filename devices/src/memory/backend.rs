@@ -391,6 +391,36 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Runs on a hugetlbfs mount named by CXLVMM_HUGETLBFS (scripts/test.sh
+    /// reserves huge pages and mounts one); without it there is nothing to
+    /// test against, and the test says so.
+    #[test]
+    fn hugetlbfs_backend() {
+        let Some(dir) = std::env::var_os("CXLVMM_HUGETLBFS") else {
+            eprintln!("CXLVMM_HUGETLBFS not set: hugetlbfs backend not exercised");
+            return;
+        };
+        let m = HostMemory::new(cfg(
+            BackendKind::Hugetlbfs(dir.clone().into()),
+            4 << 20,
+            true,
+        ))
+        .unwrap();
+        assert_eq!(m.page_size(), 2 << 20);
+        m.write((2 << 20) + 5, b"huge").unwrap();
+        let mut b = [0u8; 4];
+        m.read((2 << 20) + 5, &mut b).unwrap();
+        assert_eq!(&b, b"huge");
+        m.zero().unwrap();
+        m.read((2 << 20) + 5, &mut b).unwrap();
+        assert_eq!(b, [0; 4]);
+        // Sizes must be whole huge pages.
+        assert!(matches!(
+            HostMemory::new(cfg(BackendKind::Hugetlbfs(dir.into()), 3 << 20, true)),
+            Err(BackendError::BadSize { align, .. }) if align == 2 << 20
+        ));
+    }
+
     #[test]
     fn bad_size_and_bad_hugetlbfs() {
         assert!(matches!(
