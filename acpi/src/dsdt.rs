@@ -87,7 +87,7 @@ pub(crate) fn build(cfg: &AcpiConfig) -> Vec<u8> {
         .host_bridges
         .iter()
         .enumerate()
-        .map(|(i, hb)| pci_host::device(hb, i == 0))
+        .map(|(i, hb)| pci_host::device(hb, i == 0, !cfg.ram.is_empty()))
         .collect();
     let cxl_root = cfg.has_cxl().then(|| cxl_dsdt::root_device(cfg));
 

@@ -12,6 +12,7 @@
 //!     Name (_BBN, bus_start)
 //!     Name (_CRS, ResourceTemplate () { bus range, [0xcf8 ports,] windows })
 //!     Method (_OSC, 4, Serialized) { ... }
+//!     Name (_PXM, 0)                  // with an SRAT
 //! }
 //! ```
 //!
@@ -81,7 +82,9 @@ fn crs(hb: &HostBridge, primary: bool) -> Raw {
 }
 
 /// The device for `hb`; the `primary` bridge also claims the 0xcf8 ports.
-pub(crate) fn device(hb: &HostBridge, primary: bool) -> Raw {
+/// With `numa` (an SRAT exists) it gets `_PXM 0`, the CPUs' and RAM's
+/// proximity domain, so Linux knows the node of the devices below it.
+pub(crate) fn device(hb: &HostBridge, primary: bool, numa: bool) -> Raw {
     let is_cxl = matches!(hb.kind, HostBridgeKind::Cxl { .. });
     let pnp0a08 = EISAName::new("PNP0A08");
     let pnp0a03 = EISAName::new("PNP0A03");
@@ -101,11 +104,13 @@ pub(crate) fn device(hb: &HostBridge, primary: bool) -> Raw {
     let bbn = Name::new("_BBN".into(), &hb.bus_start);
     let crs = Name::new("_CRS".into(), &crs(hb, primary));
     let osc = osc::method(is_cxl);
+    let pxm = Name::new("_PXM".into(), &0u8);
     let name = hb.name();
-    let dev = Device::new(
-        name.as_str().into(),
-        vec![&hid, &cid, &seg, &uid, &bbn, &crs, &osc],
-    );
+    let mut children: Vec<&dyn Aml> = vec![&hid, &cid, &seg, &uid, &bbn, &crs, &osc];
+    if numa {
+        children.push(&pxm);
+    }
+    let dev = Device::new(name.as_str().into(), children);
     Raw(bytes_of(&dev))
 }
 
@@ -123,7 +128,7 @@ mod tests {
 
     #[test]
     fn pcie_root_complex() {
-        let b = device(&HostBridge::pci0(), true).0;
+        let b = device(&HostBridge::pci0(), true, false).0;
         assert!(contains(&b, b"PCI0"));
         assert!(contains(&b, &[b"_HID".as_slice(), &PNP0A08].concat()));
         assert!(contains(&b, &[b"_CID".as_slice(), &PNP0A03].concat()));
@@ -143,8 +148,11 @@ mod tests {
         hb.kind = HostBridgeKind::Cxl {
             chbs_base: layout::CXL_CHBS_START,
         };
-        let b = device(&hb, false).0;
+        let b = device(&hb, false, true).0;
         assert!(contains(&b, b"CXL3"));
+        // _PXM 0 (ZeroOp) with an SRAT; none without.
+        assert!(contains(&b, b"_PXM\x00"));
+        assert!(!contains(&device(&hb, false, false).0, b"_PXM"));
         assert!(contains(&b, b"_HID\x0dACPI0016\0"));
         // _CID: Package (2) { PNP0A08, PNP0A03 }
         assert!(contains(
