@@ -436,6 +436,29 @@ impl Type3 {
         }
     }
 
+    /// Writes the data commands left for the media (Clear Poison's 64 bytes)
+    /// into the memory behind their DPA; DPA nothing backs is skipped.
+    fn apply_media_writes(&mut self) {
+        let writes = self.regs.memdev_mut().take_media_writes();
+        if writes.is_empty() {
+            return;
+        }
+        let ranges = self.memory_ranges();
+        for w in writes {
+            let hit = ranges
+                .iter()
+                .find(|r| r.dpa <= w.dpa && w.dpa - r.dpa + 64 <= r.len);
+            match hit {
+                Some(r) => {
+                    if let Err(e) = r.backend.write(r.offset + (w.dpa - r.dpa), &w.data) {
+                        warn!("CXL type 3: media write at DPA {:#x}: {e}", w.dpa);
+                    }
+                }
+                None => warn!("CXL type 3: media write at unbacked DPA {:#x}", w.dpa),
+            }
+        }
+    }
+
     /// Reports the decoders and enables to the memory path.
     fn report_decoders(&self) {
         let (decoders, hdm_enabled) = match self.component.hdm() {
@@ -518,6 +541,7 @@ impl PciDevice for Type3 {
                 let vectors = self.regs.write(o - DEVICE_REGS_OFFSET, data);
                 self.signal(vectors);
                 self.apply_dcd_effects();
+                self.apply_media_writes();
             }
             _ => {}
         }

@@ -221,6 +221,26 @@ fn committed_decoder_and_mem_enable_map_the_backend() {
 }
 
 #[test]
+fn clear_poison_writes_its_data_into_the_backing_memory() {
+    let mut r = rig();
+    let d = &mut r.dev;
+    let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
+    // Clear Poison (4302h): DPA 0x1000, then 64 bytes of clear data.
+    let mut input = 0x1000u64.to_le_bytes().to_vec();
+    input.extend([0x5au8; 64]);
+    for (i, c) in input.chunks(8).enumerate() {
+        d.bar_write(REGS_BAR, mb + COMMANDS_PAYLOAD + 8 * i as u64, c);
+    }
+    let cmd = 0x4302u64 | ((input.len() as u64) << 16);
+    d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
+    bar_write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
+    assert_eq!((bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff, 0);
+    let mut b = [0u8; 64];
+    r.backend.read(0x1000, &mut b).unwrap();
+    assert_eq!(b, [0x5a; 64]);
+}
+
+#[test]
 fn cdat_is_served_over_doe() {
     let mut r = rig();
     let d = &mut r.dev;
