@@ -32,7 +32,7 @@ run_vm() {
     _vm_log=$WORKDIR/$_vm_name-cxlvmm.log
     rm -f "$_vm_console" "$_vm_log"
     _vm_start=$(date +%s)
-    timeout "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$_vm_console" "$@" >"$_vm_log" 2>&1
+    timeout -k 10 "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$_vm_console" "$@" >"$_vm_log" 2>&1
     _vm_rc=$?
     echo "E2E-TIME: $_vm_name guest ran for $(($(date +%s) - _vm_start))s (cxlvmm exit $_vm_rc)"
     if [ "$_vm_rc" -eq 124 ]; then
@@ -78,7 +78,7 @@ start_vm() {
     _vm_name=$1
     shift
     rm -f "$WORKDIR/$_vm_name-console.log" "$WORKDIR/$_vm_name-cxlvmm.log"
-    timeout "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$WORKDIR/$_vm_name-console.log" "$@" \
+    timeout -k 10 "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$WORKDIR/$_vm_name-console.log" "$@" \
         >"$WORKDIR/$_vm_name-cxlvmm.log" 2>&1 &
     VM_PID=$!
 }

@@ -207,6 +207,7 @@ pub fn install_kick_handler() -> Result<(), std::io::Error> {
 
 /// A running vCPU thread.
 pub struct VcpuThread {
+    id: u32,
     handle: JoinHandle<()>,
 }
 
@@ -216,9 +217,12 @@ impl VcpuThread {
         let id = vcpu.id;
         let handle = std::thread::Builder::new()
             .name(format!("vcpu{id}"))
-            .spawn(move || vcpu.run())
+            .spawn(move || {
+                vcpu.run();
+                debug!("vCPU {id} stopped");
+            })
             .map_err(|e| VcpuError::Thread(id, e))?;
-        Ok(Self { handle })
+        Ok(Self { id, handle })
     }
 
     /// Interrupts KVM_RUN (if the thread is in it).
@@ -244,10 +248,25 @@ impl VcpuThread {
 /// Stops every vCPU thread: kicks them until they have all returned.
 pub fn stop_all(threads: Vec<VcpuThread>) {
     // A kick can land just before a thread enters KVM_RUN; kick again until
-    // every thread has noticed the stop flag.
+    // every thread has noticed the stop flag. A thread that never does (a
+    // kernel bug, a stuck host) must not keep the process alive: give up
+    // after a while and let process exit take it.
+    let start = std::time::Instant::now();
     while threads.iter().any(|t| !t.is_finished()) {
+        if start.elapsed() > STOP_TIMEOUT {
+            let stuck: Vec<u32> = threads
+                .iter()
+                .filter(|t| !t.is_finished())
+                .map(|t| t.id)
+                .collect();
+            error!("vCPU thread(s) {stuck:?} did not stop within {STOP_TIMEOUT:?}; leaving them");
+            return;
+        }
         threads.iter().for_each(VcpuThread::kick);
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     threads.into_iter().for_each(VcpuThread::join);
 }
+
+/// How long [`stop_all`] waits for vCPU threads.
+pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

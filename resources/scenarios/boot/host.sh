@@ -21,7 +21,7 @@ cmdline="console=ttyS0 ${E2E_L2_APPEND:-quiet loglevel=1} panic=-1"
 cmdline="$cmdline e2e.cpus=$cpus e2e.mem_mib=$mem_mib e2e.acpi_tables=$tables"
 
 start=$(date +%s)
-timeout "$timeout_s" "$CXLVMM" \
+timeout -k 10 "$timeout_s" "$CXLVMM" \
     --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
     --cpus "$cpus" --memory "${mem_mib}M" --serial "file:$console" \
     >"$vmmlog" 2>&1
@@ -39,7 +39,7 @@ check_import "$console" guest/
 # A guest kernel panic ends the VM with the crash status (pvpanic), not a
 # reboot or a hang.
 pconsole=$WORKDIR/panic-console.log
-timeout "$timeout_s" "$CXLVMM" \
+timeout -k 10 "$timeout_s" "$CXLVMM" \
     --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline e2e.panic=1" \
     --cpus "$cpus" --memory "${mem_mib}M" --serial "file:$pconsole" >"$WORKDIR/panic-cxlvmm.log" 2>&1
 rc=$?
@@ -50,5 +50,7 @@ check panic-message grep -q "guest kernel panicked" "$WORKDIR/panic-cxlvmm.log"
 if ! check_summary host; then
     check_tail "$vmmlog" 30 "cxlvmm output (last 30 lines)"
     check_tail "$console" 60 "guest console (last 60 lines)"
+    check_tail "$WORKDIR/panic-cxlvmm.log" 30 "panic run: cxlvmm output (last 30 lines)"
+    check_tail "$pconsole" 60 "panic run: guest console (last 60 lines)"
     exit 1
 fi
