@@ -139,6 +139,8 @@ struct State {
     host_bridges: Vec<Vec<HdmDecoderInfo>>,
     endpoints: Vec<EndpointState>,
     installed: BTreeMap<u64, Installed>,
+    /// The installed memslots by (endpoint, DPA): HPA.
+    by_dpa: BTreeMap<(EndpointId, u64), u64>,
     stats: PathStats,
 }
 
@@ -220,6 +222,69 @@ impl State {
         (dpa - r.dpa < r.len).then(|| (r, r.offset + (dpa - r.dpa)))
     }
 
+    /// The parts of `hpa` (an endpoint decoder's range) that every level
+    /// above sends 1-way to `endpoint`: cut at window and host bridge
+    /// decoder boundaries, so a memslot never covers HPA that decodes to
+    /// another device or to nothing.
+    fn direct_spans(&self, endpoint: EndpointId, hpa: &Range<u64>) -> Vec<Range<u64>> {
+        let mut spans = Vec::new();
+        for w in &self.topology.windows {
+            let start = hpa.start.max(w.base);
+            let end = hpa.end.min(w.base.saturating_add(w.size));
+            if start >= end || w.interleave.ways() != 1 {
+                continue;
+            }
+            let Some(&hb) = w.targets.first() else {
+                continue;
+            };
+            let Some(desc) = self.topology.host_bridges.get(hb) else {
+                continue;
+            };
+            if !desc.has_hdm {
+                // Passthrough: everything goes to the one root port.
+                if desc
+                    .root_ports
+                    .first()
+                    .is_some_and(|p| p.1 == Some(endpoint))
+                {
+                    spans.push(start..end);
+                }
+                continue;
+            }
+            let leads_here = |port: &u8| {
+                desc.root_ports
+                    .iter()
+                    .any(|p| p.0 == *port && p.1 == Some(endpoint))
+            };
+            for d in self.host_bridges.get(hb).into_iter().flatten() {
+                let s = start.max(d.base);
+                let e = end.min(d.base.saturating_add(d.size));
+                if !d.committed || s >= e || d.interleave_ways != 1 {
+                    continue;
+                }
+                if let HdmDecoderTarget::Ports(ports) = &d.target {
+                    if ports.first().is_some_and(leads_here) {
+                        spans.push(s..e);
+                    }
+                }
+            }
+        }
+        spans.sort_by_key(|r| r.start);
+        spans
+    }
+
+    fn insert_installed(&mut self, hpa: u64, i: Installed) {
+        self.remove_installed(hpa);
+        self.by_dpa.insert((i.endpoint, i.dpa), hpa);
+        self.installed.insert(hpa, i);
+    }
+
+    fn remove_installed(&mut self, hpa: u64) {
+        if let Some(old) = self.installed.remove(&hpa) {
+            self.by_dpa.remove(&(old.endpoint, old.dpa));
+        }
+    }
+
     /// Every memslot the current state calls for, by HPA.
     fn wanted(&self) -> BTreeMap<u64, Installed> {
         let mut out = BTreeMap::new();
@@ -234,25 +299,26 @@ impl State {
                 if d.interleave_ways != 1 || d.size == 0 {
                     continue;
                 }
-                // The whole decoder must route back to this endpoint 1-way.
-                let first = self.route(d.base);
-                let last = self.route(d.base + d.size - 1);
-                let ok = |r: Option<(Route, bool)>| matches!(r, Some((route, true)) if route.endpoint == endpoint);
-                if !ok(first) || !ok(last) {
-                    continue;
-                }
-                for piece in pieces(ep, dpa) {
-                    let hpa = d.base + (piece.dpa - dpa.start);
-                    out.insert(
-                        hpa,
-                        Installed {
-                            len: piece.len,
-                            backend: piece.backend,
-                            offset: piece.offset,
-                            endpoint,
-                            dpa: piece.dpa,
-                        },
-                    );
+                let range = d.base..d.base.saturating_add(d.size);
+                for span in self.direct_spans(endpoint, &range) {
+                    // A 1-way endpoint decoder is linear: HPA - base = DPA - start.
+                    let first = dpa.start.saturating_add(span.start - d.base);
+                    let sub = first..first.saturating_add(span.end - span.start).min(dpa.end);
+                    if sub.start >= sub.end {
+                        continue;
+                    }
+                    for piece in pieces(ep, &sub) {
+                        out.insert(
+                            span.start + (piece.dpa - sub.start),
+                            Installed {
+                                len: piece.len,
+                                backend: piece.backend,
+                                offset: piece.offset,
+                                endpoint,
+                                dpa: piece.dpa,
+                            },
+                        );
+                    }
                 }
             }
         }
@@ -296,6 +362,7 @@ impl CxlMemoryPath {
                 host_bridges: vec![Vec::new(); hbs],
                 endpoints: vec![EndpointState::default(); eps],
                 installed: BTreeMap::new(),
+                by_dpa: BTreeMap::new(),
                 stats: PathStats::default(),
             }),
         }
@@ -350,10 +417,14 @@ impl CxlMemoryPath {
             .collect();
         for hpa in stale {
             match self.mapper.unmap(hpa) {
-                Ok(()) => info!("CXL: unmapped {hpa:#x}"),
+                Ok(()) => {
+                    info!("CXL: unmapped {hpa:#x}");
+                    s.remove_installed(hpa);
+                }
+                // The slot may still be live: keep it (and its backend)
+                // on the books and try again on the next change.
                 Err(e) => warn!("CXL: unmapping {hpa:#x}: {e}"),
             }
-            s.installed.remove(&hpa);
         }
         for (hpa, w) in wanted {
             if s.installed.contains_key(&hpa) {
@@ -365,7 +436,7 @@ impl CxlMemoryPath {
                         "CXL: mapped {hpa:#x}+{:#x} (endpoint {} DPA {:#x})",
                         w.len, w.endpoint, w.dpa
                     );
-                    s.installed.insert(hpa, w);
+                    s.insert_installed(hpa, w);
                 }
                 // Accesses keep working through the emulated path.
                 Err(e) => warn!("CXL: mapping {hpa:#x}+{:#x}: {e}", w.len),
@@ -381,10 +452,9 @@ impl CxlMemoryPath {
     /// The HPA at which `endpoint`'s `dpa` is directly mapped, if it is.
     pub fn mapped_hpa(&self, endpoint: EndpointId, dpa: u64) -> Option<u64> {
         let s = self.lock();
-        s.installed
-            .iter()
-            .find(|(_, i)| i.endpoint == endpoint && i.dpa <= dpa && dpa - i.dpa < i.len)
-            .map(|(hpa, i)| hpa + (dpa - i.dpa))
+        let (&(ep, start), &hpa) = s.by_dpa.range(..=(endpoint, dpa)).next_back()?;
+        let len = s.installed.get(&hpa)?.len;
+        (ep == endpoint && dpa - start < len).then(|| hpa + (dpa - start))
     }
 
     /// Installed memslots: (HPA, length).

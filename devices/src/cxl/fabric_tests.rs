@@ -9,6 +9,7 @@ const MIB: u64 = 1 << 20;
 struct Recorder {
     maps: Mutex<BTreeMap<u64, (u64, u64)>>,
     fail: std::sync::atomic::AtomicBool,
+    fail_unmap: std::sync::atomic::AtomicBool,
 }
 
 impl GuestMemoryMapper for Recorder {
@@ -24,6 +25,9 @@ impl GuestMemoryMapper for Recorder {
         Ok(())
     }
     fn unmap(&self, gpa: u64) -> Result<(), String> {
+        if self.fail_unmap.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("busy".into());
+        }
         self.maps
             .lock()
             .unwrap()
@@ -299,4 +303,97 @@ fn accesses_outside_windows_and_at_the_top_never_panic() {
     path.read(u64::MAX - 3, &mut b);
     path.write(u64::MAX, &b);
     assert_eq!(b, [0xff; 8]);
+}
+
+/// One window, one host bridge with two root ports and HDM decoders, two
+/// endpoints: the host bridge decoders decide which HPA goes where.
+fn two_ports_one_way(window: u64) -> (Arc<Recorder>, CxlMemoryPath) {
+    let rec = Arc::new(Recorder::default());
+    let topo = Topology {
+        windows: vec![WindowDesc {
+            base: BASE,
+            size: window,
+            interleave: Interleave::new(1, 256).unwrap(),
+            targets: vec![0],
+        }],
+        host_bridges: vec![HostBridgeDesc {
+            root_ports: vec![(0, Some(0)), (1, Some(1))],
+            has_hdm: true,
+        }],
+        endpoints: 2,
+    };
+    (rec.clone(), CxlMemoryPath::new(topo, rec))
+}
+
+#[test]
+fn direct_slots_follow_every_host_bridge_decoder_not_just_the_ends() {
+    let (rec, path) = two_ports_one_way(1 << 30);
+    const G: u64 = 256 * MIB;
+    // [B, B+G) -> port 0, [B+G, B+2G) -> port 1, [B+2G, B+3G) -> port 0.
+    path.set_host_bridge_decoders(
+        0,
+        vec![
+            hb_decoder(BASE, G, 256, vec![0]),
+            hb_decoder(BASE + G, G, 256, vec![1]),
+            hb_decoder(BASE + 2 * G, G, 256, vec![0]),
+        ],
+    );
+    let (b0, b1) = (backend(3 * G), backend(G));
+    path.set_endpoint_memory(0, vec![mem(0, 3 * G, &b0, 0)]);
+    path.set_endpoint_memory(1, vec![mem(0, G, &b1, 0)]);
+    path.set_endpoint_decoders(0, vec![ep_decoder(BASE, 3 * G, 1, 256, 0..3 * G)], true);
+    path.set_endpoint_decoders(1, vec![ep_decoder(BASE + G, G, 1, 256, 0..G)], true);
+    // Endpoint 0's decoder spans all three, but the middle belongs to
+    // endpoint 1: three slots, each where the decode sends it.
+    assert_eq!(
+        rec.maps(),
+        vec![(BASE, 0, G), (BASE + G, 0, G), (BASE + 2 * G, 2 * G, G)]
+    );
+    assert_eq!(path.route(BASE + G + 0x1000).map(|r| r.endpoint), Some(1));
+    assert_eq!(path.mapped_hpa(1, 0x1000), Some(BASE + G + 0x1000));
+    assert_eq!(path.mapped_hpa(0, G + 0x1000), None);
+    assert_eq!(path.mapped_hpa(0, 2 * G + 8), Some(BASE + 2 * G + 8));
+}
+
+#[test]
+fn hpa_no_host_bridge_decoder_covers_is_not_mapped() {
+    let (rec, path) = two_ports_one_way(1 << 30);
+    const G: u64 = 256 * MIB;
+    path.set_host_bridge_decoders(
+        0,
+        vec![
+            hb_decoder(BASE, G, 256, vec![0]),
+            hb_decoder(BASE + 2 * G, G, 256, vec![0]),
+        ],
+    );
+    let b0 = backend(3 * G);
+    path.set_endpoint_memory(0, vec![mem(0, 3 * G, &b0, 0)]);
+    path.set_endpoint_decoders(0, vec![ep_decoder(BASE, 3 * G, 1, 256, 0..3 * G)], true);
+    assert_eq!(rec.maps(), vec![(BASE, 0, G), (BASE + 2 * G, 2 * G, G)]);
+    let mut r = [0u8; 4];
+    path.read(BASE + G + 64, &mut r);
+    assert_eq!(r, [0xff; 4], "the gap decodes nowhere");
+}
+
+#[test]
+fn a_slot_that_fails_to_unmap_stays_on_the_books_until_it_goes() {
+    let (rec, path) = single(1 << 30);
+    let b = backend(256 * MIB);
+    path.set_endpoint_memory(0, vec![mem(0, 256 * MIB, &b, 0)]);
+    let d = ep_decoder(BASE, 256 * MIB, 1, 256, 0..256 * MIB);
+    path.set_endpoint_decoders(0, vec![d], true);
+    assert_eq!(path.mappings(), vec![(BASE, 256 * MIB)]);
+    rec.fail_unmap
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    path.set_endpoint_decoders(0, vec![], true);
+    assert_eq!(
+        path.mappings(),
+        vec![(BASE, 256 * MIB)],
+        "still live in KVM"
+    );
+    rec.fail_unmap
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    path.set_endpoint_decoders(0, vec![], true);
+    assert!(path.mappings().is_empty());
+    assert!(rec.maps().is_empty());
 }
