@@ -6,3 +6,4 @@ mod boot;
 mod dcd;
 mod harness;
 mod memslots;
+mod port_io;

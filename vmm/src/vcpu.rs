@@ -145,56 +145,90 @@ impl Vcpu {
 
     /// One KVM_RUN and the handling of its exit; `Some` ends the VM.
     pub fn run_once(&mut self) -> Option<ExitReason> {
-        let id = self.id;
-        match self.fd.run() {
-            Ok(VcpuExit::IoIn(port, data)) => {
-                if self.buses.io.read(u64::from(port), data).is_err() {
-                    data.fill(0xff);
-                }
-                None
-            }
-            Ok(VcpuExit::IoOut(port, data)) => {
-                if self.buses.io.write(u64::from(port), data).is_err() {
-                    debug!("vCPU {id}: unhandled out {port:#x} <- {data:x?}");
-                }
-                None
-            }
-            Ok(VcpuExit::MmioRead(addr, data)) => {
-                if self.buses.mmio.read(addr, data).is_err() {
-                    debug!("vCPU {id}: unhandled MMIO read at {addr:#x}");
-                    data.fill(0xff);
-                }
-                None
-            }
-            Ok(VcpuExit::MmioWrite(addr, data)) => {
-                if self.buses.mmio.write(addr, data).is_err() {
-                    debug!("vCPU {id}: unhandled MMIO write at {addr:#x}");
-                }
-                None
-            }
-            Ok(VcpuExit::Hlt) | Ok(VcpuExit::Intr) => None,
-            Ok(VcpuExit::Shutdown) => Some(ExitReason::TripleFault { vcpu: id }),
-            Ok(VcpuExit::SystemEvent(kind, _)) => match kind {
-                KVM_SYSTEM_EVENT_SHUTDOWN => Some(ExitReason::Poweroff),
-                KVM_SYSTEM_EVENT_RESET => Some(ExitReason::Reset),
-                KVM_SYSTEM_EVENT_CRASH => Some(ExitReason::GuestCrash("system event crash".into())),
-                other => Some(ExitReason::GuestCrash(format!("system event {other}"))),
-            },
-            Ok(VcpuExit::FailEntry(reason, cpu)) => Some(ExitReason::GuestCrash(format!(
-                "vCPU {id}: KVM entry failed (reason {reason:#x}, cpu {cpu})"
-            ))),
-            Ok(VcpuExit::InternalError) => Some(ExitReason::GuestCrash(format!(
-                "vCPU {id}: KVM internal error"
-            ))),
-            Ok(other) => {
-                error!("vCPU {id}: unexpected exit {other:?}");
-                Some(ExitReason::GuestCrash(format!(
-                    "vCPU {id}: unexpected exit"
-                )))
-            }
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
-            Err(e) => Some(ExitReason::VmmError(format!("vCPU {id}: KVM_RUN: {e}"))),
+        let io = match self.fd.run() {
+            Ok(VcpuExit::IoIn(port, _)) => (port, true),
+            Ok(VcpuExit::IoOut(port, _)) => (port, false),
+            other => return handle_exit(self.id, &self.buses, other),
+        };
+        self.port_io(io.0, io.1);
+        None
+    }
+
+    /// Carries out the port I/O of the last exit one element at a time: a
+    /// string instruction (`rep ins`/`rep outs`) exits with `count`
+    /// elements of `size` bytes, all for the same port.
+    fn port_io(&mut self, port: u16, input: bool) {
+        let run = self.fd.get_kvm_run();
+        // SAFETY: the last exit was KVM_EXIT_IO, so `io` is the member of
+        // the exit union the kernel filled; it is plain integers.
+        let io = unsafe { run.__bindgen_anon_1.io };
+        let size = usize::from(io.size);
+        let len = size.saturating_mul(io.count as usize);
+        let base = std::ptr::from_mut(run).cast::<u8>();
+        // SAFETY: as kvm-ioctls' `VcpuFd::run` builds the slice for
+        // KVM_EXIT_IO: the kernel places the `size * count` data bytes
+        // `data_offset` bytes into the kvm_run mapping, which lives as long
+        // as the vCPU fd; nothing else refers to them until the next run.
+        let data =
+            unsafe { std::slice::from_raw_parts_mut(base.add(io.data_offset as usize), len) };
+        if size == 0 {
+            return;
         }
+        let id = self.id;
+        for element in data.chunks_exact_mut(size) {
+            if input {
+                if self.buses.io.read(u64::from(port), element).is_err() {
+                    element.fill(0xff);
+                }
+            } else if self.buses.io.write(u64::from(port), element).is_err() {
+                debug!("vCPU {id}: unhandled out {port:#x} <- {element:x?}");
+            }
+        }
+    }
+}
+
+/// Handles every exit but port I/O; `Some` ends the VM.
+fn handle_exit(
+    id: u32,
+    buses: &VcpuBuses,
+    exit: Result<VcpuExit<'_>, kvm_ioctls::Error>,
+) -> Option<ExitReason> {
+    match exit {
+        Ok(VcpuExit::MmioRead(addr, data)) => {
+            if buses.mmio.read(addr, data).is_err() {
+                debug!("vCPU {id}: unhandled MMIO read at {addr:#x}");
+                data.fill(0xff);
+            }
+            None
+        }
+        Ok(VcpuExit::MmioWrite(addr, data)) => {
+            if buses.mmio.write(addr, data).is_err() {
+                debug!("vCPU {id}: unhandled MMIO write at {addr:#x}");
+            }
+            None
+        }
+        Ok(VcpuExit::Hlt) | Ok(VcpuExit::Intr) => None,
+        Ok(VcpuExit::Shutdown) => Some(ExitReason::TripleFault { vcpu: id }),
+        Ok(VcpuExit::SystemEvent(kind, _)) => match kind {
+            KVM_SYSTEM_EVENT_SHUTDOWN => Some(ExitReason::Poweroff),
+            KVM_SYSTEM_EVENT_RESET => Some(ExitReason::Reset),
+            KVM_SYSTEM_EVENT_CRASH => Some(ExitReason::GuestCrash("system event crash".into())),
+            other => Some(ExitReason::GuestCrash(format!("system event {other}"))),
+        },
+        Ok(VcpuExit::FailEntry(reason, cpu)) => Some(ExitReason::GuestCrash(format!(
+            "vCPU {id}: KVM entry failed (reason {reason:#x}, cpu {cpu})"
+        ))),
+        Ok(VcpuExit::InternalError) => Some(ExitReason::GuestCrash(format!(
+            "vCPU {id}: KVM internal error"
+        ))),
+        Ok(other) => {
+            error!("vCPU {id}: unexpected exit {other:?}");
+            Some(ExitReason::GuestCrash(format!(
+                "vCPU {id}: unexpected exit"
+            )))
+        }
+        Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
+        Err(e) => Some(ExitReason::VmmError(format!("vCPU {id}: KVM_RUN: {e}"))),
     }
 }
 
@@ -218,7 +252,13 @@ impl VcpuThread {
         let handle = std::thread::Builder::new()
             .name(format!("vcpu{id}"))
             .spawn(move || {
-                vcpu.run();
+                let exit = vcpu.exit.clone();
+                // A bug that panics on this thread must end the VM, not
+                // leave it running a vCPU short (or hang it with one).
+                let run = std::panic::AssertUnwindSafe(|| vcpu.run());
+                if std::panic::catch_unwind(run).is_err() {
+                    exit.request(ExitReason::VmmError(format!("vCPU {id} thread panicked")));
+                }
                 debug!("vCPU {id} stopped");
             })
             .map_err(|e| VcpuError::Thread(id, e))?;
