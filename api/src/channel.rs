@@ -4,7 +4,9 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
 use std::time::Duration;
 
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -15,6 +17,13 @@ use crate::{ApiError, ApiRequest, ApiResponse};
 pub type ApiResult = Result<ApiResponse, ApiError>;
 
 type Message = (ApiRequest, Responder);
+
+/// Where a queued request stands: the VMM takes it or the client gives up
+/// on it, whichever comes first, so a request the client was told failed is
+/// never applied.
+const QUEUED: u8 = 0;
+const TAKEN: u8 = 1;
+const CANCELLED: u8 = 2;
 
 /// Creates a connected sender (API side) and receiver (VMM side).
 pub fn channel() -> io::Result<(ApiSender, ApiReceiver)> {
@@ -39,14 +48,23 @@ impl ApiReceiver {
     /// The next waiting request and where to send its answer. Once this
     /// returns `None` the eventfd is no longer readable, until the next
     /// request.
+    /// Requests their clients gave up on are skipped.
     pub fn try_recv(&self) -> Option<(ApiRequest, Responder)> {
-        if let Ok(m) = self.rx.try_recv() {
-            return Some(m);
+        loop {
+            let m = match self.rx.try_recv() {
+                Ok(m) => m,
+                Err(_) => {
+                    // Clear the eventfd, then look again: a request queued
+                    // after the first look either shows up now or signals
+                    // the eventfd anew.
+                    let _ = self.eventfd.read();
+                    self.rx.try_recv().ok()?
+                }
+            };
+            if m.1.take() {
+                return Some(m);
+            }
         }
-        // Clear the eventfd, then look again: a request queued after the
-        // first look either shows up now or signals the eventfd anew.
-        let _ = self.eventfd.read();
-        self.rx.try_recv().ok()
     }
 }
 
@@ -60,9 +78,17 @@ impl AsRawFd for ApiReceiver {
 #[derive(Debug)]
 pub struct Responder {
     tx: SyncSender<ApiResult>,
+    state: Arc<AtomicU8>,
 }
 
 impl Responder {
+    /// Claims the request for the VMM; false if its client gave up first.
+    fn take(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
     /// Answers the request. Dropping a `Responder` unanswered fails the
     /// request with a 500.
     pub fn respond(self, result: ApiResult) {
@@ -80,29 +106,42 @@ pub struct ApiSender {
 }
 
 impl ApiSender {
-    /// Queues `request`, wakes the VMM and waits up to `timeout` for its
-    /// answer. Fails with 503 when the VMM is gone or too slow, 500 when it
-    /// drops the request or answers with the wrong kind of response.
+    /// Queues `request`, wakes the VMM and waits up to `timeout` for the
+    /// VMM to take it. Fails with 503 when the VMM is gone or does not take
+    /// it in time (the request is then withdrawn: it is never applied), 500
+    /// when it drops the request or answers with the wrong kind of
+    /// response. A request the VMM took is answered however long applying
+    /// it lasts.
     pub fn call(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
         let endpoint = request.endpoint();
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-        let gone = || ApiError::Unavailable("the VMM is not taking requests".into());
-        self.tx
-            .send((request, Responder { tx: reply_tx }))
-            .map_err(|_| gone())?;
-        self.eventfd.write(1).map_err(|_| gone())?;
-        let response = match reply_rx.recv_timeout(timeout) {
-            Ok(result) => result?,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(ApiError::Unavailable(format!(
-                    "the VMM did not answer within {} s",
-                    timeout.as_secs()
-                )))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(ApiError::Internal("the VMM dropped the request".into()))
-            }
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let responder = Responder {
+            tx: reply_tx,
+            state: state.clone(),
         };
+        let gone = || ApiError::Unavailable("the VMM is not taking requests".into());
+        self.tx.send((request, responder)).map_err(|_| gone())?;
+        self.eventfd.write(1).map_err(|_| gone())?;
+        let dropped = || ApiError::Internal("the VMM dropped the request".into());
+        let result = match reply_rx.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => {
+                let withdrawn = state
+                    .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if withdrawn {
+                    return Err(ApiError::Unavailable(format!(
+                        "the VMM did not take the request within {} s; it was not applied",
+                        timeout.as_secs()
+                    )));
+                }
+                // Taken: it is being applied; its answer will come.
+                reply_rx.recv().map_err(|_| dropped())?
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(dropped()),
+        };
+        let response = result?;
         if !response.answers(endpoint) {
             return Err(ApiError::Internal(format!(
                 "the VMM answered {endpoint:?} with the wrong kind of response"
@@ -188,9 +227,28 @@ mod tests {
             .call(ApiRequest::VmInfo, Duration::from_millis(10))
             .unwrap_err();
         assert_eq!(e.status(), 503);
+        assert!(e.to_string().contains("not applied"), "{e}");
         assert!(
-            rx.try_recv().is_some(),
-            "the timed-out request is still queued"
+            rx.try_recv().is_none(),
+            "a request its client gave up on never reaches the VMM"
         );
+    }
+
+    #[test]
+    fn a_taken_request_is_answered_however_long_it_takes() {
+        let (tx, rx) = channel().unwrap();
+        let slow = std::thread::spawn(move || loop {
+            if let Some((_, responder)) = rx.try_recv() {
+                std::thread::sleep(Duration::from_millis(200));
+                responder.respond(Ok(info()));
+                return rx;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        });
+        assert_eq!(
+            tx.call(ApiRequest::VmInfo, Duration::from_millis(50)),
+            Ok(info())
+        );
+        slow.join().unwrap();
     }
 }

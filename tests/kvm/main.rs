@@ -7,3 +7,4 @@ mod dcd;
 mod harness;
 mod memslots;
 mod port_io;
+mod topology;

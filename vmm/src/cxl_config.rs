@@ -32,8 +32,9 @@ use crate::options::KeyValues;
 pub const CXL_UNIT: u64 = CXL_FMW_ALIGN;
 /// Most CXL host bridges (each gets 16 buses).
 pub const MAX_HOST_BRIDGES: usize = 8;
-/// Most root ports per host bridge (device numbers on its root bus).
-pub const MAX_ROOT_PORTS: usize = 16;
+/// Most root ports per host bridge: each needs a bus of its own below the
+/// bridge's root bus, out of the bridge's 16.
+pub const MAX_ROOT_PORTS: usize = crate::platform::CXL_BUSES_PER_BRIDGE as usize - 1;
 /// Default firmware revision string.
 pub const DEFAULT_FW_VERSION: &str = "cxlvmm-0.1";
 
@@ -51,8 +52,17 @@ pub struct RootPortSpec {
     pub id: String,
     /// Host bridge it sits on.
     pub bridge: String,
-    /// Port number (the host bridge decoders' target ID).
-    pub port: u8,
+    /// Port number (the host bridge decoders' target ID); `None` until
+    /// [`CxlConfig::finish`] numbers the ports given without one.
+    pub port: Option<u8>,
+}
+
+impl RootPortSpec {
+    /// The port number (every port has one once the configuration is
+    /// finished).
+    pub fn number(&self) -> u8 {
+        self.port.unwrap_or_default()
+    }
 }
 
 /// Dynamic Capacity of a Type 3 device.
@@ -176,8 +186,8 @@ pub fn parse_root_port(s: &str) -> Result<RootPortSpec, String> {
     const F: &str = "--cxl-root-port";
     let kv = KeyValues::parse(F, s, &["id", "bus", "port"], None)?;
     let port = match kv.int("port")? {
-        Some(p) => u8::try_from(p).map_err(|_| format!("{F}: port {p} is above 255"))?,
-        None => u8::MAX, // numbered in order later
+        Some(p) => Some(u8::try_from(p).map_err(|_| format!("{F}: port {p} is above 255"))?),
+        None => None, // numbered in order later
     };
     Ok(RootPortSpec {
         id: kv.required("id")?.to_string(),
@@ -321,7 +331,7 @@ pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
         root_ports: vec![RootPortSpec {
             id: n("cxl-rp"),
             bridge: n("cxl-hb"),
-            port: 0,
+            port: Some(0),
         }],
         devices: vec![Type3Spec {
             id: n("cxl-mem"),
@@ -339,7 +349,9 @@ pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
         }],
         windows: vec![WindowSpec {
             targets: vec![n("cxl-hb")],
-            size: size.next_multiple_of(CXL_UNIT),
+            size: size
+                .checked_next_multiple_of(CXL_UNIT)
+                .ok_or_else(|| format!("{F}: size {size:#x} is too large"))?,
             granularity: 256,
             qtg: 0,
         }],
@@ -371,17 +383,23 @@ impl CxlConfig {
         self.host_bridges.is_empty()
     }
 
-    /// Numbers root ports given without `port=` (in order per bridge) and
-    /// checks the whole topology.
+    /// Numbers root ports given without `port=` (the lowest numbers their
+    /// bridge has free, in order) and checks the whole topology.
     pub fn finish(mut self) -> Result<Self, String> {
-        let mut next: BTreeMap<&str, u8> = BTreeMap::new();
-        let bridges: Vec<String> = self.root_ports.iter().map(|r| r.bridge.clone()).collect();
-        for (rp, bridge) in self.root_ports.iter_mut().zip(&bridges) {
-            let n = next.entry(bridge.as_str()).or_insert(0);
-            if rp.port == u8::MAX {
-                rp.port = *n;
+        // Ports without a number get the lowest ones their bridge has free.
+        let mut taken: BTreeMap<String, BTreeSet<u8>> = BTreeMap::new();
+        for rp in &self.root_ports {
+            if let Some(p) = rp.port {
+                taken.entry(rp.bridge.clone()).or_default().insert(p);
             }
-            *n = rp.port.saturating_add(1).max(*n);
+        }
+        for rp in self.root_ports.iter_mut().filter(|r| r.port.is_none()) {
+            let used = taken.entry(rp.bridge.clone()).or_default();
+            let free = (0..=u8::MAX).find(|p| !used.contains(p)).ok_or_else(|| {
+                format!("CXL host bridge '{}': no free root port number", rp.bridge)
+            })?;
+            used.insert(free);
+            rp.port = Some(free);
         }
         self.validate()?;
         Ok(self)
@@ -417,7 +435,7 @@ impl CxlConfig {
                     hb.id
                 ));
             }
-            let mut nums: Vec<u8> = ports.iter().map(|r| r.port).collect();
+            let mut nums: Vec<u8> = ports.iter().map(|r| r.number()).collect();
             nums.sort_unstable();
             nums.dedup();
             if nums.len() != ports.len() {
@@ -484,7 +502,11 @@ impl CxlConfig {
                     w.granularity
                 )
             })?;
+            let mut seen = BTreeSet::new();
             for t in &w.targets {
+                if !seen.insert(t) {
+                    return Err(format!("{name}: CXL host bridge '{t}' is a target twice"));
+                }
                 if !self.host_bridges.iter().any(|h| &h.id == t) {
                     return Err(format!("{name}: no CXL host bridge '{t}'"));
                 }

@@ -22,8 +22,8 @@ fn long_form() -> CxlConfig {
 #[test]
 fn long_form_parses_and_numbers_ports() {
     let c = long_form().finish().unwrap();
-    assert_eq!(c.root_ports[0].port, 0);
-    assert_eq!(c.root_ports[1].port, 1);
+    assert_eq!(c.root_ports[0].port, Some(0));
+    assert_eq!(c.root_ports[1].port, Some(1));
     assert_eq!(c.devices[0].serial, 0x10);
     assert_eq!(c.devices[1].lsa_size, 64 << 10);
     assert_eq!(c.windows[0].granularity, 4096);
@@ -41,6 +41,17 @@ fn short_form_expands() {
     let c = parse_short("300M,memdev=file:/tmp/f", 1).unwrap();
     assert_eq!(c.windows[0].size, 512 << 20, "window rounded up to 256M");
     assert!(parse_short("1G,memdev=disk", 0).is_err());
+    let e = parse_short("18446744073709551615", 0).unwrap_err();
+    assert!(e.contains("too large"), "{e}");
+}
+
+#[test]
+fn explicit_port_numbers_are_kept_even_the_last_one() {
+    let mut c = long_form();
+    c.root_ports[0] = parse_root_port("id=rp0,bus=hb0,port=255").unwrap();
+    let c = c.finish().unwrap();
+    assert_eq!(c.root_ports[0].port, Some(255));
+    assert_eq!(c.root_ports[1].port, Some(0), "numbered in order");
 }
 
 #[test]
@@ -71,6 +82,10 @@ fn invalid_topologies_refused_with_one_line() {
             "no CXL host bridge 'hb9'",
         ),
         (|c| c.windows[0].granularity = 100, "granularity"),
+        (
+            |c| c.windows[0].targets = vec!["hb0".into(), "hb0".into()],
+            "'hb0' is a target twice",
+        ),
         (|c| c.windows.clear(), "need a window"),
         (
             |c| c.host_bridges.push(HostBridgeSpec { id: "hb0".into() }),
@@ -78,7 +93,8 @@ fn invalid_topologies_refused_with_one_line() {
         ),
         (
             |c| {
-                c.root_ports[1].port = 0;
+                c.root_ports[0].port = Some(3);
+                c.root_ports[1].port = Some(3);
             },
             "share a port number",
         ),

@@ -84,7 +84,7 @@ impl CxlDevices {
                     .root_ports
                     .iter()
                     .filter(|r| r.bridge == hb.id)
-                    .map(|r| (r.port, endpoint_of(&r.id)))
+                    .map(|r| (r.number(), endpoint_of(&r.id)))
                     .collect();
                 HostBridgeDesc {
                     has_hdm: ports.len() > 1,
@@ -131,7 +131,7 @@ impl CxlDevices {
                 .map_err(|e| format!("CXL host bridge '{}': {e}", hb.id))?;
             let mut nodes = Vec::new();
             for (dev, rp) in ports.iter().enumerate() {
-                let port = CxlRootPort::new(RootPortConfig::new(rp.port))
+                let port = CxlRootPort::new(RootPortConfig::new(rp.number()))
                     .map_err(|e| format!("CXL root port '{}': {e}", rp.id))?;
                 let mut children = Vec::new();
                 if let Some(ep) = endpoint_of(&rp.id) {

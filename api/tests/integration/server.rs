@@ -214,7 +214,8 @@ fn vmm_that_does_not_answer_gives_503() {
     let (_server, rx) = ApiServer::start(&path, config.clone()).unwrap();
     let e = ApiClient::new(&path).vm_info().unwrap_err();
     assert_eq!(e.status, Some(503), "{e}");
-    assert!(e.message.contains("did not answer"), "{e}");
+    assert!(e.message.contains("did not take the request"), "{e}");
+    assert!(e.message.contains("not applied"), "{e}");
     drop(rx);
     let e = ApiClient::new(&path).vm_info().unwrap_err();
     assert_eq!(

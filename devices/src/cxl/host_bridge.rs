@@ -32,7 +32,10 @@ impl CxlHostBridge {
         id: HostBridgeId,
     ) -> Result<Self, String> {
         let component = if root_ports > 1 {
-            let targets = u8::try_from(root_ports).map_err(|_| "too many root ports")?;
+            // Target Count is 1, 2, 4 or 8 (CXL 3.1 8.2.4.20.1): room for
+            // every root port, up to the 8 one decoder can interleave.
+            let targets = u8::try_from(root_ports.min(8).next_power_of_two())
+                .map_err(|_| "too many root ports")?;
             ComponentRegisters::host_bridge(HdmConfig::upstream(HOST_BRIDGE_DECODERS, targets))
                 .map_err(|e| format!("host bridge HDM decoders: {e:?}"))?
         } else {
@@ -131,6 +134,17 @@ mod tests {
         let hdr = read32(&mut hb, CACHEMEM_OFFSET);
         assert_eq!(hdr & 0xffff, 1, "CXL_CAPABILITY_ID");
         assert_eq!(hdr >> 24, 0, "no capabilities");
+    }
+
+    #[test]
+    fn target_count_is_the_next_power_of_two_up_to_eight() {
+        use crate::cxl::component::hdm::HDM_DECODER_CAPABILITY;
+        let cap = CACHEMEM_OFFSET + HDM_POINTER + HDM_DECODER_CAPABILITY;
+        for (ports, targets) in [(2, 2), (3, 4), (4, 4), (5, 8), (8, 8), (9, 8), (16, 8)] {
+            let mut hb = CxlHostBridge::new(ports, path(ports), 0).unwrap();
+            // CXL 3.1 8.2.4.20.1: Target Count, bits 7:4.
+            assert_eq!((read32(&mut hb, cap) >> 4) & 0xf, targets, "{ports} ports");
+        }
     }
 
     #[test]

@@ -51,6 +51,26 @@ pub enum BackendError {
         /// Required alignment.
         align: u64,
     },
+    /// Larger than anything could map.
+    #[error("backend '{id}': size {size:#x} is larger than the CXL window area ({max:#x})")]
+    TooLarge {
+        /// Backend id.
+        id: String,
+        /// The size given.
+        size: u64,
+        /// The largest size.
+        max: u64,
+    },
+    /// Preallocation asks for more memory than the host has available.
+    #[error("backend '{id}': preallocating {size:#x} bytes needs more than the host's available memory ({available:#x} bytes)")]
+    NoMemory {
+        /// Backend id.
+        id: String,
+        /// The size given.
+        size: u64,
+        /// MemAvailable.
+        available: u64,
+    },
     /// A system call failed.
     #[error("backend '{id}': {what}: {err}")]
     Os {
@@ -73,6 +93,64 @@ pub enum BackendError {
         /// Backend size.
         size: u64,
     },
+}
+
+/// The largest backend: the whole CXL window area, beyond which no part of
+/// it could ever be mapped into a guest.
+pub const MAX_SIZE: u64 = arch::layout::CXL_FMW_SIZE;
+
+/// What undoes the file side of a backend whose creation failed.
+enum Undo {
+    Nothing,
+    /// The file did not exist: remove it.
+    Remove(PathBuf),
+    /// The file existed with this length: restore it.
+    Truncate(u64),
+}
+
+impl Undo {
+    fn run(&self, file: &File) {
+        match self {
+            Undo::Nothing => {}
+            Undo::Remove(path) => {
+                let _ = std::fs::remove_file(path);
+            }
+            Undo::Truncate(len) => {
+                if file.metadata().is_ok_and(|m| m.len() > *len) {
+                    let _ = file.set_len(*len);
+                }
+            }
+        }
+    }
+}
+
+/// Opens the backend file at `path`, creating it if missing, with what
+/// undoes that.
+fn open_file(id: &str, path: &std::path::Path) -> Result<(File, Undo), BackendError> {
+    let open = |create_new: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(create_new)
+            .open(path)
+    };
+    match open(true) {
+        Ok(f) => Ok((f, Undo::Remove(path.to_path_buf()))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let f = open(false).map_err(os_err(id, format!("open {}", path.display())))?;
+            let len = f.metadata().map_err(os_err(id, "stat"))?.len();
+            Ok((f, Undo::Truncate(len)))
+        }
+        Err(e) => Err(os_err(id, format!("create {}", path.display()))(e)),
+    }
+}
+
+/// MemAvailable from /proc/meminfo, in bytes.
+fn mem_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// A mapped host memory backend.
@@ -106,28 +184,16 @@ fn last_os_error(id: &str, what: &str) -> BackendError {
 }
 
 impl HostMemory {
-    /// Creates and maps a backend.
+    /// Creates and maps a backend. Everything that can be checked is
+    /// checked before the host is touched; a file this call created is
+    /// removed again, and one it grew is shrunk back, if a later step
+    /// fails.
     pub fn new(config: BackendConfig) -> Result<Self, BackendError> {
         let id = config.id.clone();
-        let (file, page_size) = match &config.kind {
-            BackendKind::Memfd => (memfd(&id)?, 4096),
-            BackendKind::File(path) => {
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(path)
-                    .map_err(os_err(&id, format!("open {}", path.display())))?;
-                (f, 4096)
-            }
-            BackendKind::Hugetlbfs(dir) => {
-                let page = hugetlbfs_page_size(dir)
-                    .map_err(os_err(&id, format!("statfs {}", dir.display())))?;
-                let f = tempfile_in(dir)
-                    .map_err(os_err(&id, format!("create file in {}", dir.display())))?;
-                (f, page)
-            }
+        let page_size = match &config.kind {
+            BackendKind::Hugetlbfs(dir) => hugetlbfs_page_size(dir)
+                .map_err(os_err(&id, format!("statfs {}", dir.display())))?,
+            BackendKind::Memfd | BackendKind::File(_) => 4096,
         };
         if config.size == 0 || !config.size.is_multiple_of(page_size) {
             return Err(BackendError::BadSize {
@@ -136,9 +202,51 @@ impl HostMemory {
                 align: page_size,
             });
         }
-        let cur = file.metadata().map_err(os_err(&id, "stat"))?.len();
+        if config.size > MAX_SIZE {
+            return Err(BackendError::TooLarge {
+                id,
+                size: config.size,
+                max: MAX_SIZE,
+            });
+        }
+        // Populating anonymous memory (a memfd, or a private mapping's
+        // copies) that the host does not have would wake the OOM killer.
+        let anonymous = matches!(config.kind, BackendKind::Memfd) || !config.share;
+        if config.prealloc && anonymous && !matches!(config.kind, BackendKind::Hugetlbfs(_)) {
+            if let Some(available) = mem_available() {
+                if config.size > available {
+                    return Err(BackendError::NoMemory {
+                        id,
+                        size: config.size,
+                        available,
+                    });
+                }
+            }
+        }
+        let (file, undo) = match &config.kind {
+            BackendKind::Memfd => (memfd(&id)?, Undo::Nothing),
+            BackendKind::File(path) => open_file(&id, path)?,
+            BackendKind::Hugetlbfs(dir) => {
+                let f = tempfile_in(dir)
+                    .map_err(os_err(&id, format!("create file in {}", dir.display())))?;
+                (f, Undo::Nothing)
+            }
+        };
+        let mapped = Self::map(&config, &file).inspect_err(|_| undo.run(&file))?;
+        Ok(Self {
+            config,
+            file,
+            ptr: mapped,
+            page_size,
+        })
+    }
+
+    /// Sizes `file` and maps it.
+    fn map(config: &BackendConfig, file: &File) -> Result<NonNull<u8>, BackendError> {
+        let id = &config.id;
+        let cur = file.metadata().map_err(os_err(id, "stat"))?.len();
         if cur < config.size {
-            file.set_len(config.size).map_err(os_err(&id, "resize"))?;
+            file.set_len(config.size).map_err(os_err(id, "resize"))?;
         }
         let mut flags = if config.share {
             libc::MAP_SHARED
@@ -148,11 +256,16 @@ impl HostMemory {
         if config.prealloc {
             flags |= libc::MAP_POPULATE;
         }
+        let len = usize::try_from(config.size).map_err(|_| BackendError::TooLarge {
+            id: id.clone(),
+            size: config.size,
+            max: MAX_SIZE,
+        })?;
         // SAFETY: a fresh mapping of a file we own; the result is checked.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                config.size as usize,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 flags,
                 file.as_raw_fd(),
@@ -160,15 +273,9 @@ impl HostMemory {
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(last_os_error(&id, "mmap"));
+            return Err(last_os_error(id, "mmap"));
         }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| last_os_error(&id, "mmap"))?;
-        Ok(Self {
-            config,
-            file,
-            ptr,
-            page_size,
-        })
+        NonNull::new(ptr.cast::<u8>()).ok_or_else(|| last_os_error(id, "mmap"))
     }
 
     /// The configuration it was created with.
@@ -419,6 +526,50 @@ mod tests {
             HostMemory::new(cfg(BackendKind::Hugetlbfs(dir.into()), 3 << 20, true)),
             Err(BackendError::BadSize { align, .. }) if align == 2 << 20
         ));
+    }
+
+    #[test]
+    fn refused_file_backends_leave_the_file_system_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("cxlvmm-refused-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let new = dir.join("new");
+        // Refused before the host is touched: nothing is created.
+        assert!(HostMemory::new(cfg(BackendKind::File(new.clone()), 1000, true)).is_err());
+        let too_big = cfg(BackendKind::File(new.clone()), MAX_SIZE + 4096, true);
+        assert!(matches!(
+            HostMemory::new(too_big),
+            Err(BackendError::TooLarge { .. })
+        ));
+        assert!(!new.exists());
+        // A later failure undoes the file side: a file the call created is
+        // removed, one that existed gets its length back.
+        let (f, undo) = open_file("t", &new).unwrap();
+        assert!(new.exists());
+        undo.run(&f);
+        assert!(!new.exists());
+        let old = dir.join("old");
+        std::fs::write(&old, [7u8; 4096]).unwrap();
+        let (f, undo) = open_file("t", &old).unwrap();
+        f.set_len(8192).unwrap();
+        undo.run(&f);
+        assert_eq!(std::fs::read(&old).unwrap(), [7u8; 4096]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn preallocating_more_than_the_host_has_is_refused() {
+        let Some(available) = mem_available() else {
+            return;
+        };
+        let size = (available / 4096 + 1) * 4096;
+        if size > MAX_SIZE {
+            return;
+        }
+        let mut c = cfg(BackendKind::Memfd, size, true);
+        c.prealloc = true;
+        let err = HostMemory::new(c).unwrap_err();
+        assert!(matches!(err, BackendError::NoMemory { .. }), "{err}");
+        assert!(err.to_string().contains("available memory"), "{err}");
     }
 
     #[test]

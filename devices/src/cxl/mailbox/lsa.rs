@@ -83,7 +83,9 @@ impl Lsa {
     }
 
     /// Writes `src` at `offset`, through to the backing file. `Ok(false)` if
-    /// the range is outside the LSA (nothing written).
+    /// the range is outside the LSA (nothing written). When the file write
+    /// fails the LSA keeps its old bytes (and the file gets them back as
+    /// far as it takes them), so the two never disagree.
     pub fn write(&mut self, offset: usize, src: &[u8]) -> io::Result<bool> {
         let Some(end) = offset.checked_add(src.len()) else {
             return Ok(false);
@@ -91,10 +93,13 @@ impl Lsa {
         let Some(dst) = self.data.get_mut(offset..end) else {
             return Ok(false);
         };
-        dst.copy_from_slice(src);
         if let Some((_, file)) = &self.file {
-            file.write_all_at(src, offset as u64)?;
+            if let Err(e) = file.write_all_at(src, offset as u64) {
+                let _ = file.write_all_at(dst, offset as u64);
+                return Err(e);
+            }
         }
+        dst.copy_from_slice(src);
         Ok(true)
     }
 
@@ -258,6 +263,21 @@ mod tests {
         assert_eq!(m.execute(GET, &get_in(0, 0)), (RetCode::Success, vec![]));
         assert_eq!(m.execute(GET, &get_in(0, 1)).0, RetCode::InvalidInput);
         assert_eq!(m.execute(SET, &set_in(0, &[1])).0, RetCode::InvalidInput);
+    }
+
+    #[test]
+    fn a_failed_file_write_leaves_the_lsa_as_it_was() {
+        let path = temp_path("readonly");
+        std::fs::write(&path, [5u8; 64]).unwrap();
+        let mut lsa = Lsa {
+            data: vec![5; 64],
+            // Read-only: every write through fails.
+            file: Some((path.clone(), File::open(&path).unwrap())),
+        };
+        assert!(lsa.write(8, b"new").is_err());
+        assert_eq!(lsa.read(8, 3), Some(&[5u8; 3][..]));
+        assert_eq!(std::fs::read(&path).unwrap(), [5u8; 64]);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
