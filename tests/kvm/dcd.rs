@@ -280,3 +280,86 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     // The backend is free again and can be deleted.
     api(&ctx, ApiRequest::BackendRemove { id: "tm0".into() });
 }
+
+/// Two DC devices: `st` with memory behind its whole DC range, `only`
+/// DC-only. A tag labels capacity across the VM.
+fn two_devices() -> VmConfig {
+    let mut cfg = config();
+    let mut cxl = CxlConfig::default();
+    cxl.host_bridges.push(parse_host_bridge("id=hb0").unwrap());
+    for (i, dev) in [
+        "id=st,port=rp0,dc-regions=1,dc-regions-total-size=256M,dc-memdev=dcm",
+        "id=only,port=rp1,dc-regions=1,dc-regions-total-size=256M",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cxl.root_ports
+            .push(parse_root_port(&format!("id=rp{i},bus=hb0")).unwrap());
+        cxl.devices.push(parse_type3(dev).unwrap());
+    }
+    cxl.backends
+        .push(vmm::cxl_config::parse_backend("id=dcm,size=256M").unwrap());
+    cxl.windows
+        .push(parse_window("targets=hb0,size=512M").unwrap());
+    cfg.cxl = cxl.finish().unwrap();
+    cfg
+}
+
+fn add_tagged(device: &str, tag: Uuid, extents: &[(u64, u64)]) -> ApiRequest {
+    ApiRequest::DcAdd {
+        device: device.into(),
+        request: DcAddRequest {
+            host_id: 0,
+            selection_policy: SelectionPolicy::Prescriptive,
+            region: 0,
+            tag: Some(tag),
+            extents: extents
+                .iter()
+                .map(|&(offset, len)| ExtentSpec { offset, len })
+                .collect(),
+        },
+    }
+}
+
+#[test]
+fn tags_without_backends_label_static_capacity_and_are_unique_in_the_vm() {
+    let t = TestVm::with_config(&Asm::default().finish(), &two_devices());
+    let ctx = ApiContext {
+        devices: t.devices.clone().unwrap(),
+        exit: t.exit.clone(),
+        cpus: 1,
+        memory: RAM_SIZE,
+    };
+    let tag = Uuid::parse_str(TAG).unwrap();
+    // A tag group of two extents on the statically backed device.
+    let ApiResponse::DcExtents(offered) = api(
+        &ctx,
+        add_tagged("st", tag, &[(0, 2 * MIB), (8 * MIB, 2 * MIB)]),
+    ) else {
+        panic!("add");
+    };
+    assert_eq!(offered.extents.len(), 2);
+    assert!(offered.extents.iter().all(|e| e.tag == Some(tag)));
+    // The same tag on the other device is refused while it is live here.
+    let e = ctx
+        .handle(add_tagged("only", tag, &[(0, 2 * MIB)]))
+        .unwrap_err();
+    assert_eq!(e.status(), 409, "{e}");
+    assert!(e.to_string().contains("device 'st'"), "{e}");
+    // A DC-only device needs a backend behind a tag.
+    let other = Uuid::from_u128(7);
+    let e = ctx
+        .handle(add_tagged("only", other, &[(0, 2 * MIB)]))
+        .unwrap_err();
+    assert_eq!(e.status(), 404, "{e}");
+    let ApiResponse::Extents(list) = api(
+        &ctx,
+        ApiRequest::DcExtents {
+            device: "only".into(),
+        },
+    ) else {
+        panic!("extents");
+    };
+    assert!(list.is_empty(), "refused requests changed nothing");
+}

@@ -217,22 +217,31 @@ impl ApiContext {
 
     fn dc_add(&self, device: &str, r: DcAddRequest) -> ApiResult {
         r.validate().map_err(ApiError::BadRequest)?;
+        if let Some(tag) = r.tag {
+            self.tag_free_elsewhere(device, tag)?;
+        }
         let mut dev = self.device(device)?;
+        let static_backing = dev.memdev().dcd().has_static_backing();
         let backend = match r.tag {
             None => None,
-            Some(tag) => {
-                let b = self.registry().by_tag(tag).ok_or_else(|| {
-                    ApiError::NotFound(format!("no memory backend has tag {tag}"))
-                })?;
+            Some(tag) => match self.registry().by_tag(tag) {
                 // The registry and this lookup hold it; anything else is a user.
-                if BackendRegistry::in_use(&b, 1) {
+                Some(b) if BackendRegistry::in_use(&b, 1) => {
                     return Err(ApiError::Conflict(format!(
                         "memory backend '{}' (tag {tag}) is in use",
                         b.id()
                     )));
                 }
-                Some(b)
-            }
+                Some(b) => Some(b),
+                // On a device with memory behind its whole DC range a tag
+                // without a backend only labels the extents.
+                None if static_backing => None,
+                None => {
+                    return Err(ApiError::NotFound(format!(
+                        "no memory backend has tag {tag}"
+                    )))
+                }
+            },
         };
         let policy = match r.selection_policy {
             api::SelectionPolicy::Free => SelectionPolicy::Free,
@@ -257,6 +266,22 @@ impl ApiContext {
                 .map(|e| extent(e, ExtentState::Pending))
                 .collect(),
         }))
+    }
+
+    /// Refuses `tag` while extents of another device carry it: a tag names
+    /// one allocation in the whole VM (Linux keeps one registry of live tags
+    /// per host and drops a group whose tag is live elsewhere).
+    fn tag_free_elsewhere(&self, device: &str, tag: uuid::Uuid) -> Result<(), ApiError> {
+        for h in self.devices.cxl.type3.iter().filter(|h| h.id != device) {
+            let dev = h.device.lock().unwrap_or_else(|e| e.into_inner());
+            if !dev.memdev().dcd().extents_by_tag(tag).is_empty() {
+                return Err(ApiError::Conflict(format!(
+                    "tag {tag} is in use by extents of device '{}'",
+                    h.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn dc_release(&self, device: &str, r: DcReleaseRequest) -> ApiResult {

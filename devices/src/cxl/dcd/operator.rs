@@ -363,10 +363,14 @@ impl DcdState {
         })
     }
 
-    fn releasable(&self, state: LiveState, forced: bool) -> bool {
+    /// Whether an operator may ask for (or force) the release of an
+    /// extent in `state`. Asking again for one already asked for posts its
+    /// record again: a host may leave a Release Capacity unanswered while
+    /// the capacity is in use (Linux does) and count on the device asking
+    /// again.
+    fn releasable(state: LiveState) -> bool {
         match state {
-            LiveState::Accepted => true,
-            LiveState::ReleasePending { .. } => forced,
+            LiveState::Accepted | LiveState::ReleasePending { .. } => true,
             LiveState::Offered { .. } => false,
         }
     }
@@ -397,7 +401,7 @@ impl DcdState {
         }
         let pieces: Vec<Piece> = live
             .iter()
-            .filter(|(_, l)| self.releasable(l.state, req.forced))
+            .filter(|(_, l)| Self::releasable(l.state))
             .map(|(k, l)| Piece {
                 key: *k,
                 extent: l.range(*k),
@@ -410,7 +414,7 @@ impl DcdState {
             return Err(DcdError::TagNotFound {
                 tag,
                 region: region.index,
-                what: "accepted (not already release-pending)",
+                what: "accepted",
             });
         }
         Ok(pieces)
@@ -450,7 +454,7 @@ impl DcdState {
                 });
             };
             for p in &pieces {
-                if !self.releasable(p.state, req.forced) {
+                if !Self::releasable(p.state) {
                     return Err(DcdError::NotAccepted {
                         offset,
                         len: r.len,

@@ -18,7 +18,9 @@ pub const MAX_DC_REGIONS: usize = 8;
 /// 8.2.9.9.9.1: Region Decode Length is in 256 MiB units).
 pub const DC_DECODE_UNIT: u64 = 256 << 20;
 /// Default region block size: 2 MiB, the extent alignment Linux's DCD
-/// driver requires (`CXL_DCD_EXTENT_ALIGN`, device-dax granularity).
+/// driver requires (it drops a tag group whose extents are not `PMD_SIZE`
+/// aligned in DPA, `cxl_extent_dcd_aligned()`). Smaller blocks are for
+/// testing exactly that.
 pub const DEFAULT_DC_BLOCK_SIZE: u64 = 2 << 20;
 /// Smallest block size accepted: extents are mapped into KVM memory slots,
 /// which are page granular. (Linux itself needs a power of two and a
