@@ -15,7 +15,11 @@
 //!   MMIO device, which routes every access by the same rules.
 //!
 //! Recomputing diffs the wanted mappings against the installed ones, so a
-//! change touches only the memslots it affects.
+//! change touches only the memslots it affects. A change to some of an
+//! endpoint's backed memory (a Dynamic Capacity extent accepted or
+//! released, [`CxlMemoryPath::update_endpoint_memory`]) recomputes only the
+//! memslots of the DPA it touched, so its cost does not grow with the
+//! number of extents.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -141,6 +145,12 @@ struct State {
     installed: BTreeMap<u64, Installed>,
     /// The installed memslots by (endpoint, DPA): HPA.
     by_dpa: BTreeMap<(EndpointId, u64), u64>,
+    /// The installed memslots are exactly the wanted ones: the last sync
+    /// had no map or unmap refused and no two pieces wanting the same HPA.
+    /// Only then may a change recompute just the memslots of the DPA it
+    /// touched; otherwise the next change recomputes everything (which
+    /// also retries what was refused).
+    in_sync: bool,
     stats: PathStats,
 }
 
@@ -285,10 +295,22 @@ impl State {
         }
     }
 
-    /// Every memslot the current state calls for, by HPA.
-    fn wanted(&self) -> BTreeMap<u64, Installed> {
-        let mut out = BTreeMap::new();
+    /// The memslots the current state calls for, by HPA, added to `out`:
+    /// all of them, or with `scope` only those of one endpoint whose first
+    /// DPA lies in the given range. Returns true if two pieces asked for
+    /// the same HPA (the later one wins).
+    fn collect_wanted(
+        &self,
+        scope: Option<(EndpointId, &Range<u64>)>,
+        out: &mut BTreeMap<u64, Installed>,
+    ) -> bool {
+        let mut clash = false;
         for (endpoint, ep) in self.endpoints.iter().enumerate() {
+            let starts = match scope {
+                None => 0..u64::MAX,
+                Some((e, r)) if e == endpoint => r.clone(),
+                Some(_) => continue,
+            };
             if !ep.enabled {
                 continue;
             }
@@ -307,8 +329,8 @@ impl State {
                     if sub.start >= sub.end {
                         continue;
                     }
-                    for piece in pieces(ep, &sub) {
-                        out.insert(
+                    for piece in pieces(ep, &sub, &starts) {
+                        let old = out.insert(
                             span.start + (piece.dpa - sub.start),
                             Installed {
                                 len: piece.len,
@@ -318,26 +340,75 @@ impl State {
                                 dpa: piece.dpa,
                             },
                         );
+                        clash |= old.is_some();
                     }
                 }
             }
         }
-        out
+        clash
     }
 }
 
-/// The page-aligned parts of `ep`'s backed memory inside `dpa`.
-fn pieces(ep: &EndpointState, dpa: &Range<u64>) -> Vec<MemoryRange> {
+/// `w` grown to whole ranges of `memory` that overlap it (the ranges of an
+/// endpoint never overlap each other).
+fn hull_with(memory: &BTreeMap<u64, MemoryRange>, w: &Range<u64>) -> Range<u64> {
+    let mut out = w.clone();
+    if let Some((_, r)) = memory.range(..w.start).next_back() {
+        let end = r.dpa.saturating_add(r.len);
+        if end > w.start {
+            out.start = r.dpa;
+            out.end = out.end.max(end);
+        }
+    }
+    if let Some((_, r)) = memory.range(w.start..w.end).next_back() {
+        out.end = out.end.max(r.dpa.saturating_add(r.len));
+    }
+    out
+}
+
+/// `ranges` sorted, with overlapping or touching ones merged and empty
+/// ones dropped.
+fn coalesce(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// Whether `x` lies in one of `ranges` (sorted, disjoint).
+fn in_ranges(ranges: &[Range<u64>], x: u64) -> bool {
+    let i = ranges.partition_point(|r| r.end <= x);
+    ranges.get(i).is_some_and(|r| r.contains(&x))
+}
+
+/// The page-aligned parts of `ep`'s backed memory inside `dpa` that start
+/// in `starts` (everything: `0..u64::MAX`).
+fn pieces(ep: &EndpointState, dpa: &Range<u64>, starts: &Range<u64>) -> Vec<MemoryRange> {
     let mut v = Vec::new();
+    let from = dpa.start.max(starts.start);
+    let to = dpa.end.min(starts.end);
+    if from >= to {
+        return v;
+    }
     let first = ep
         .memory
-        .range(..=dpa.start)
+        .range(..=from)
         .next_back()
-        .map_or(dpa.start, |(k, _)| *k);
-    for r in ep.memory.range(first..dpa.end).map(|(_, r)| r) {
+        .map_or(from, |(k, _)| *k);
+    for r in ep.memory.range(first..to).map(|(_, r)| r) {
         let start = r.dpa.max(dpa.start);
         let end = (r.dpa + r.len).min(dpa.end);
-        if start >= end || !start.is_multiple_of(4096) || !end.is_multiple_of(4096) {
+        if start >= end
+            || !starts.contains(&start)
+            || !start.is_multiple_of(4096)
+            || !end.is_multiple_of(4096)
+        {
             continue;
         }
         v.push(MemoryRange {
@@ -363,6 +434,8 @@ impl CxlMemoryPath {
                 endpoints: vec![EndpointState::default(); eps],
                 installed: BTreeMap::new(),
                 by_dpa: BTreeMap::new(),
+                // Nothing installed, nothing wanted (no decoder yet).
+                in_sync: true,
                 stats: PathStats::default(),
             }),
         }
@@ -406,15 +479,120 @@ impl CxlMemoryPath {
         self.sync(&mut s);
     }
 
+    /// Part of an endpoint's backed memory changed (Dynamic Capacity
+    /// extents accepted or released); every change lies in `changed`.
+    ///
+    /// Where [`Self::set_endpoint_memory`] replaces all of it and
+    /// recomputes every memslot (cost linear in the extents), this touches
+    /// only the DPA that changed. Each range of `changed` is widened to the
+    /// whole backed ranges the path holds there; `current` returns the
+    /// endpoint's backed memory overlapping a widened range (it is widened
+    /// again, and asked again, until no returned range crosses its edges)
+    /// and replaces what the path held in it. The memslots of that DPA are
+    /// then brought in line exactly as [`Self::sync`] would: nothing else
+    /// changed, so no other memslot would move.
+    pub fn update_endpoint_memory(
+        &self,
+        endpoint: EndpointId,
+        changed: &[Range<u64>],
+        mut current: impl FnMut(&Range<u64>) -> Vec<MemoryRange>,
+    ) {
+        let mut s = self.lock();
+        let Some(ep) = s.endpoints.get_mut(endpoint) else {
+            return;
+        };
+        let mut windows = coalesce(changed.to_vec());
+        let fresh = loop {
+            windows = coalesce(windows.iter().map(|w| hull_with(&ep.memory, w)).collect());
+            // Ranges that miss their window break `current`'s contract:
+            // dropping them also keeps every round below growing.
+            let fresh: Vec<Vec<MemoryRange>> = windows
+                .iter()
+                .map(|w| {
+                    let mut f = current(w);
+                    f.retain(|r| r.dpa < w.end && r.dpa.saturating_add(r.len) > w.start);
+                    f
+                })
+                .collect();
+            let crossing: Vec<Range<u64>> = windows
+                .iter()
+                .zip(&fresh)
+                .flat_map(|(w, f)| {
+                    f.iter()
+                        .map(|r| r.dpa..r.dpa.saturating_add(r.len))
+                        .filter(|r| !(w.contains(&r.start) && r.end <= w.end))
+                })
+                .collect();
+            if crossing.is_empty() {
+                break fresh;
+            }
+            windows = coalesce(windows.into_iter().chain(crossing).collect());
+        };
+        for (w, f) in windows.iter().zip(fresh) {
+            let old: Vec<u64> = ep.memory.range(w.clone()).map(|(k, _)| *k).collect();
+            for k in old {
+                ep.memory.remove(&k);
+            }
+            ep.memory.extend(f.into_iter().map(|r| (r.dpa, r)));
+        }
+        self.sync_dpa(&mut s, endpoint, &windows);
+    }
+
     /// Brings the installed memslots in line with the state.
     fn sync(&self, s: &mut State) {
-        let wanted = s.wanted();
+        let mut wanted = BTreeMap::new();
+        let clash = s.collect_wanted(None, &mut wanted);
         let stale: Vec<u64> = s
             .installed
             .iter()
             .filter(|(hpa, i)| !wanted.get(hpa).is_some_and(|w| w.same_as(i)))
             .map(|(hpa, _)| *hpa)
             .collect();
+        let done = self.apply(s, stale, wanted);
+        s.in_sync = done && !clash;
+    }
+
+    /// [`Self::sync`] when only `endpoint`'s backed memory in `dpa` (sorted,
+    /// disjoint ranges) changed: the same unmaps and maps, in the same
+    /// order, found by looking only at the memslots whose first DPA lies in
+    /// those ranges. Every other wanted memslot is unchanged and, with
+    /// `in_sync`, installed as it is; where that cannot be shown (pieces
+    /// clash over an HPA), the full sync runs instead.
+    fn sync_dpa(&self, s: &mut State, endpoint: EndpointId, dpa: &[Range<u64>]) {
+        if !s.in_sync {
+            return self.sync(s);
+        }
+        let mut wanted = BTreeMap::new();
+        let mut clash = false;
+        for r in dpa {
+            clash |= s.collect_wanted(Some((endpoint, r)), &mut wanted);
+        }
+        let in_scope = |i: &Installed| i.endpoint == endpoint && in_ranges(dpa, i.dpa);
+        let taken = wanted
+            .keys()
+            .any(|hpa| s.installed.get(hpa).is_some_and(|i| !in_scope(i)));
+        if clash || taken {
+            return self.sync(s);
+        }
+        let mut stale: Vec<u64> = dpa
+            .iter()
+            .flat_map(|r| s.by_dpa.range((endpoint, r.start)..(endpoint, r.end)))
+            .map(|(_, hpa)| *hpa)
+            .filter(|hpa| {
+                let w = wanted.get(hpa);
+                !s.installed
+                    .get(hpa)
+                    .is_some_and(|i| w.is_some_and(|w| w.same_as(i)))
+            })
+            .collect();
+        stale.sort_unstable();
+        s.in_sync = self.apply(s, stale, wanted);
+    }
+
+    /// Unmaps `stale`, then maps what of `wanted` has no memslot yet.
+    /// Returns false if the mapper refused anything.
+    fn apply(&self, s: &mut State, stale: Vec<u64>, wanted: BTreeMap<u64, Installed>) -> bool {
+        let mut done = true;
         for hpa in stale {
             match self.mapper.unmap(hpa) {
                 Ok(()) => {
@@ -423,7 +601,10 @@ impl CxlMemoryPath {
                 }
                 // The slot may still be live: keep it (and its backend)
                 // on the books and try again on the next change.
-                Err(e) => warn!("CXL: unmapping {hpa:#x}: {e}"),
+                Err(e) => {
+                    warn!("CXL: unmapping {hpa:#x}: {e}");
+                    done = false;
+                }
             }
         }
         for (hpa, w) in wanted {
@@ -439,9 +620,13 @@ impl CxlMemoryPath {
                     s.insert_installed(hpa, w);
                 }
                 // Accesses keep working through the emulated path.
-                Err(e) => warn!("CXL: mapping {hpa:#x}+{:#x}: {e}", w.len),
+                Err(e) => {
+                    warn!("CXL: mapping {hpa:#x}+{:#x}: {e}", w.len);
+                    done = false;
+                }
             }
         }
+        done
     }
 
     /// Where `hpa` goes, if anywhere.
@@ -539,3 +724,7 @@ fn chunk(addr: u64, left: usize) -> usize {
 #[cfg(test)]
 #[path = "fabric_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fabric_update_tests.rs"]
+mod update_tests;

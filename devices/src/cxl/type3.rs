@@ -14,6 +14,7 @@
 //! [`CxlMemoryPath`], which installs or removes memslots; mailbox doorbells
 //! and event records raise the MSI-X vectors the device registers name.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use log::warn;
@@ -21,7 +22,9 @@ use log::warn;
 use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
 use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
-use super::dcd::{AddOutcome, AddRequest, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest};
+use super::dcd::{
+    AddOutcome, AddRequest, DcExtent, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest,
+};
 use super::device_regs::layout::DEVICE_REGS_SIZE;
 use super::device_regs::{DeviceRegisters, MsiVectors};
 use super::doe::{DoeMailbox, DOE_CAP_SIZE};
@@ -387,22 +390,50 @@ impl Type3 {
         }
     }
 
+    /// The host memory behind a held extent, if any.
+    fn extent_memory(&self, e: &DcExtent) -> Option<MemoryRange> {
+        let (backend, offset) = match (&e.backend, &self.dc_backing) {
+            (Some(b), _) => (b.clone(), 0),
+            (None, Some((b, base))) => (b.clone(), e.dpa - base),
+            (None, None) => return None,
+        };
+        Some(MemoryRange {
+            dpa: e.dpa,
+            len: e.len,
+            backend,
+            offset,
+        })
+    }
+
     /// Static partitions plus every extent the host holds, as the memory
     /// path should see them.
     fn memory_ranges(&self) -> Vec<MemoryRange> {
         let mut v = self.static_memory.clone();
         for e in self.regs.memdev().dcd_accepted_extents() {
-            let (backend, offset) = match (&e.backend, &self.dc_backing) {
-                (Some(b), _) => (b.clone(), 0),
-                (None, Some((b, base))) => (b.clone(), e.dpa - base),
-                (None, None) => continue,
-            };
-            v.push(MemoryRange {
-                dpa: e.dpa,
-                len: e.len,
-                backend,
-                offset,
-            });
+            v.extend(self.extent_memory(&e));
+        }
+        v
+    }
+
+    /// [`Self::memory_ranges`] overlapping `dpa`, found by ordered-map
+    /// lookups in the DC state rather than a walk of every extent.
+    fn memory_in(&self, dpa: &Range<u64>) -> Vec<MemoryRange> {
+        let overlaps = |r: &&MemoryRange| r.dpa < dpa.end && dpa.start < r.dpa + r.len;
+        let mut v: Vec<MemoryRange> = self
+            .static_memory
+            .iter()
+            .filter(overlaps)
+            .cloned()
+            .collect();
+        if dpa.start >= dpa.end {
+            return v;
+        }
+        let dcd = self.regs.memdev().dcd();
+        let first = dcd.containing(dpa.start).map_or(dpa.start, |(k, _)| k);
+        for (k, l) in dcd.extents.range(first..dpa.end) {
+            if l.state.held() {
+                v.extend(self.extent_memory(&dcd.to_extent(*k, l)));
+            }
         }
         v
     }
@@ -415,8 +446,27 @@ impl Type3 {
         if effects.is_empty() {
             return;
         }
+        // Only the DPA of accepted and released extents changed (declined
+        // ones were never held). The path widens these ranges to the whole
+        // ranges it holds there (a release may have cut a held extent) and
+        // asks for what backs them now: the cost follows the change, not
+        // the number of extents held (set_endpoint_memory with
+        // memory_ranges() gives the same memory, at a cost linear in it).
+        // One difference: an extent that a Release Capacity request split
+        // without an effect keeps its single memslot until an effect
+        // touches its DPA (the host's Release Dynamic Capacity), rather
+        // than being re-sliced by the next unrelated accept or release.
+        let changed: Vec<Range<u64>> = effects
+            .iter()
+            .filter_map(|e| match e {
+                DcdEffect::Accepted { extent } | DcdEffect::Released { extent, .. } => {
+                    Some(extent.dpa..extent.dpa.saturating_add(extent.len))
+                }
+                DcdEffect::Declined { .. } => None,
+            })
+            .collect();
         self.path
-            .set_endpoint_memory(self.endpoint, self.memory_ranges());
+            .update_endpoint_memory(self.endpoint, &changed, |w| self.memory_in(w));
         for e in effects {
             if let DcdEffect::Released {
                 extent,
@@ -551,3 +601,7 @@ impl PciDevice for Type3 {
 #[cfg(test)]
 #[path = "type3_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "type3_update_tests.rs"]
+mod update_tests;
