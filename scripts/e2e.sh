@@ -29,6 +29,10 @@
 #   E2E_L2_APPEND                   replaces 'quiet loglevel=1' on the L2 cmdline
 #   E2E_SHOW_CONSOLE=1              print the whole L2 console at the end
 #   CXLVMM_GUEST_SUITE              Debian suite of the kernel (fetch-guest.sh)
+#   CXLVMM_E2E_L2_KERNEL=bzImage    boot this kernel as the L2 guest instead of
+#                                   Debian's (a kernel under test, e.g. with the
+#                                   DCD driver; what the scenario needs must be
+#                                   built in: no modules are loaded into it)
 #
 # Output: CHECK/E2E lines as they happen; the whole console goes to
 # target/e2e/SCENARIO/console.log. Exit status 0 only when "E2E-RESULT: PASS"
@@ -67,7 +71,16 @@ while IFS='=' read -r key value; do
     case $key in KVER | KERNEL | MODDIR | BUSYBOX) printf -v "$key" '%s' "$value" ;; esac
 done < <("$ROOT/scripts/fetch-guest.sh")
 [[ -f $KERNEL && -d $MODDIR && -x $BUSYBOX ]] || die "fetch-guest.sh gave no usable kernel"
-log "guest kernel $KVER"
+# L1 always runs Debian's kernel (it needs its kvm-amd module); L2 runs the
+# kernel under test when one is given.
+L2_KERNEL=$KERNEL
+if [[ -n ${CXLVMM_E2E_L2_KERNEL:-} ]]; then
+    L2_KERNEL=$(realpath "$CXLVMM_E2E_L2_KERNEL") || die "no kernel '$CXLVMM_E2E_L2_KERNEL'"
+    [[ -f $L2_KERNEL ]] || die "CXLVMM_E2E_L2_KERNEL: '$L2_KERNEL' is not a file"
+    log "guest kernel $KVER (L1), $L2_KERNEL (L2)"
+else
+    log "guest kernel $KVER"
+fi
 
 # ---- cxlvmm binaries ---------------------------------------------------------
 CXLVMM=${CXLVMM_E2E_CXLVMM:-}
@@ -99,7 +112,9 @@ l2_initramfs=$out/l2-initramfs.cpio.gz
 l2_args=(-o "$l2_initramfs" -i "$ROOT/resources/guest/init" -b "$BUSYBOX" -d "$MODDIR"
     -f "$ROOT/resources/lib:/lib" -f "$scenario_dir:/scenario"
     -f "$CXL_GUEST:/bin/cxl-guest")
-[[ -f $scenario_dir/modules ]] && l2_args+=(-M "$scenario_dir/modules")
+if [[ -f $scenario_dir/modules && $L2_KERNEL == "$KERNEL" ]]; then
+    l2_args+=(-M "$scenario_dir/modules")
+fi
 "$ROOT/scripts/build-initramfs.sh" "${l2_args[@]}"
 
 # ---- console filter ----------------------------------------------------------
@@ -185,7 +200,7 @@ if [[ $mode == nested ]]; then
     l1_args=(-o "$l1_initramfs" -z "${CXLVMM_E2E_L1_COMPRESS:-gzip}"
         -i "$ROOT/resources/l1/init" -b "$BUSYBOX" -d "$MODDIR" -M "$ROOT/resources/l1/modules"
         -f "$CXLVMM:/e2e/bin/cxlvmm" -f "$CXL_GUEST:/e2e/bin/cxl-guest"
-        -f "$KERNEL:/e2e/l2/bzImage"
+        -f "$L2_KERNEL:/e2e/l2/bzImage"
         -f "$l2_initramfs:/e2e/l2/initramfs.cpio.gz"
         -f "$ROOT/resources/lib/check.sh:/lib/check.sh"
         -f "$ROOT/resources/lib:/e2e/lib"
@@ -214,7 +229,7 @@ else
     mkdir -p "$workdir"
     env_args=()
     while IFS= read -r assignment; do env_args+=("$assignment"); done < <(
-        env_assignments "$scenario_dir" "$CXLVMM" "$CXLVMM_REMOTE" "$KERNEL" \
+        env_assignments "$scenario_dir" "$CXLVMM" "$CXLVMM_REMOTE" "$L2_KERNEL" \
             "$l2_initramfs" "$workdir" "$ROOT/resources/lib/check.sh" "$CXL_GUEST"
     )
     log "running $scenario/host.sh on the host (timeout ${timeout_s}s)"

@@ -9,6 +9,9 @@
 #                              create, size, target, commit and bind a RAM
 #                              region the way `cxl create-region` does; prints
 #                              its name, or fails with a message on stderr
+#   create_dc_region ROOT_DECODER SIZE EP_DECODER
+#                              the same for a Dynamic Capacity region
+#                              (dynamic_ram_1, Linux's DCD driver)
 #   cxl_errors                 CXL-related error lines in dmesg
 
 CXL=/sys/bus/cxl/devices
@@ -52,16 +55,28 @@ _w() {
 }
 
 create_ram_region() {
-    _root=$1 _size=$2 _gran=$3
-    shift 3
-    _region=$(cat "$CXL/$_root/create_ram_region") || return 1
-    _w "$CXL/$_root/create_ram_region" "$_region" || return 1
+    _create_region ram ram "$@"
+}
+
+create_dc_region() {
+    _cdr_root=$1 _cdr_size=$2
+    shift 2
+    _create_region dynamic_ram_1 dynamic_ram_1 "$_cdr_root" "$_cdr_size" \
+        "$(cat "$CXL/$_cdr_root/interleave_granularity")" "$@"
+}
+
+# _create_region KIND MODE ROOT SIZE GRANULARITY EP_DECODER...
+_create_region() {
+    _kind=$1 _mode=$2 _root=$3 _size=$4 _gran=$5
+    shift 5
+    _region=$(cat "$CXL/$_root/create_${_kind}_region") || return 1
+    _w "$CXL/$_root/create_${_kind}_region" "$_region" || return 1
     _w "$CXL/$_region/interleave_granularity" "$_gran" || return 1
     _w "$CXL/$_region/interleave_ways" "$#" || return 1
     _w "$CXL/$_region/size" "$_size" || return 1
     _i=0
     for _dec in "$@"; do
-        _w "$CXL/$_dec/mode" ram || return 1
+        _w "$CXL/$_dec/mode" "$_mode" || return 1
         _w "$CXL/$_dec/dpa_size" "$((_size / $#))" || return 1
         _w "$CXL/$_region/target$_i" "$_dec" || return 1
         _i=$((_i + 1))

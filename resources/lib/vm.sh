@@ -15,6 +15,9 @@
 #   vm_failed NAME           print the cxlvmm output and console tails
 #   start_vm NAME ARGS... / finish_vm NAME / wait_console NAME RE COUNT [S]
 #                            a VM in the background, driven through its API
+#   console_input NAME / console_send LINE
+#                            type lines on that VM's console (set up before
+#                            start_vm)
 
 l2_cmdline() {
     _vm_cmd="console=ttyS0 ${E2E_L2_APPEND:-quiet loglevel=1} panic=-1"
@@ -63,8 +66,10 @@ vm_failed() {
 wait_console() {
     _wc_n=$((${4:-120} * 10))
     while [ "$_wc_n" -gt 0 ]; do
-        _wc_got=$(tr -d '\r' <"$WORKDIR/$1-console.log" 2>/dev/null | grep -cE "$2")
-        [ "$_wc_got" -ge "$3" ] && return 0
+        if [ -f "$WORKDIR/$1-console.log" ]; then
+            _wc_got=$(tr -d '\r' <"$WORKDIR/$1-console.log" | grep -cE "$2")
+            [ "$_wc_got" -ge "$3" ] && return 0
+        fi
         [ -n "${VM_PID:-}" ] && ! kill -0 "$VM_PID" 2>/dev/null && return 1
         sleep 0.1
         _wc_n=$((_wc_n - 1))
@@ -79,8 +84,22 @@ start_vm() {
     shift
     rm -f "$WORKDIR/$_vm_name-console.log" "$WORKDIR/$_vm_name-cxlvmm.log"
     timeout -k 10 "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$WORKDIR/$_vm_name-console.log" "$@" \
-        >"$WORKDIR/$_vm_name-cxlvmm.log" 2>&1 &
+        <"${VM_STDIN:-/dev/null}" >"$WORKDIR/$_vm_name-cxlvmm.log" 2>&1 &
     VM_PID=$!
+}
+
+# console_input NAME: make the next start_vm's guest console read from a
+# FIFO, and open it on fd 7 for console_send.
+# console_send LINE: type LINE (and Enter) on the guest's console.
+console_input() {
+    VM_STDIN=$WORKDIR/$1-console.in
+    rm -f "$VM_STDIN"
+    mkfifo "$VM_STDIN"
+    # Read-write: opening does not block, and cxlvmm never sees EOF.
+    exec 7<>"$VM_STDIN"
+}
+console_send() {
+    printf '%s\n' "$1" >&7
 }
 
 # finish_vm NAME: wait for the background VM, check its exit and import the
