@@ -7,6 +7,7 @@
 
 seed=$(e2e_arg e2e.seed)
 tag=$(e2e_arg e2e.tag)
+group=$(e2e_arg e2e.group)
 dc_size=$(e2e_arg e2e.dc_size)
 DAX=/sys/bus/dax
 
@@ -82,5 +83,40 @@ else
     check_pass extent-gone
     echo "E2E-DCDL extent-gone"
 fi
+
+# A tag group: three extents, one claim, one DAX device of 6 MiB whose
+# 2 MiB pieces are the extents in order.
+tagged() {
+    _n=0
+    for _e in "$dax_region"/extent*; do
+        [ "$(cat "$_e/uuid" 2>/dev/null)" = "$1" ] && _n=$((_n + 1))
+    done
+    echo $_n
+}
+n=600
+while [ "$(tagged "$group")" -lt 3 ] && [ $n -gt 0 ]; do
+    sleep 0.1
+    n=$((n - 1))
+done
+check_eq group-extents "$(tagged "$group")" 3
+check group-claim-by-tag _w "$DAX/devices/$dax/uuid" "$group"
+check_eq group-dax-size "$(($(cat "$DAX/devices/$dax/size" 2>/dev/null || echo -1)))" $((6 << 20))
+check group-dax-bind _w "$DAX/drivers/device_dax/bind" "$dax"
+i=1
+for off in 0 2097152 4194304; do
+    check "group-write-$i" cxl-guest map-write "/dev/$dax" $off 65536 $((seed + i)) 2097152
+    i=$((i + 1))
+done
+echo "E2E-DCDL wrote-group"
+check group-dax-unbind _w "$DAX/drivers/device_dax/unbind" "$dax"
+check group-dax-unclaim _w "$DAX/devices/$dax/size" 0
+echo "E2E-DCDL freed-group"
+n=600
+while [ "$(tagged "$group")" -gt 0 ] && [ $n -gt 0 ]; do
+    sleep 0.1
+    n=$((n - 1))
+done
+check_eq group-gone "$(tagged "$group")" 0
+echo "E2E-DCDL group-gone"
 check_eq no-cxl-errors "$(cxl_errors)" ""
 wait_input done || check_fail host-done "the host never said 'done'"

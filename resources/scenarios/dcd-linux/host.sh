@@ -7,7 +7,10 @@
 # pattern that must land in the tag's backend file. A release by tag while
 # the DAX device holds the capacity is left unanswered by Linux; once the
 # guest lets go, asking again releases it, the memslot goes and the backend
-# is free.
+# is free. Then a tag group: three extents of the device's own DC memory
+# under one tag (no backend carries it), claimed together into one DAX
+# device; releasing one of them gives back the whole group (Linux releases
+# by tag group).
 # shellcheck source=resources/lib/check.sh
 . "$LIB"
 # shellcheck source=resources/lib/vm.sh
@@ -18,9 +21,11 @@ window=0x8000000000
 hpa0=549755813888 # the window base: the region starts there
 seed=0x0dc11e5eed
 tag=5be13bce-ae34-4a77-b6c3-16df975fcf1a
+group=7be13bce-ae34-4a77-b6c3-16df975fcf1a
 dc_size=$((256 << 20))
 tm0=$WORKDIR/tm0.mem
-rm -f "$tm0" "$sock"
+dcm=$WORKDIR/dc.mem
+rm -f "$tm0" "$dcm" "$sock"
 
 r() { "$CXLVMM_REMOTE" --api-socket "$sock" --json "$@" 2>&1; }
 expect_ok() {
@@ -29,12 +34,12 @@ expect_ok() {
     if out=$(r "$@"); then check_pass "$_n"; else check_fail "$_n" "$out"; fi
 }
 has() { case $1 in *"$2"*) return 0 ;; *) return 1 ;; esac; }
-# wait_status NAME WANT SECONDS: until the tag's release status is WANT.
+# wait_status NAME TAG WANT SECONDS: until TAG's release status is WANT.
 wait_status() {
-    _ws_n=$(($3 * 10))
+    _ws_n=$(($4 * 10))
     while [ "$_ws_n" -gt 0 ]; do
-        _ws=$(r dc-status dcd0 --region 0 --tag $tag)
-        has "$_ws" "\"$2\"" && {
+        _ws=$(r dc-status dcd0 --region 0 --tag "$2")
+        has "$_ws" "\"$3\"" && {
             check_pass "$1"
             return 0
         }
@@ -53,11 +58,12 @@ fail_now() {
 }
 
 console_input dcdl
-cmdline=$(l2_cmdline e2e.seed=$seed e2e.tag=$tag e2e.dc_size=$dc_size e2e.window=$window)
+cmdline=$(l2_cmdline e2e.seed=$seed e2e.tag=$tag e2e.group=$group e2e.dc_size=$dc_size)
 start_vm dcdl --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
     --cpus 2 --memory 512M --api-socket "$sock" --hide-hypervisor \
+    --memory-backend id=dcm,size=256M,kind=file,path="$dcm" \
     --cxl-host-bridge id=hb0 --cxl-root-port id=rp0,bus=hb0 \
-    --cxl-type3 id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=256M,serial=0xdcd \
+    --cxl-type3 id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=256M,dc-memdev=dcm,serial=0xdcd \
     --cxl-fmw targets=hb0,size=256M
 
 wait_console dcdl 'E2E-DCDL region-ready' 1 300 ||
@@ -67,7 +73,7 @@ check_pass guest-region-ready
 # Tagged capacity: the driver accepts it through its event interrupt.
 expect_ok backend-add-tm0 backend-add --id tm0 --size 2M --kind file --path "$tm0" --tag $tag
 expect_ok add-tm0 dc-add dcd0 --region 0 --tag $tag --extent 0:2M
-wait_status linux-accepted accepted 60
+wait_status linux-accepted $tag accepted 60
 expect_ok extents-after-accept dc-extents dcd0
 check tm0-hpa has "$out" "\"hpa\":$hpa0"
 check tm0-mapped has "$out" '"mapped":true'
@@ -85,12 +91,32 @@ check still-release-pending-while-in-use has "$out" '"release-pending"'
 console_send free
 check guest-freed wait_console dcdl 'E2E-DCDL freed' 1 60
 expect_ok release-tm0-again dc-release dcd0 --region 0 --tag $tag
-wait_status linux-released released 60
+wait_status linux-released $tag released 60
 expect_ok extents-after-release dc-extents dcd0
 check_eq no-extents-after-release "$out" '[]'
 expect_ok backend-free-after-release backend-list
 check tm0-unbound sh -c "! echo '$out' | grep -q '\"bound-to\"'"
 check guest-extent-gone wait_console dcdl 'E2E-DCDL extent-gone' 1 60
+
+# A tag group of three extents in one Add Capacity chain (More set on the
+# first two records), backed by the device's DC memory file.
+expect_ok add-group dc-add dcd0 --region 0 --tag $group --extent 4M:2M --extent 8M:2M --extent 12M:2M
+wait_status linux-accepted-group $group accepted 60
+expect_ok extents-group dc-extents dcd0
+check_eq group-extents-accepted "$(echo "$out" | grep -o '"state":"accepted"' | wc -l)" 3
+check guest-wrote-group wait_console dcdl 'E2E-DCDL wrote-group' 1 60
+i=1
+for off in 4 8 12; do
+    check "group-pattern-$i-in-dc-file" "$CXL_GUEST" file-check "$dcm" $((off << 20)) 65536 $((seed + i))
+    i=$((i + 1))
+done
+check guest-freed-group wait_console dcdl 'E2E-DCDL freed-group' 1 60
+# Ask for one extent back: Linux gives back the whole tag group.
+expect_ok release-one-of-group dc-release dcd0 --region 0 --policy prescriptive --extent 8M:2M
+wait_status linux-released-group $group released 60
+expect_ok extents-after-group-release dc-extents dcd0
+check_eq no-extents-after-group-release "$out" '[]'
+check guest-group-gone wait_console dcdl 'E2E-DCDL group-gone' 1 60
 
 console_send done
 finish_vm dcdl
