@@ -39,14 +39,18 @@ while [ -z "$dax" ] && [ $n -gt 0 ]; do
     n=$((n - 1))
 done
 # CXL RAM regions are meant for kmem; hand this one to device_dax instead, as
-# `daxctl reconfigure-device --mode=devdax` does (new_id, then bind).
+# `daxctl reconfigure-device --mode=devdax` does (unbind, new_id, bind).
 name=${dax#/dev/}
-if [ -n "$name" ] && [ ! -e /sys/bus/dax/devices/$name/driver ]; then
+driver_of() { basename "$(readlink -f "/sys/bus/dax/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+if [ -n "$name" ] && [ "$(driver_of "$name")" != device_dax ]; then
+    drv=$(driver_of "$name")
+    [ -n "$drv" ] && [ -d "/sys/bus/dax/drivers/$drv" ] &&
+        echo "$name" >"/sys/bus/dax/drivers/$drv/unbind" 2>/dev/null
     echo "$name" >/sys/bus/dax/drivers/device_dax/new_id 2>/dev/null
     [ -e /sys/bus/dax/devices/$name/driver ] ||
         echo "$name" >/sys/bus/dax/drivers/device_dax/bind 2>/dev/null
 fi
-check dax-device-bound test -e /sys/bus/dax/devices/$name/driver
+check_eq dax-device-bound "$(driver_of "$name")" device_dax
 if check dax-device test -c "$dax"; then
     check pattern-written cxl-guest map-write "$dax" 0 "$len" "$seed" 2097152
     check pattern-read-back cxl-guest map-check "$dax" 0 "$len" "$seed" 2097152
