@@ -26,6 +26,9 @@ if ! wait_for $CXL/mem0/dynamic_ram_1/size 10; then
 fi
 check_pass dcd-driver
 check_eq dc-partition-size "$(($(cat $CXL/mem0/dynamic_ram_1/size)))" "$dc_size"
+# Capacity offered before there is a region to put it in is declined.
+echo "E2E-DCDL driver-ready"
+wait_input region || check_fail host-region "the host never said 'region'"
 ep_dec=$(endpoint_decoder mem0)
 region=$(create_dc_region decoder0.0 "$dc_size" "$ep_dec" 2>/tmp/region.err)
 if [ -n "$region" ]; then

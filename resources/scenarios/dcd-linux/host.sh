@@ -66,12 +66,27 @@ start_vm dcdl --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
     --cxl-type3 id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=256M,dc-memdev=dcm,serial=0xdcd \
     --cxl-fmw targets=hb0,size=256M
 
-wait_console dcdl 'E2E-DCDL region-ready' 1 300 ||
+wait_console dcdl 'E2E-DCDL driver-ready' 1 300 ||
+    fail_now guest-driver-ready "no 'E2E-DCDL driver-ready' on the console"
+check_pass guest-driver-ready
+
+# Before the guest has a region for it, Linux declines the offer (an empty
+# Add DC Response): nothing is mapped and the backend is free again.
+expect_ok backend-add-tm0 backend-add --id tm0 --size 2M --kind file --path "$tm0" --tag $tag
+expect_ok add-before-region dc-add dcd0 --region 0 --tag $tag --extent 0:2M
+check add-before-region-pending has "$out" '"state":"pending"'
+wait_status linux-declined $tag not-found 60
+expect_ok extents-after-decline dc-extents dcd0
+check_eq no-extents-after-decline "$out" '[]'
+expect_ok backend-free-after-decline backend-list
+check tm0-unbound-after-decline sh -c "! echo '$out' | grep -q '\"bound-to\"'"
+
+console_send region
+wait_console dcdl 'E2E-DCDL region-ready' 1 120 ||
     fail_now guest-region-ready "no 'E2E-DCDL region-ready' on the console"
 check_pass guest-region-ready
 
 # Tagged capacity: the driver accepts it through its event interrupt.
-expect_ok backend-add-tm0 backend-add --id tm0 --size 2M --kind file --path "$tm0" --tag $tag
 expect_ok add-tm0 dc-add dcd0 --region 0 --tag $tag --extent 0:2M
 wait_status linux-accepted $tag accepted 60
 expect_ok extents-after-accept dc-extents dcd0
