@@ -4,7 +4,6 @@
 //! accepted extent becomes a real memslot that a vCPU program reads at its
 //! HPA, and release takes it away again.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use api::{
@@ -16,10 +15,10 @@ use arch::layout::{CXL_FMW_START, PCI_ECAM_START};
 use devices::Bus;
 use uuid::Uuid;
 use vmm::api_handler::ApiContext;
-use vmm::config::{SerialOutput, VmConfig};
+use vmm::config::VmConfig;
 use vmm::cxl_config::{parse_host_bridge, parse_root_port, parse_type3, parse_window, CxlConfig};
 
-use crate::harness::{Asm, TestVm, RAM_SIZE};
+use crate::harness::{vm_config, Asm, TestVm, RAM_SIZE};
 
 const MIB: u64 = 1 << 20;
 const WINDOW: u64 = CXL_FMW_START;
@@ -37,17 +36,7 @@ fn config() -> VmConfig {
     );
     cxl.windows
         .push(parse_window("targets=hb0,size=256M").unwrap());
-    VmConfig {
-        kernel: Some(PathBuf::from("/nonexistent")),
-        initramfs: None,
-        cmdline: String::new(),
-        cpus: 1,
-        memory: RAM_SIZE,
-        serial: SerialOutput::Null,
-        hide_hypervisor: false,
-        cxl: cxl.finish().unwrap(),
-        api_socket: None,
-    }
+    vm_config(cxl)
 }
 
 /// Register access through the MMIO bus.
@@ -284,7 +273,6 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
 /// Two DC devices: `st` with memory behind its whole DC range, `only`
 /// DC-only. A tag labels capacity across the VM.
 fn two_devices() -> VmConfig {
-    let mut cfg = config();
     let mut cxl = CxlConfig::default();
     cxl.host_bridges.push(parse_host_bridge("id=hb0").unwrap());
     for (i, dev) in [
@@ -302,8 +290,7 @@ fn two_devices() -> VmConfig {
         .push(vmm::cxl_config::parse_backend("id=dcm,size=256M").unwrap());
     cxl.windows
         .push(parse_window("targets=hb0,size=512M").unwrap());
-    cfg.cxl = cxl.finish().unwrap();
-    cfg
+    vm_config(cxl)
 }
 
 fn add_tagged(device: &str, tag: Uuid, extents: &[(u64, u64)]) -> ApiRequest {

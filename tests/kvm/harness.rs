@@ -25,6 +25,22 @@ pub const EXTRA_PT: u64 = 0x3_0000;
 /// Port a program writes to say "done" (the byte written is its result).
 pub const DONE_PORT: u16 = 0xf4;
 
+/// A machine description around `cxl` (finished) for [`TestVm::with_config`]:
+/// one vCPU, [`RAM_SIZE`] of RAM, no console; the kernel is never loaded.
+pub fn vm_config(cxl: vmm::cxl_config::CxlConfig) -> VmConfig {
+    VmConfig {
+        kernel: Some(std::path::PathBuf::from("/nonexistent")),
+        initramfs: None,
+        cmdline: String::new(),
+        cpus: 1,
+        memory: RAM_SIZE,
+        serial: vmm::config::SerialOutput::Null,
+        hide_hypervisor: false,
+        cxl: cxl.finish().unwrap(),
+        api_socket: None,
+    }
+}
+
 /// Records every write and answers reads from a queue of values.
 #[derive(Default)]
 pub struct Probe {

@@ -1,16 +1,14 @@
 //! CXL topologies the command line accepts build and enumerate: every
 //! device answers on its bus, whatever the number of root ports.
 
-use std::path::PathBuf;
-
 use arch::layout::PCI_ECAM_START;
-use vmm::config::{SerialOutput, VmConfig};
+use vmm::config::VmConfig;
 use vmm::cxl_config::{
     parse_backend, parse_host_bridge, parse_root_port, parse_type3, parse_window, CxlConfig,
     MAX_ROOT_PORTS,
 };
 
-use crate::harness::{Asm, TestVm, RAM_SIZE};
+use crate::harness::{vm_config, Asm, TestVm};
 
 fn config(ports: usize) -> VmConfig {
     let mut cxl = CxlConfig::default();
@@ -29,17 +27,7 @@ fn config(ports: usize) -> VmConfig {
     }
     cxl.windows
         .push(parse_window(&format!("targets=hb0,size={}M", 256 * ports)).unwrap());
-    VmConfig {
-        kernel: Some(PathBuf::from("/nonexistent")),
-        initramfs: None,
-        cmdline: String::new(),
-        cpus: 1,
-        memory: RAM_SIZE,
-        serial: SerialOutput::Null,
-        hide_hypervisor: false,
-        cxl: cxl.finish().unwrap(),
-        api_socket: None,
-    }
+    vm_config(cxl)
 }
 
 fn vendor_device(t: &TestVm, bus: u64, dev: u64) -> u32 {

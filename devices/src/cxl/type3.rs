@@ -601,7 +601,3 @@ impl PciDevice for Type3 {
 #[cfg(test)]
 #[path = "type3_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "type3_update_tests.rs"]
-mod update_tests;

@@ -27,12 +27,14 @@ const WINDOW: u64 = 0x80_0000_0000;
 const SIZE: u64 = 256 << 20;
 const SERIAL: u64 = 0xdead_beef_0001;
 
+/// Memslots: GPA -> (backend offset, length).
 #[derive(Default)]
-struct Recorder(Mutex<BTreeMap<u64, u64>>);
+struct Recorder(Mutex<BTreeMap<u64, (u64, u64)>>);
 
 impl GuestMemoryMapper for Recorder {
-    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, _o: u64, len: u64) -> Result<(), String> {
-        self.0.lock().unwrap().insert(gpa, len);
+    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, offset: u64, len: u64) -> Result<(), String> {
+        let old = self.0.lock().unwrap().insert(gpa, (offset, len));
+        assert!(old.is_none(), "double map at {gpa:#x}");
         Ok(())
     }
     fn unmap(&self, gpa: u64) -> Result<(), String> {
@@ -212,7 +214,7 @@ fn committed_decoder_and_mem_enable_map_the_backend() {
     d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
     assert_eq!(
         r.maps.0.lock().unwrap().clone(),
-        BTreeMap::from([(WINDOW, SIZE)])
+        BTreeMap::from([(WINDOW, (0, SIZE))])
     );
     // Uncommit tears the slot down.
     bar_write32(d, dec + DECODER_CONTROL, 0);
@@ -307,6 +309,11 @@ mod dcd {
     const TAG: &str = "5be13bce-ae34-4a77-b6c3-16df975fcf1a";
 
     fn dc_rig() -> (Type3, Arc<Recorder>) {
+        dc_rig_backed(None)
+    }
+
+    /// A DC-only device, or with `backing` behind its whole DC range.
+    fn dc_rig_backed(backing: Option<Arc<HostMemory>>) -> (Type3, Arc<Recorder>) {
         let maps = Arc::new(Recorder::default());
         let path = Arc::new(CxlMemoryPath::new(
             Topology {
@@ -334,6 +341,7 @@ mod dcd {
                     block_size: 2 * MIB,
                     sanitize_on_release: false,
                 },
+                static_backing: backing.is_some(),
                 ..DcConfig::default()
             },
             ..MemdevConfig::default()
@@ -343,7 +351,7 @@ mod dcd {
                 memdev,
                 volatile: None,
                 persistent: None,
-                dc_backing: None,
+                dc_backing: backing,
             },
             Arc::new(RecordingMsiGroup::new(16)),
             path,
@@ -459,7 +467,7 @@ mod dcd {
         assert_eq!(rc, 0);
         assert_eq!(
             maps.0.lock().unwrap().clone(),
-            BTreeMap::from([(WINDOW + 4 * MIB, 2 * MIB)])
+            BTreeMap::from([(WINDOW + 4 * MIB, (0, 2 * MIB))])
         );
         assert_eq!(d.path().mapped_hpa(0, 4 * MIB), Some(WINDOW + 4 * MIB));
 
@@ -549,5 +557,83 @@ mod dcd {
         assert_eq!(rc, 0);
         assert!(maps.0.lock().unwrap().is_empty());
         assert_eq!(Arc::strong_count(&backend), 1);
+    }
+
+    /// Extents reach the memory path incrementally: a release that cuts a
+    /// held extent leaves the rest of it mapped, with the slots a full
+    /// recompute would give.
+    #[test]
+    fn a_cut_extent_keeps_its_remainders_mapped() {
+        let backing = Arc::new(
+            HostMemory::new(BackendConfig {
+                id: "dc".into(),
+                kind: BackendKind::Memfd,
+                size: SIZE,
+                share: true,
+                prealloc: false,
+                tag: None,
+            })
+            .unwrap(),
+        );
+        let (mut d, maps) = dc_rig_backed(Some(backing));
+        commit_dc_decoder(&mut d);
+        let slots = || maps.0.lock().unwrap().clone();
+        let full = |d: &Type3| -> BTreeMap<u64, (u64, u64)> {
+            d.memory_ranges()
+                .iter()
+                .map(|r| (WINDOW + r.dpa, (r.offset, r.len)))
+                .collect()
+        };
+        for (offset, len) in [(0, 8 * MIB), (16 * MIB, 2 * MIB)] {
+            d.dc_add(AddRequest {
+                host_id: 0,
+                selection_policy: SelectionPolicy::Prescriptive,
+                region: 0,
+                tag: None,
+                extents: vec![RequestedExtent { offset, len }],
+                backend: None,
+            })
+            .unwrap();
+            assert_eq!(mbox(&mut d, 0x4802, &response(&[(offset, len)])).0, 0);
+        }
+        assert_eq!(
+            slots(),
+            BTreeMap::from([
+                (WINDOW, (0, 8 * MIB)),
+                (WINDOW + 16 * MIB, (16 * MIB, 2 * MIB))
+            ])
+        );
+        // The host gives back the middle of the first extent.
+        assert_eq!(mbox(&mut d, 0x4803, &response(&[(2 * MIB, 2 * MIB)])).0, 0);
+        let want = BTreeMap::from([
+            (WINDOW, (0, 2 * MIB)),
+            (WINDOW + 4 * MIB, (4 * MIB, 4 * MIB)),
+            (WINDOW + 16 * MIB, (16 * MIB, 2 * MIB)),
+        ]);
+        assert_eq!(slots(), want);
+        assert_eq!(full(&d), want);
+        // A forced release cuts the tail off the remainder.
+        d.dc_release(ReleaseRequest {
+            host_id: 0,
+            removal_policy: RemovalPolicy::Prescriptive,
+            forced: true,
+            sanitize_on_release: false,
+            region: 0,
+            tag: None,
+            extents: vec![RequestedExtent {
+                offset: 6 * MIB,
+                len: 2 * MIB,
+            }],
+        })
+        .unwrap();
+        let want = BTreeMap::from([
+            (WINDOW, (0, 2 * MIB)),
+            (WINDOW + 4 * MIB, (4 * MIB, 2 * MIB)),
+            (WINDOW + 16 * MIB, (16 * MIB, 2 * MIB)),
+        ]);
+        assert_eq!(slots(), want);
+        assert_eq!(full(&d), want);
+        assert_eq!(d.path().mapped_hpa(0, 5 * MIB), Some(WINDOW + 5 * MIB));
+        assert_eq!(d.path().mapped_hpa(0, 7 * MIB), None);
     }
 }
