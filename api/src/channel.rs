@@ -47,8 +47,7 @@ pub struct ApiReceiver {
 impl ApiReceiver {
     /// The next waiting request and where to send its answer. Once this
     /// returns `None` the eventfd is no longer readable, until the next
-    /// request.
-    /// Requests their clients gave up on are skipped.
+    /// request. Requests their clients gave up on are skipped.
     pub fn try_recv(&self) -> Option<(ApiRequest, Responder)> {
         loop {
             let m = match self.rx.try_recv() {

@@ -274,7 +274,7 @@ impl ApiContext {
     fn tag_free_elsewhere(&self, device: &str, tag: uuid::Uuid) -> Result<(), ApiError> {
         for h in self.devices.cxl.type3.iter().filter(|h| h.id != device) {
             let dev = h.device.lock().unwrap_or_else(|e| e.into_inner());
-            if !dev.memdev().dcd().extents_by_tag(tag).is_empty() {
+            if dev.memdev().dcd().tag_in_use(tag) {
                 return Err(ApiError::Conflict(format!(
                     "tag {tag} is in use by extents of device '{}'",
                     h.id

@@ -48,7 +48,8 @@ impl Recorder {
     }
 }
 
-fn backend(size: u64) -> Arc<HostMemory> {
+/// A memfd backend of `size` bytes (also for the update tests).
+pub(super) fn backend(size: u64) -> Arc<HostMemory> {
     Arc::new(
         HostMemory::new(BackendConfig {
             id: "t".into(),

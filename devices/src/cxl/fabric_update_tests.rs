@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::tests::backend;
 use super::*;
-use crate::memory::{BackendConfig, BackendKind};
 
 const BASE: u64 = 0x80_0000_0000;
 const MIB: u64 = 1 << 20;
@@ -77,20 +77,6 @@ fn path(log: &Arc<Log>) -> CxlMemoryPath {
         true,
     );
     p
-}
-
-fn backend(size: u64) -> Arc<HostMemory> {
-    Arc::new(
-        HostMemory::new(BackendConfig {
-            id: "u".into(),
-            kind: BackendKind::Memfd,
-            size,
-            share: true,
-            prealloc: false,
-            tag: None,
-        })
-        .unwrap(),
-    )
 }
 
 #[test]

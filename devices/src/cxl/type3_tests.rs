@@ -43,6 +43,21 @@ impl GuestMemoryMapper for Recorder {
     }
 }
 
+/// A memfd backend of `size` bytes.
+fn memfd(id: &str, size: u64, tag: Option<uuid::Uuid>) -> Arc<HostMemory> {
+    Arc::new(
+        HostMemory::new(BackendConfig {
+            id: id.into(),
+            kind: BackendKind::Memfd,
+            size,
+            share: true,
+            prealloc: false,
+            tag,
+        })
+        .unwrap(),
+    )
+}
+
 struct Rig {
     dev: Type3,
     maps: Arc<Recorder>,
@@ -68,17 +83,7 @@ fn rig() -> Rig {
         },
         maps.clone(),
     ));
-    let backend = Arc::new(
-        HostMemory::new(BackendConfig {
-            id: "vmem0".into(),
-            kind: BackendKind::Memfd,
-            size: SIZE,
-            share: true,
-            prealloc: false,
-            tag: None,
-        })
-        .unwrap(),
-    );
+    let backend = memfd("vmem0", SIZE, None);
     let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
     let dev = Type3::new(
         Type3Config {
@@ -400,17 +405,7 @@ mod dcd {
     }
 
     fn tagged(size: u64) -> Arc<HostMemory> {
-        Arc::new(
-            HostMemory::new(BackendConfig {
-                id: "t0".into(),
-                kind: BackendKind::Memfd,
-                size,
-                share: true,
-                prealloc: false,
-                tag: Some(Uuid::parse_str(TAG).unwrap()),
-            })
-            .unwrap(),
-        )
+        memfd("t0", size, Some(Uuid::parse_str(TAG).unwrap()))
     }
 
     #[test]
@@ -564,18 +559,7 @@ mod dcd {
     /// recompute would give.
     #[test]
     fn a_cut_extent_keeps_its_remainders_mapped() {
-        let backing = Arc::new(
-            HostMemory::new(BackendConfig {
-                id: "dc".into(),
-                kind: BackendKind::Memfd,
-                size: SIZE,
-                share: true,
-                prealloc: false,
-                tag: None,
-            })
-            .unwrap(),
-        );
-        let (mut d, maps) = dc_rig_backed(Some(backing));
+        let (mut d, maps) = dc_rig_backed(Some(memfd("dc", SIZE, None)));
         commit_dc_decoder(&mut d);
         let slots = || maps.0.lock().unwrap().clone();
         let full = |d: &Type3| -> BTreeMap<u64, (u64, u64)> {

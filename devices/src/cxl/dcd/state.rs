@@ -577,7 +577,7 @@ impl DcdState {
     }
 
     /// True if live extents carry `tag`.
-    pub(crate) fn tag_in_use(&self, tag: Uuid) -> bool {
+    pub fn tag_in_use(&self, tag: Uuid) -> bool {
         self.tags.contains_key(&tag)
     }
 
