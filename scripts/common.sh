@@ -9,6 +9,8 @@
 #                        SUITE-updates, from the local apt lists (no network)
 #   fetch_deb PKG VER    download PKG=VER once into $CACHE/debs, print its path
 #   extract_deb DEB DIR  dpkg-deb -x DEB into DIR
+#   as_root CMD...       run CMD as root: directly when we are root, through
+#                        sudo otherwise (one clear error where there is none)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${CXLVMM_CACHE:-$ROOT/.cache}
@@ -20,11 +22,21 @@ die() {
     exit 1
 }
 
+as_root() {
+    if [[ $EUID -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo -- "$@"
+    else
+        die "'$*' needs root: run this as root, or install sudo"
+    fi
+}
+
 resolve_version() {
     local pkg=$1 suite=$2 best="" ver origin
     while IFS='|' read -r _ ver origin; do
         ver=${ver// /}
-        # origin looks like " http://deb.debian.org/debian trixie/main amd64 Packages"
+        # origin looks like " MIRROR/debian trixie/main amd64 Packages"
         [[ $origin =~ [[:space:]]${suite}(-security|-updates)?/ ]] || continue
         if [[ -z $best ]] || dpkg --compare-versions "$ver" gt "$best"; then
             best=$ver

@@ -3,6 +3,8 @@
 #
 # Run as root. Idempotent: safe to rerun, it only changes what is missing.
 #   * adds apt sources for trixie (+ trixie-security) and bookworm-backports,
+#     from the mirrors the host's own apt sources already use for bookworm
+#     and bookworm-security (no archive host is written here),
 #     pinned LOW (trixie: 1, backports: 100) so that nothing already
 #     installed is ever upgraded from them; trixie is only used for
 #     `apt-get download` of guest kernels, busybox and iasl;
@@ -41,18 +43,54 @@ write_if_changed() {
     return 0
 }
 
+# host_uri SUITE: the URI the host's own apt sources (deb822 .sources files
+# and one-line .list files, ours left out) use for SUITE; empty if none does.
+host_uri() {
+    local want=$1 f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -f $f && $f != "$SOURCES" ]] || continue
+        # deb822: stanzas separated by blank lines; URIs and Suites fields.
+        awk -v want="$want" '
+            function flush() { if (uri != "" && hit) { print uri; found = 1; exit } uri = ""; hit = 0 }
+            /^[[:space:]]*$/ { flush(); next }
+            /^[[:space:]]*#/ { next }
+            tolower($1) == "uris:" { uri = $2 }
+            tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == want) hit = 1 }
+            tolower($1) == "enabled:" && tolower($2) == "no" { uri = ""; hit = 0 }
+            END { if (!found) flush() }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -f $f ]] || continue
+        # One-line style: deb [options] URI SUITE COMPONENT...
+        sed -E 's/\[[^]]*\]//' "$f" | awk -v want="$want" '$1 == "deb" && $3 == want { print $2 }'
+    done
+}
+
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[[ $codename == bookworm ]] || log "warning: this host is '${codename:-unknown}', not bookworm; going on"
+archive=$(host_uri "$codename" | head -n 1)
+security=$(host_uri "$codename-security" | head -n 1)
+[[ -n $archive ]] || {
+    echo "setup-host: no apt source for '$codename' in /etc/apt: cannot tell which Debian mirror to use" >&2
+    exit 1
+}
+# A host without a security source: the security archive sits beside the
+# main one on Debian's mirrors (".../debian" -> ".../debian-security").
+[[ -n $security ]] || security=${archive%/}-security
+log "mirrors from the host's apt sources: $archive, $security"
+
 changed=0
 if write_if_changed "$SOURCES" <<EOF; then changed=1; fi
 # Added by cxlvmm scripts/setup-host.sh: guest kernels, busybox and iasl come
 # from trixie (downloaded, never installed); QEMU comes from bookworm-backports.
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $archive
 Suites: trixie bookworm-backports
 Components: main
 Signed-By: $KEYRING
 
 Types: deb
-URIs: http://deb.debian.org/debian-security
+URIs: $security
 Suites: trixie-security
 Components: main
 Signed-By: $KEYRING
@@ -75,8 +113,8 @@ Pin-Priority: 100
 EOF
 
 # Refresh the package lists when the sources changed or are older than a day.
-stamp=/var/lib/apt/lists/deb.debian.org_debian_dists_trixie_InRelease
-if [[ $changed -eq 1 || ! -f $stamp || -n $(find "$stamp" -mtime +0 -print) ]]; then
+stamp=$(find /var/lib/apt/lists -maxdepth 1 -name '*_dists_trixie_InRelease' -print -quit 2>/dev/null)
+if [[ $changed -eq 1 || -z $stamp || -n $(find "$stamp" -mtime +0 -print) ]]; then
     log "apt-get update"
     apt-get update -q
 else

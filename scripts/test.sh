@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # test.sh - the project's complete test run (README's test command); stops
-# at the first failure. Run as root on a fresh machine (it installs QEMU and
-# the host tools the first time).
+# at the first failure. Run as root, or as a user with sudo, on a fresh
+# machine: the first time it installs QEMU and the host tools (as root).
 #
 #   1. cargo fmt --all --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
 #      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
 #   4. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
-#      "boot cxl-static cxl-interleave dcd"; set it to "" to skip them)
+#      "boot cxl-static cxl-interleave dcd demo"; set it to "" to skip them;
+#      demo is the README's first command)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
-SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd}
+# The KVM, hugetlbfs and tmpfs tests need root: a user with sudo runs the
+# whole test run through it, with their own Rust toolchain.
+if [[ $EUID -ne 0 ]]; then
+    command -v sudo >/dev/null || die "the tests need root: run as root, or as a user with sudo"
+    log "not root: running through sudo"
+    keep=()
+    while IFS= read -r v; do keep+=("$v=${!v}"); done < <(compgen -e | grep -E '^(CXLVMM_|E2E_|RUST_LOG$)')
+    exec sudo -- env PATH="$PATH" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" \
+        CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" "${keep[@]}" "$0" "$@"
+fi
+
+SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo}
 
 step() {
     local name=$1 t=$SECONDS
@@ -27,21 +39,16 @@ step() {
     log "ok: $name ($((SECONDS - t))s)"
 }
 
-# Host preparation (apt sources, QEMU, tools; needs root the first time),
-# iasl/acpiexec for the ACPI tests, the guest kernel and busybox: all
-# idempotent and cached, so a rerun costs seconds.
-if [[ $EUID -eq 0 ]]; then
-    step setup-host "$ROOT/scripts/setup-host.sh"
-elif [[ -n $SCENARIOS ]] && ! command -v qemu-system-x86_64 >/dev/null; then
-    log "QEMU is missing: run as root once (sudo scripts/test.sh) to install it"
-    exit 1
-fi
+# Host preparation (apt sources, QEMU, tools; needs root, through sudo when
+# we are not root), iasl/acpiexec for the ACPI tests, the guest kernel and
+# busybox: all idempotent and cached, so a rerun costs seconds.
+step setup-host as_root "$ROOT/scripts/setup-host.sh"
 # A hugetlbfs mount with a few 2 MiB pages for the hugetlbfs backend test.
-if [[ $EUID -eq 0 && -z ${CXLVMM_HUGETLBFS:-} ]]; then
+if [[ -z ${CXLVMM_HUGETLBFS:-} ]]; then
     hp=$CACHE/hugetlbfs
     mkdir -p "$hp"
-    if (($(cat /proc/sys/vm/nr_hugepages) < 8)); then echo 8 >/proc/sys/vm/nr_hugepages; fi
-    mountpoint -q "$hp" || mount -t hugetlbfs -o pagesize=2M none "$hp"
+    if (($(cat /proc/sys/vm/nr_hugepages) < 8)); then as_root sh -c 'echo 8 >/proc/sys/vm/nr_hugepages'; fi
+    mountpoint -q "$hp" || as_root mount -t hugetlbfs -o "pagesize=2M,uid=$EUID" none "$hp"
     export CXLVMM_HUGETLBFS=$hp
 fi
 export CXLVMM_IASL=${CXLVMM_IASL:-$CACHE/bin/iasl}

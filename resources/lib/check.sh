@@ -37,6 +37,9 @@ check_fail() {
     echo "CHECK FAIL: $1 ($(_check_oneline "${2:-failed}"))"
 }
 
+# has TEXT PART: TEXT contains PART.
+has() { case $1 in *"$2"*) return 0 ;; *) return 1 ;; esac; }
+
 check() {
     _check_name=$1
     shift

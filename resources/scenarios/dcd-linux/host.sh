@@ -33,7 +33,6 @@ expect_ok() {
     shift
     if out=$(r "$@"); then check_pass "$_n"; else check_fail "$_n" "$out"; fi
 }
-has() { case $1 in *"$2"*) return 0 ;; *) return 1 ;; esac; }
 # wait_status NAME TAG WANT SECONDS: until TAG's release status is WANT.
 wait_status() {
     _ws_n=$(($4 * 10))

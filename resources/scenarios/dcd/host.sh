@@ -48,7 +48,6 @@ expect_err() {
     fi
     check_eq "$_n-changes-nothing" "$(r dc-extents dcd0)" "$_before"
 }
-has() { case $1 in *"$2"*) return 0 ;; *) return 1 ;; esac; }
 
 cmdline=$(l2_cmdline e2e.window=$window e2e.seed=$seed e2e.plan=accept,accept,decline,slow)
 start_vm dcd --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
