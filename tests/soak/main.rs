@@ -105,7 +105,7 @@ fn kind(i: u64) -> Kind {
 fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
     let tag = Uuid::from_u128(0x50a4_0000_0000 + u128::from(i));
     let id = format!("soak{}", i % 5);
-    let probe = i % 16 == 0 && kind(i) == Kind::Release;
+    let probe = i.is_multiple_of(16) && kind(i) == Kind::Release;
     let offset = if probe {
         PROBE_OFFSET
     } else {
@@ -125,7 +125,10 @@ fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
         Kind::Release | Kind::Forced => {
             let add = r.drain_dc_events();
             assert_eq!(add.len(), 1, "cycle {i}: one Add Capacity record");
-            assert_eq!((add[0].event_type, add[0].dpa, add[0].more), (0, dpa, false));
+            assert_eq!(
+                (add[0].event_type, add[0].dpa, add[0].more),
+                (0, dpa, false)
+            );
             assert_eq!(r.mbox(ADD_DC_RESPONSE, &update_list(dpa, len)).0, 0);
             let slot = t.memory.slot_at(hpa).expect("memslot after acceptance");
             assert_eq!((slot.gpa, slot.len), (hpa, len), "cycle {i}");
@@ -151,7 +154,10 @@ fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
         Kind::WithdrawUnread => {
             let w = extents_of(dc_release(ctx, tag, true));
             assert_eq!(w[0].state, ExtentState::Withdrawn);
-            assert!(r.drain_dc_events().is_empty(), "cycle {i}: record taken back");
+            assert!(
+                r.drain_dc_events().is_empty(),
+                "cycle {i}: record taken back"
+            );
         }
         Kind::WithdrawRead => {
             let seen = r.read_dc_events();
@@ -187,7 +193,7 @@ fn dcd_cycles_leave_no_trace() {
     for i in warm_up..total {
         cycle(&mut t, &ctx, &r, i);
         // Nothing lingers between cycles.
-        if i % 64 == 0 {
+        if i.is_multiple_of(64) {
             assert!(dc_extents(&ctx).is_empty(), "cycle {i}");
             assert_eq!(t.memory.slots().len(), before.slots, "cycle {i}");
         }

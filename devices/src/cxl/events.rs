@@ -544,6 +544,11 @@ impl EventLog {
         Some(at >= self.seen)
     }
 
+    /// The record with `handle`, if the log holds it.
+    pub fn get(&self, handle: u16) -> Option<&EventRecord> {
+        self.records.get(self.position(handle)?)
+    }
+
     fn position(&self, handle: u16) -> Option<usize> {
         if handle == 0 {
             return None;

@@ -27,12 +27,28 @@
 //!   before the host read any record leaves no trace.
 
 use super::extent::{DcExtent, DcdEffect, ExtentOutcome, ExtentRange};
-use super::record::clear_more_flag;
+use super::record::{clear_more_flag, DcEvent, DcEventType};
 use super::state::{ChainRecord, DcdState, LiveState};
-use crate::cxl::events::{EventLogType, EventLogs};
+use crate::cxl::events::{EventLogType, EventLogs, EventRecord};
 use crate::cxl::mailbox::RetCode;
 
 const LOG: EventLogType = EventLogType::DynamicCapacity;
+
+/// Whether `record` is still the Add Capacity record `posted` (a handle is
+/// only unique among the records a log holds).
+fn unseen_offer_record(record: &EventRecord, posted: &ChainRecord) -> bool {
+    DcEvent::from_record(record)
+        .is_some_and(|e| e.event_type == DcEventType::AddCapacity && e.extent == posted.range)
+}
+
+/// Whether the log still holds `posted`, unread by the host.
+fn unseen_offer(events: &EventLogs, posted: &ChainRecord) -> bool {
+    let log = events.log(LOG);
+    log.is_unseen(posted.handle) == Some(true)
+        && log
+            .get(posted.handle)
+            .is_some_and(|r| unseen_offer_record(r, posted))
+}
 
 impl DcdState {
     /// Withdraws the offered extent at `dpa`: it leaves the device, nothing
@@ -70,21 +86,22 @@ impl DcdState {
             if chain.withdrawn.is_empty() || chain.records.is_empty() {
                 continue;
             }
-            let unseen = |events: &EventLogs, h: u16| events.log(LOG).is_unseen(h) == Some(true);
             let removable: Vec<bool> = chain
                 .records
                 .iter()
-                .map(|r| chain.withdrawn.contains(&r.range) && unseen(events, r.handle))
+                .map(|r| chain.withdrawn.contains(&r.range) && unseen_offer(events, r))
                 .collect();
             let last = chain.records.len() - 1;
             let mut keep_last = false;
             if removable.get(last).copied().unwrap_or(false) {
                 let new_last = (0..last).rev().find(|i| !removable[*i]);
-                if let Some(i) = new_last {
-                    match events.unseen_mut(LOG, chain.records[i].handle) {
-                        Some(record) => clear_more_flag(record),
+                if let Some(prev) = new_last.and_then(|i| chain.records.get(i)) {
+                    match events.unseen_mut(LOG, prev.handle) {
+                        Some(record) if unseen_offer_record(record, prev) => {
+                            clear_more_flag(record)
+                        }
                         // The host read it with More set: keep the end.
-                        None => keep_last = true,
+                        _ => keep_last = true,
                     }
                 }
             }
