@@ -4,110 +4,20 @@
 //! accepted extent becomes a real memslot that a vCPU program reads at its
 //! HPA, and release takes it away again.
 
-use std::sync::Arc;
-
 use api::{
     ApiRequest, ApiResponse, DcAddRequest, DcReleaseRequest, DcReleaseStatusQuery, ExtentSpec,
     ExtentState, MemoryBackendConfig, ReleaseSelector, ReleaseStatus, RemovalPolicy,
     SelectionPolicy,
 };
-use arch::layout::{CXL_FMW_START, PCI_ECAM_START};
-use devices::Bus;
 use uuid::Uuid;
 use vmm::api_handler::ApiContext;
 use vmm::config::VmConfig;
 use vmm::cxl_config::{parse_host_bridge, parse_root_port, parse_type3, parse_window, CxlConfig};
 
+use crate::dcd_guest::{api, config, update_list, Regs, ADD_DC_RESPONSE, MIB, RELEASE_DC, WINDOW};
 use crate::harness::{vm_config, Asm, TestVm, RAM_SIZE};
 
-const MIB: u64 = 1 << 20;
-const WINDOW: u64 = CXL_FMW_START;
 const TAG: &str = "5be13bce-ae34-4a77-b6c3-16df975fcf1a";
-/// The Type 3 device: bus 0x81 (below the root port on the CXL bridge's bus 0x80).
-const TYPE3_ECAM: u64 = PCI_ECAM_START + (0x81 << 20);
-
-fn config() -> VmConfig {
-    let mut cxl = CxlConfig::default();
-    cxl.host_bridges.push(parse_host_bridge("id=hb0").unwrap());
-    cxl.root_ports
-        .push(parse_root_port("id=rp0,bus=hb0").unwrap());
-    cxl.devices.push(
-        parse_type3("id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=256M,serial=9").unwrap(),
-    );
-    cxl.windows
-        .push(parse_window("targets=hb0,size=256M").unwrap());
-    vm_config(cxl)
-}
-
-/// Register access through the MMIO bus.
-struct Regs {
-    mmio: Arc<Bus>,
-    bar0: u64,
-}
-
-impl Regs {
-    fn read(&self, addr: u64, n: usize) -> u64 {
-        let mut b = [0u8; 8];
-        self.mmio.read(addr, &mut b[..n]).unwrap();
-        u64::from_le_bytes(b)
-    }
-    fn write(&self, addr: u64, v: u64, n: usize) {
-        self.mmio.write(addr, &v.to_le_bytes()[..n]).unwrap();
-    }
-    fn cfg_read(&self, off: u64) -> u32 {
-        self.read(TYPE3_ECAM + off, 4) as u32
-    }
-
-    /// Runs a mailbox command; (return code, output).
-    fn mbox(&self, opcode: u16, input: &[u8]) -> (u64, Vec<u8>) {
-        let mb = self.bar0 + 0x1_0000 + 0x200;
-        self.mmio.write(mb + 0x20, input).unwrap();
-        self.write(
-            mb + 0x08,
-            u64::from(opcode) | ((input.len() as u64) << 16),
-            8,
-        );
-        self.write(mb + 0x04, 1, 4); // doorbell
-        assert_eq!(self.read(mb + 0x04, 4) & 1, 0, "doorbell still set");
-        let rc = (self.read(mb + 0x10, 8) >> 32) & 0xffff;
-        let len = ((self.read(mb + 0x08, 8) >> 16) & 0x1f_ffff) as usize;
-        let mut out = vec![0u8; len];
-        self.mmio.read(mb + 0x20, &mut out).unwrap();
-        (rc, out)
-    }
-
-    /// The DPA and length of the first record in the DC event log, after
-    /// clearing it: what a driver does with an Add or Release Capacity event.
-    fn take_dc_event(&self) -> (u64, u64) {
-        let (rc, out) = self.mbox(0x0100, &[4]);
-        assert_eq!(rc, 0);
-        assert!(
-            u16::from_le_bytes([out[0x14], out[0x15]]) >= 1,
-            "no DC event"
-        );
-        let rec = &out[0x20..];
-        let handle = u16::from_le_bytes([rec[0x14], rec[0x15]]);
-        let dpa = u64::from_le_bytes(rec[0x38..0x40].try_into().unwrap());
-        let len = u64::from_le_bytes(rec[0x40..0x48].try_into().unwrap());
-        let mut clear = vec![4, 0, 1, 0, 0, 0];
-        clear.extend(handle.to_le_bytes());
-        assert_eq!(self.mbox(0x0101, &clear).0, 0, "clear event");
-        (dpa, len)
-    }
-}
-
-fn update_list(dpa: u64, len: u64) -> Vec<u8> {
-    let mut p = 1u32.to_le_bytes().to_vec();
-    p.extend([0u8; 4]);
-    p.extend(dpa.to_le_bytes());
-    p.extend(len.to_le_bytes());
-    p.extend([0u8; 8]);
-    p
-}
-
-fn api(ctx: &ApiContext, req: ApiRequest) -> ApiResponse {
-    ctx.handle(req).unwrap()
-}
 
 #[test]
 fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
@@ -125,44 +35,9 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     };
     let tag = Uuid::parse_str(TAG).unwrap();
 
-    // Firmware-assigned BAR 0 of the Type 3 device, found through ECAM.
-    let probe = Regs {
-        mmio: t.mmio.clone(),
-        bar0: 0,
-    };
-    assert_eq!(
-        probe.cfg_read(0x08) >> 8,
-        0x05_02_10,
-        "CXL memory device class"
-    );
-    let bar0 = u64::from(probe.cfg_read(0x10) & !0xf) | (u64::from(probe.cfg_read(0x14)) << 32);
-    let r = Regs {
-        mmio: t.mmio.clone(),
-        bar0,
-    };
-
-    // The guest side programs decoder 0 over the DC partition and enables it.
-    let hdm = bar0 + 0x1100;
-    r.write(hdm + 0x10, WINDOW & 0xffff_ffff, 4);
-    r.write(hdm + 0x14, WINDOW >> 32, 4);
-    r.write(hdm + 0x18, 256 * MIB, 4);
-    r.write(hdm + 0x1c, 0, 4);
-    r.write(hdm + 0x20, 1 << 9, 4); // Commit
-    assert_ne!(r.read(hdm + 0x20, 4) & (1 << 10), 0, "committed");
-    r.write(hdm + 0x04, 1 << 1, 4); // HDM Decoder Enable
-    let mut cap = 0x100;
-    let dvsec = loop {
-        let h = r.cfg_read(cap);
-        if h & 0xffff == 0x23
-            && r.cfg_read(cap + 4) & 0xffff == 0x1e98
-            && r.cfg_read(cap + 8) & 0xffff == 0
-        {
-            break cap;
-        }
-        cap = u64::from(h >> 20);
-        assert_ne!(cap, 0, "no CXL device DVSEC");
-    };
-    r.write(TYPE3_ECAM + dvsec + 0x0c, 1 << 2, 2); // Mem_Enable
+    // Firmware-assigned BAR 0; the guest side programs decoder 0 over the
+    // DC partition and enables it.
+    let r = Regs::guest_setup(&t.mmio);
 
     // The operator creates a tagged backend and adds it as capacity.
     let resp = api(
@@ -208,7 +83,7 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     // The driver reads the Add Capacity event and accepts.
     let (dpa, len) = r.take_dc_event();
     assert_eq!((dpa, len), (2 * MIB, 2 * MIB));
-    assert_eq!(r.mbox(0x4802, &update_list(dpa, len)).0, 0);
+    assert_eq!(r.mbox(ADD_DC_RESPONSE, &update_list(dpa, len)).0, 0);
     let slot = t.memory.slot_at(hpa).expect("memslot after acceptance");
     assert_eq!((slot.gpa, slot.len), (hpa, 2 * MIB));
     let ApiResponse::Extents(list) = api(
@@ -247,7 +122,7 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
         "kept until the guest answers"
     );
     let (dpa, len) = r.take_dc_event();
-    assert_eq!(r.mbox(0x4803, &update_list(dpa, len)).0, 0);
+    assert_eq!(r.mbox(RELEASE_DC, &update_list(dpa, len)).0, 0);
     assert!(t.memory.slot_at(hpa).is_none(), "memslot gone");
     let status = ApiRequest::DcReleaseStatus {
         device: "dcd0".into(),

@@ -4,6 +4,8 @@
 
 mod boot;
 mod dcd;
+mod dcd_guest;
+mod dcd_withdraw;
 mod harness;
 mod memslots;
 mod port_io;

@@ -5,10 +5,10 @@
 use std::sync::{Arc, MutexGuard};
 
 use api::{
-    ApiError, ApiRequest, ApiResponse, ApiResult, BoundTo, CxlDeviceInfo, DcAddRequest, DcExtent,
-    DcExtentList, DcRegionInfo, DcReleaseRequest, DcReleaseStatus, DcReleaseStatusQuery,
-    ExtentInfo, ExtentRef, ExtentSpec, ExtentState, MemoryBackendConfig, MemoryBackendInfo,
-    ReleaseSelector, ReleaseStatus, VmInfo, VmState,
+    ApiError, ApiRequest, ApiResponse, ApiResult, BoundTo, CxlDeviceInfo, DcAddRequest,
+    DcEventLogInfo, DcExtent, DcExtentList, DcRegionInfo, DcReleaseRequest, DcReleaseStatus,
+    DcReleaseStatusQuery, ExtentInfo, ExtentRef, ExtentSpec, ExtentState, MemoryBackendConfig,
+    MemoryBackendInfo, ReleaseSelector, ReleaseStatus, VmInfo, VmState,
 };
 use devices::cxl::dcd::{
     AddRequest, DcExtent as DeviceExtent, DcdError, ExtentState as DeviceState, ExtentStatus,
@@ -42,12 +42,15 @@ fn registry_error(e: RegistryError) -> ApiError {
     }
 }
 
-/// 409 for state conflicts, 400 for requests that can never succeed.
+/// 409 for state conflicts, 503 while the guest has not drained the DC
+/// event log, 400 for requests that can never succeed.
 fn dcd_error(e: DcdError) -> ApiError {
     let msg = e.to_string();
     match e {
+        // Temporary, and up to the guest (or a withdrawal of unread
+        // offers): try again later.
+        DcdError::LogFull { .. } => ApiError::Unavailable(msg),
         DcdError::InUse { .. }
-        | DcdError::LogFull { .. }
         | DcdError::ExtentLimit { .. }
         | DcdError::BackendInUse(_)
         | DcdError::TagInUse(_)
@@ -306,9 +309,14 @@ impl ApiContext {
         } else {
             ExtentState::ReleasePending
         };
-        Ok(ApiResponse::DcExtents(DcExtentList {
-            extents: out.extents.iter().map(|e| extent(e, s)).collect(),
-        }))
+        let mut extents: Vec<DcExtent> = out.extents.iter().map(|e| extent(e, s)).collect();
+        extents.extend(
+            out.withdrawn
+                .iter()
+                .map(|e| extent(e, ExtentState::Withdrawn)),
+        );
+        extents.sort_by_key(|e| e.dpa);
+        Ok(ApiResponse::DcExtents(DcExtentList { extents }))
     }
 
     fn dc_status(&self, device: &str, q: DcReleaseStatusQuery) -> ApiResult {
@@ -323,6 +331,7 @@ impl ApiContext {
             ExtentStatus::Accepted => ReleaseStatus::Accepted,
             ExtentStatus::ReleasePending => ReleaseStatus::ReleasePending,
             ExtentStatus::Released => ReleaseStatus::Released,
+            ExtentStatus::Withdrawn => ReleaseStatus::Withdrawn,
             // A declined offer never became capacity: nothing to find.
             ExtentStatus::Declined | ExtentStatus::NotFound => ReleaseStatus::NotFound,
         };
@@ -359,6 +368,8 @@ impl ApiContext {
 fn device_info(h: &Type3Handle) -> CxlDeviceInfo {
     let dev = h.device.lock().unwrap_or_else(|e| e.into_inner());
     let m = dev.memdev();
+    let log = m.dc_event_log_status();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     CxlDeviceInfo {
         id: h.id.clone(),
         serial: m.config().serial,
@@ -376,5 +387,11 @@ fn device_info(h: &Type3Handle) -> CxlDeviceInfo {
                 sanitize_on_release: Some(r.sanitize_on_release),
             })
             .collect(),
+        dc_event_log: m.config().has_dynamic_capacity().then(|| DcEventLogInfo {
+            depth: u32::from(log.depth),
+            used: count(log.used),
+            read: count(log.read),
+            full: log.full(),
+        }),
     }
 }

@@ -146,15 +146,28 @@ pub enum ExtentState {
     ReleasePending,
     /// Given back (or forcibly removed).
     Released,
+    /// Offered, then withdrawn by a forced release before the host
+    /// accepted it: never mapped, its backend free.
+    Withdrawn,
 }
 
 impl ExtentState {
+    /// Every state, in life order.
+    pub const ALL: [ExtentState; 5] = [
+        ExtentState::Pending,
+        ExtentState::Accepted,
+        ExtentState::ReleasePending,
+        ExtentState::Released,
+        ExtentState::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExtentState::Pending => "pending",
             ExtentState::Accepted => "accepted",
             ExtentState::ReleasePending => "release-pending",
             ExtentState::Released => "released",
+            ExtentState::Withdrawn => "withdrawn",
         }
     }
 }
@@ -204,16 +217,29 @@ pub enum ReleaseStatus {
     Accepted,
     ReleasePending,
     Released,
+    /// The offer was withdrawn before the host accepted it.
+    Withdrawn,
     NotFound,
 }
 
 impl ReleaseStatus {
+    /// Every status.
+    pub const ALL: [ReleaseStatus; 6] = [
+        ReleaseStatus::Pending,
+        ReleaseStatus::Accepted,
+        ReleaseStatus::ReleasePending,
+        ReleaseStatus::Released,
+        ReleaseStatus::Withdrawn,
+        ReleaseStatus::NotFound,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseStatus::Pending => "pending",
             ReleaseStatus::Accepted => "accepted",
             ReleaseStatus::ReleasePending => "release-pending",
             ReleaseStatus::Released => "released",
+            ReleaseStatus::Withdrawn => "withdrawn",
             ReleaseStatus::NotFound => "not-found",
         }
     }
@@ -311,15 +337,10 @@ mod tests {
 
     #[test]
     fn states_serialize_as_documented() {
-        for s in [
-            ExtentState::Pending,
-            ExtentState::Accepted,
-            ExtentState::ReleasePending,
-            ExtentState::Released,
-        ] {
+        for s in ExtentState::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        for s in [ReleaseStatus::NotFound, ReleaseStatus::ReleasePending] {
+        for s in ReleaseStatus::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }

@@ -21,6 +21,23 @@ pub struct DcRegionInfo {
     pub sanitize_on_release: Option<bool>,
 }
 
+/// How full a device's Dynamic Capacity Event Log is (CXL 3.1 8.2.9.2):
+/// the guest reads records with Get Event Records and frees them with
+/// Clear Event Records; while the log is full, adds are refused (503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DcEventLogInfo {
+    /// Records the log holds at most (`dc-event-log-depth`).
+    pub depth: u32,
+    /// Records in the log that the guest has not cleared.
+    pub used: u32,
+    /// Of those, how many the guest has read.
+    pub read: u32,
+    /// No record fits: every add is refused until the guest clears records
+    /// or unread offers are withdrawn.
+    pub full: bool,
+}
+
 /// One CXL Type 3 device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,4 +47,7 @@ pub struct CxlDeviceInfo {
     /// Statically provisioned (persistent plus volatile) capacity in bytes.
     pub static_capacity: u64,
     pub dc_regions: Vec<DcRegionInfo>,
+    /// The Dynamic Capacity Event Log, on devices with DC regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dc_event_log: Option<DcEventLogInfo>,
 }

@@ -308,3 +308,28 @@ fn invalid_requests_get_documented_errors() {
         );
     }
 }
+
+/// The documented state and status enums are the ones the API sends.
+#[test]
+fn documented_states_are_the_sent_states() {
+    let doc = doc();
+    let listed = |schema: &Value| -> Vec<String> {
+        schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let schemas = &doc["components"]["schemas"];
+    let states: Vec<String> = ExtentState::ALL.iter().map(|s| s.as_str().into()).collect();
+    assert_eq!(listed(&schemas["ExtentState"]), states);
+    let statuses: Vec<String> = ReleaseStatus::ALL
+        .iter()
+        .map(|s| s.as_str().into())
+        .collect();
+    assert_eq!(
+        listed(&schemas["DcReleaseStatus"]["properties"]["status"]),
+        statuses
+    );
+}

@@ -235,6 +235,12 @@ impl EventRecord {
         &self.bytes[EVENT_RECORD_DATA_OFFSET..]
     }
 
+    /// The record-specific data, writable (for records the host has not
+    /// read yet).
+    pub(crate) fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[EVENT_RECORD_DATA_OFFSET..]
+    }
+
     fn set_handle(&mut self, handle: u16) {
         self.bytes[HANDLE_OFFSET..HANDLE_OFFSET + 2].copy_from_slice(&handle.to_le_bytes());
     }
@@ -485,6 +491,9 @@ impl Default for EventLogDepths {
 pub struct EventLog {
     depth: u16,
     records: VecDeque<EventRecord>,
+    /// How many of the oldest records Get Event Records has returned: the
+    /// host has seen them (it reads from the oldest, so they are a prefix).
+    seen: usize,
     next_handle: u16,
     overflow: Option<EventLogOverflow>,
     interrupt: InterruptSetting,
@@ -495,6 +504,7 @@ impl EventLog {
         Self {
             depth: depth.clamp(1, EventLogDepths::MAX),
             records: VecDeque::new(),
+            seen: 0,
             next_handle: 1,
             overflow: None,
             interrupt: InterruptSetting::default(),
@@ -514,6 +524,36 @@ impl EventLog {
     /// True if the log holds no records.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// True if the log holds its depth of records: a new one would
+    /// overflow.
+    pub fn is_full(&self) -> bool {
+        self.records.len() >= usize::from(self.depth)
+    }
+
+    /// How many of the oldest records Get Event Records has returned.
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// Whether the record with `handle` is in the log and the host has not
+    /// read it yet; `None` if no record has that handle.
+    pub fn is_unseen(&self, handle: u16) -> Option<bool> {
+        let at = self.position(handle)?;
+        Some(at >= self.seen)
+    }
+
+    /// The record with `handle`, if the log holds it.
+    pub fn get(&self, handle: u16) -> Option<&EventRecord> {
+        self.records.get(self.position(handle)?)
+    }
+
+    fn position(&self, handle: u16) -> Option<usize> {
+        if handle == 0 {
+            return None;
+        }
+        self.records.iter().position(|r| r.handle() == handle)
     }
 
     /// The records, oldest first.
@@ -635,6 +675,7 @@ impl EventLogs {
         }
         if !handles.is_empty() {
             l.records.drain(..handles.len());
+            l.seen = l.seen.saturating_sub(handles.len());
             l.overflow = None;
         }
         Ok(())
@@ -648,6 +689,7 @@ impl EventLogs {
             return Err(RetCode::InvalidInput);
         }
         l.records.clear();
+        l.seen = 0;
         l.overflow = None;
         Ok(())
     }
@@ -657,8 +699,35 @@ impl EventLogs {
     pub fn discard_all(&mut self) {
         for l in &mut self.logs {
             l.records.clear();
+            l.seen = 0;
             l.overflow = None;
         }
+    }
+
+    /// Notes that Get Event Records returned the oldest `count` records of
+    /// `log`.
+    pub fn mark_seen(&mut self, log: EventLogType, count: usize) {
+        let l = self.log_mut(log);
+        l.seen = l.seen.max(count.min(l.records.len()));
+    }
+
+    /// Takes back the record with `handle` from `log` if the host has not
+    /// read it yet; true if it was removed. Records the host has seen stay:
+    /// it may be acting on them and will clear them by handle.
+    pub fn retract_unseen(&mut self, log: EventLogType, handle: u16) -> bool {
+        let l = self.log_mut(log);
+        match l.position(handle) {
+            Some(at) if at >= l.seen => l.records.remove(at).is_some(),
+            _ => false,
+        }
+    }
+
+    /// The record with `handle` of `log`, if the host has not read it yet:
+    /// the only records the device may still change.
+    pub fn unseen_mut(&mut self, log: EventLogType, handle: u16) -> Option<&mut EventRecord> {
+        let l = self.log_mut(log);
+        let at = l.position(handle).filter(|at| *at >= l.seen)?;
+        l.records.get_mut(at)
     }
 
     /// Sets the interrupt setting of `log`.

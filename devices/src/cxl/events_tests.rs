@@ -284,3 +284,31 @@ fn log_type_encoding() {
     assert_eq!(EventLogType::from_u8(5), None);
     assert_eq!(EventLogType::from_u8(0xFF), None);
 }
+
+#[test]
+fn only_records_the_host_has_not_read_can_be_taken_back() {
+    let mut l = logs();
+    let t = EventLogType::DynamicCapacity;
+    let h: Vec<u16> = (0..4)
+        .map(|i| l.add(t, rec(i), 0).handle.unwrap())
+        .collect();
+    assert_eq!((l.log(t).seen(), l.log(t).is_unseen(h[0])), (0, Some(true)));
+    // Get Event Records returned the oldest two.
+    l.mark_seen(t, 2);
+    assert_eq!(l.log(t).is_unseen(h[1]), Some(false));
+    assert!(!l.retract_unseen(t, h[1]), "read: stays");
+    assert!(l.unseen_mut(t, h[0]).is_none());
+    assert!(l.unseen_mut(t, h[2]).is_some());
+    assert!(l.retract_unseen(t, h[3]));
+    assert!(!l.retract_unseen(t, h[3]), "gone");
+    assert_eq!(l.log(t).is_unseen(h[3]), None);
+    assert_eq!(l.log(t).len(), 3);
+    // Clearing read records moves the mark with them.
+    l.clear(t, &h[..2]).unwrap();
+    assert_eq!((l.log(t).seen(), l.log(t).len()), (0, 1));
+    assert!(!l.log(t).is_full());
+    l.mark_seen(t, 10);
+    assert_eq!(l.log(t).seen(), 1, "never beyond the records held");
+    l.discard_all();
+    assert_eq!(l.log(t).seen(), 0);
+}

@@ -554,6 +554,56 @@ mod dcd {
         assert_eq!(Arc::strong_count(&backend), 1);
     }
 
+    /// A withdrawn offer: the backend is free at once, and the guest's
+    /// later acceptance is refused (Invalid Physical Address) with no slot.
+    #[test]
+    fn withdrawn_offer_frees_the_backend_and_is_never_mapped() {
+        let (mut d, maps) = dc_rig();
+        commit_dc_decoder(&mut d);
+        let backend = tagged(2 * MIB);
+        let tag = Uuid::parse_str(TAG).unwrap();
+        d.dc_add(AddRequest {
+            host_id: 0,
+            selection_policy: SelectionPolicy::Prescriptive,
+            region: 0,
+            tag: None,
+            extents: vec![RequestedExtent {
+                offset: 6 * MIB,
+                len: 2 * MIB,
+            }],
+            backend: Some(backend.clone()),
+        })
+        .unwrap();
+        // The guest reads the Add Capacity record and sits on it.
+        let (rc, ev) = mbox(&mut d, 0x0100, &[4]);
+        assert_eq!((rc, u16::from_le_bytes([ev[0x14], ev[0x15]])), (0, 1));
+        assert!(Arc::strong_count(&backend) > 1);
+        let out = d
+            .dc_release(ReleaseRequest {
+                host_id: 0,
+                removal_policy: RemovalPolicy::TagBased,
+                forced: true,
+                sanitize_on_release: false,
+                region: 0,
+                tag: Some(tag),
+                extents: vec![],
+            })
+            .unwrap();
+        assert_eq!((out.extents.len(), out.withdrawn.len()), (0, 1));
+        drop(out);
+        assert_eq!(Arc::strong_count(&backend), 1, "free at once");
+        // The guest's acceptance comes late: refused, nothing mapped.
+        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(6 * MIB, 2 * MIB)]));
+        assert_eq!(
+            rc,
+            crate::cxl::mailbox::RetCode::InvalidPhysicalAddress as u64
+        );
+        assert!(maps.0.lock().unwrap().is_empty());
+        assert_eq!(d.path().mapped_hpa(0, 6 * MIB), None);
+        let (rc, list) = mbox(&mut d, 0x4801, &[1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!((rc, &list[4..8]), (0, &[0u8; 4][..]), "no extent held");
+    }
+
     /// Extents reach the memory path incrementally: a release that cuts a
     /// held extent leaves the rest of it mapped, with the slots a full
     /// recompute would give.

@@ -45,6 +45,10 @@ pub enum Command {
     DcAdd(DcAddArgs),
     /// Ask the host to give Dynamic Capacity back (cxl-release-dynamic-capacity).
     DcRelease(DcReleaseArgs),
+    /// Withdraw offers the host has not accepted (a forced
+    /// cxl-release-dynamic-capacity naming pending extents): they leave the
+    /// pending list and their backends are free.
+    DcWithdraw(DcWithdrawArgs),
     /// Show how a release is going.
     DcStatus(DcStatusArgs),
     /// List a device's Dynamic Capacity extents.
@@ -121,12 +125,33 @@ pub struct DcReleaseArgs {
     /// Offset in the region and length; K, M, G, T suffixes. Repeatable.
     #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent)]
     pub extents: Vec<ExtentSpec>,
-    /// Remove without waiting for the host.
-    #[arg(long)]
+    /// Remove without waiting for the host (QMP forced-removal); withdraws
+    /// pending offers it names.
+    #[arg(long, visible_alias = "forced-removal")]
     pub forced: bool,
-    /// Sanitize the capacity once released.
-    #[arg(long)]
+    /// Sanitize the capacity once released (QMP sanitize-on-release).
+    #[arg(long, visible_alias = "sanitize-on-release")]
     pub sanitize: bool,
+}
+
+#[derive(Args, Debug, PartialEq, Eq)]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["tag", "extents"])))]
+pub struct DcWithdrawArgs {
+    /// The CXL device's id.
+    pub device: String,
+    /// Dynamic Capacity region number.
+    #[arg(long)]
+    pub region: u8,
+    /// The host (QMP host-id).
+    #[arg(long, default_value_t = 0)]
+    pub host_id: u16,
+    /// Tag of the offer (tag-based unless --extent is given).
+    #[arg(long, value_name = "UUID")]
+    pub tag: Option<Uuid>,
+    /// An offered extent, whole: offset in the region and length; K, M, G,
+    /// T suffixes. Repeatable.
+    #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent)]
+    pub extents: Vec<ExtentSpec>,
 }
 
 #[derive(Args, Debug, PartialEq, Eq)]
@@ -215,6 +240,22 @@ impl Command {
                     },
                     forced_removal: a.forced,
                     sanitize_on_release: a.sanitize,
+                    tag: a.tag,
+                    region: a.region,
+                    extents: a.extents.clone(),
+                },
+            },
+            Command::DcWithdraw(a) => ApiRequest::DcRelease {
+                device: a.device.clone(),
+                request: DcReleaseRequest {
+                    host_id: a.host_id,
+                    removal_policy: if a.extents.is_empty() {
+                        RemovalPolicy::TagBased
+                    } else {
+                        RemovalPolicy::Prescriptive
+                    },
+                    forced_removal: true,
+                    sanitize_on_release: false,
                     tag: a.tag,
                     region: a.region,
                     extents: a.extents.clone(),

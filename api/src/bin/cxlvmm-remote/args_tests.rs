@@ -249,3 +249,44 @@ fn every_command_maps_to_its_endpoint() {
         assert_eq!(req(args).endpoint(), endpoint);
     }
 }
+
+#[test]
+fn dc_withdraw_is_a_forced_release_of_the_offer() {
+    let ApiRequest::DcRelease { device, request } =
+        req(&["dc-withdraw", "d", "--region", "1", "--tag", TAG])
+    else {
+        panic!()
+    };
+    assert_eq!(device, "d");
+    assert_eq!(request.removal_policy, RemovalPolicy::TagBased);
+    assert!(request.forced_removal && !request.sanitize_on_release);
+    assert_eq!(
+        (request.region, request.tag),
+        (1, Some(TAG.parse().unwrap()))
+    );
+    let ApiRequest::DcRelease { request, .. } =
+        req(&["dc-withdraw", "d", "--region", "0", "--extent", "2M:2M"])
+    else {
+        panic!()
+    };
+    assert_eq!(request.removal_policy, RemovalPolicy::Prescriptive);
+    assert!(request.forced_removal);
+    assert_eq!(
+        kind(&["dc-withdraw", "d", "--region", "0"]),
+        ErrorKind::MissingRequiredArgument
+    );
+    // QMP's field names work as options of dc-release too.
+    let ApiRequest::DcRelease { request, .. } = req(&[
+        "dc-release",
+        "d",
+        "--region",
+        "0",
+        "--extent",
+        "0:2M",
+        "--forced-removal",
+        "--sanitize-on-release",
+    ]) else {
+        panic!()
+    };
+    assert!(request.forced_removal && request.sanitize_on_release);
+}

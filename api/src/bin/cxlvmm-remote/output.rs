@@ -97,6 +97,19 @@ fn devices(list: &[CxlDeviceInfo]) -> String {
             .collect();
         let head = ["  REGION", "BASE", "LENGTH", "BLOCK", "DSMAD", "SANITIZE"];
         out.push_str(&table(&head, rows));
+        if let Some(l) = &d.dc_event_log {
+            out.push_str(&format!(
+                "  DC event log: {} of {} records ({} read by the guest){}\n",
+                l.used,
+                l.depth,
+                l.read,
+                if l.full {
+                    ", FULL: adds are refused"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
     out
 }

@@ -10,6 +10,7 @@ use super::error::DcdError;
 use super::extent::{DcExtent, DcdEffect, ExtentInfo, ExtentStatus};
 use super::policy::{AddOutcome, AddRequest, ReleaseOutcome, ReleaseRequest};
 use super::record::DcEvent;
+use super::state::ChainRecord;
 use crate::cxl::events::{EventLogType, EventLogs};
 use crate::cxl::memdev::Memdev;
 
@@ -20,17 +21,43 @@ fn log_free(events: &EventLogs) -> usize {
 }
 
 /// Adds `records` to the Dynamic Capacity Event Log (room was checked);
-/// the message number to signal, if any.
-fn post(events: &mut EventLogs, now: u64, records: &[DcEvent]) -> Option<u8> {
+/// the message number to signal, if any, and each record as posted.
+fn post(events: &mut EventLogs, now: u64, records: &[DcEvent]) -> (Option<u8>, Vec<ChainRecord>) {
     let mut msi = None;
+    let mut posted = Vec::with_capacity(records.len());
     for r in records {
         let added = events.add(EventLogType::DynamicCapacity, r.to_record(), now);
-        if added.handle.is_none() {
-            log::error!("cxl dcd: dynamic capacity event log overflowed despite the room check");
+        match added.handle {
+            Some(handle) => posted.push(ChainRecord {
+                range: r.extent,
+                handle,
+            }),
+            None => {
+                log::error!("cxl dcd: dynamic capacity event log overflowed despite the room check")
+            }
         }
         msi = msi.or(added.msi);
     }
-    msi
+    (msi, posted)
+}
+
+/// How full the Dynamic Capacity Event Log is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DcEventLogStatus {
+    /// Records it holds at most.
+    pub depth: u16,
+    /// Records in it (the host has not cleared them).
+    pub used: usize,
+    /// Of those, how many the host has read (Get Event Records).
+    pub read: usize,
+}
+
+impl DcEventLogStatus {
+    /// True if no record fits: every add is refused until the host clears
+    /// records (or the operator withdraws offers it has not read).
+    pub fn full(&self) -> bool {
+        self.used >= usize::from(self.depth)
+    }
 }
 
 impl Memdev {
@@ -40,27 +67,43 @@ impl Memdev {
         let (dcd, events, now) = self.dcd_parts();
         let plan = dcd.plan_add(&req, log_free(events))?;
         let (extents, records) = dcd.commit_add(&plan);
-        let msi = post(events, now, &records);
+        let (msi, posted) = post(events, now, &records);
+        dcd.note_offer_records(posted);
         Ok(AddOutcome { extents, msi })
     }
 
     /// Asks the host for capacity back (Release Capacity records; the
     /// extents become release-pending) or, forced, takes it (Forced
-    /// Capacity Release records; the extents are released at once). On
-    /// error nothing changes.
+    /// Capacity Release records; the extents are released at once; offered
+    /// extents are withdrawn, see [`super::withdraw`]). On error nothing
+    /// changes.
     pub fn dcd_release_capacity(
         &mut self,
         req: ReleaseRequest,
     ) -> Result<ReleaseOutcome, DcdError> {
         let (dcd, events, now) = self.dcd_parts();
         let plan = dcd.plan_release(&req, log_free(events))?;
-        let (extents, records) = dcd.commit_release(&plan);
-        let msi = post(events, now, &records);
+        let (extents, records, withdrawn) = dcd.commit_release(&plan);
+        if !withdrawn.is_empty() {
+            dcd.retract_withdrawn(events);
+        }
+        let (msi, _) = post(events, now, &records);
         Ok(ReleaseOutcome {
             extents,
             forced: plan.forced(),
+            withdrawn,
             msi,
         })
+    }
+
+    /// How full the Dynamic Capacity Event Log is.
+    pub fn dc_event_log_status(&self) -> DcEventLogStatus {
+        let log = self.events().log(EventLogType::DynamicCapacity);
+        DcEventLogStatus {
+            depth: log.depth(),
+            used: log.len(),
+            read: log.seen(),
+        }
     }
 
     /// Memory changes since the last call, oldest first: map accepted

@@ -96,7 +96,10 @@ pub enum DcdError {
         max: usize,
     },
     /// Not enough room left in the Dynamic Capacity Event Log.
-    #[error("the dynamic capacity event log has room for {free} records; {needed} needed")]
+    #[error(
+        "the dynamic capacity event log is full: room for {free} records, {needed} needed (the \
+         guest has not cleared the records it was sent)"
+    )]
     LogFull {
         /// Records needed.
         needed: usize,
@@ -164,10 +167,16 @@ pub enum DcdError {
         what: &'static str,
     },
     /// Some extents with the tag are still offered.
-    #[error("tag {0} has extents still pending (offered, not yet accepted)")]
+    #[error(
+        "tag {0} has extents still pending (offered, not yet accepted); a forced removal \
+         withdraws them"
+    )]
     TagPending(Uuid),
     /// A release naming capacity that is not accepted.
-    #[error("extent at offset {offset:#x} length {len:#x} is not accepted ({status})")]
+    #[error(
+        "extent at offset {offset:#x} length {len:#x} is not accepted ({status}){}",
+        withdraw_hint(*.status)
+    )]
     NotAccepted {
         /// Offset from the region base.
         offset: u64,
@@ -188,6 +197,19 @@ pub enum DcdError {
         /// Length of the backed extent.
         extent_len: u64,
     },
+    /// A withdrawal naming part of an offered extent: the host was offered
+    /// it whole.
+    #[error("partial withdrawal: offset {offset:#x} length {len:#x} is part of the offered extent at {extent_offset:#x} length {extent_len:#x}; withdraw it whole")]
+    PartialWithdrawal {
+        /// Offset from the region base.
+        offset: u64,
+        /// Length.
+        len: u64,
+        /// Offset of the offered extent.
+        extent_offset: u64,
+        /// Length of the offered extent.
+        extent_len: u64,
+    },
     /// A named extent does not carry the request's tag.
     #[error("extent at offset {offset:#x} has tag {actual}, not {expected}")]
     WrongTag {
@@ -198,4 +220,13 @@ pub enum DcdError {
         /// Tag it has.
         actual: Uuid,
     },
+}
+
+/// How to take back an offer the host has not answered.
+fn withdraw_hint(status: ExtentStatus) -> &'static str {
+    if status == ExtentStatus::Pending {
+        "; a forced removal withdraws a pending offer"
+    } else {
+        ""
+    }
 }

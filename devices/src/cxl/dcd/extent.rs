@@ -179,6 +179,8 @@ pub enum ExtentStatus {
     Released,
     /// Offered and declined by the host.
     Declined,
+    /// Offered, and withdrawn by the operator before the host accepted it.
+    Withdrawn,
     /// Unknown (never existed, or forgotten from the bounded history).
     NotFound,
 }
@@ -192,6 +194,7 @@ impl ExtentStatus {
             Self::ReleasePending => "release-pending",
             Self::Released => "released",
             Self::Declined => "declined",
+            Self::Withdrawn => "withdrawn",
             Self::NotFound => "not-found",
         }
     }
@@ -231,6 +234,9 @@ pub enum ExtentOutcome {
     ForcedReleased,
     /// Offered and not accepted.
     Declined,
+    /// Offered, then withdrawn by the operator (a forced release of a
+    /// pending extent).
+    Withdrawn,
 }
 
 impl ExtentOutcome {
@@ -239,6 +245,7 @@ impl ExtentOutcome {
         match self {
             Self::Released | Self::ForcedReleased => ExtentStatus::Released,
             Self::Declined => ExtentStatus::Declined,
+            Self::Withdrawn => ExtentStatus::Withdrawn,
         }
     }
 }
@@ -281,7 +288,9 @@ pub enum DcdEffect {
         /// It was a Forced Capacity Release.
         forced: bool,
     },
-    /// The offer was not accepted: the backend (if any) is free for reuse.
+    /// The offer was not accepted (the host declined it, or the operator
+    /// withdrew it): nothing was mapped; the backend (if any) is free for
+    /// reuse.
     Declined {
         /// The extent.
         extent: DcExtent,

@@ -10,9 +10,10 @@
 //!   a zero length, or extents of the list overlapping each other:
 //!   Invalid Extent List;
 //! - Add: a range that is not (part of) an extent offered in the oldest
-//!   pending chain, including ranges already accepted: Invalid Physical
-//!   Address (as QEMU does; CXL 3.1 names that code for extents the device
-//!   did not provide);
+//!   pending chain, including ranges already accepted and offers the
+//!   operator withdrew: Invalid Physical Address (as QEMU does; CXL 3.1
+//!   names that code for extents the device did not provide); an offer
+//!   withdrawn whole is answered as [`super::withdraw`] says;
 //! - Release: a range not wholly held by the host: Invalid Physical
 //!   Address;
 //! - part of an extent that carries a host memory backend: Invalid Extent
@@ -54,11 +55,17 @@ impl DcdState {
     /// earlier part) are declined. An empty list with `more` clear
     /// declines whatever is left.
     pub fn add_response(&mut self, list: &[ExtentRange], more: bool) -> Result<(), RetCode> {
+        if self.chains.is_empty() {
+            return Err(RetCode::InvalidInput);
+        }
+        self.check_updated_list(list)?;
+        if let Some(answer) = self.answer_withdrawn(list, more) {
+            return answer;
+        }
         let Some(chain) = self.chains.front() else {
             return Err(RetCode::InvalidInput);
         };
         let chain_id = chain.id;
-        self.check_updated_list(list)?;
         let mut pieces: Vec<Piece> = Vec::with_capacity(list.len());
         for r in list {
             let piece = match self.cover(*r).as_deref() {

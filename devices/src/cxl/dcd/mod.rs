@@ -8,6 +8,7 @@
 //! - `state`: [`DcdState`], the one owner of every extent's state.
 //! - `host`: Add Dynamic Capacity Response and Release Dynamic Capacity.
 //! - `operator`: add and release requests, planned then committed.
+//! - `withdraw`: withdrawing offers the host has not accepted.
 //! - `device`: the [`Memdev`](crate::cxl::memdev::Memdev) API the device
 //!   model and the REST layer call.
 //!
@@ -15,7 +16,8 @@
 //! Capacity Response) -> ReleasePending (Release Capacity record) ->
 //! Released (Release Dynamic Capacity); Pending -> Declined (not named in
 //! the response that closes the chain); Accepted -> Released at once by a
-//! Forced Capacity Release. Memory changes reach the device model as
+//! Forced Capacity Release; Pending -> Withdrawn by a forced release of
+//! the offer (never mapped). Memory changes reach the device model as
 //! [`DcdEffect`]s.
 
 pub mod device;
@@ -27,10 +29,12 @@ pub mod policy;
 pub mod record;
 pub mod region;
 pub mod state;
+pub mod withdraw;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use device::DcEventLogStatus;
 pub use error::DcdError;
 pub use extent::{
     DcExtent, DcdEffect, ExtentInfo, ExtentOutcome, ExtentRange, ExtentState, ExtentStatus,

@@ -40,8 +40,10 @@ pub(crate) struct ReleasePlan {
     host_id: u16,
     forced: bool,
     sanitize: bool,
-    /// Sorted, disjoint; each inside one live extent.
+    /// Sorted, disjoint; each inside one held extent.
     cuts: Vec<ExtentRange>,
+    /// Forced: offered extents to withdraw (whole, DPA keys).
+    withdraw: Vec<u64>,
     /// Some live extent gets cut.
     reshapes: bool,
 }
@@ -339,10 +341,18 @@ impl DcdState {
         log_free: usize,
     ) -> Result<ReleasePlan, DcdError> {
         let region = self.request_region(req.host_id, req.region)?;
-        let pieces = match req.removal_policy {
+        let all = match req.removal_policy {
             RemovalPolicy::TagBased => self.tag_pieces(&region, req)?,
             RemovalPolicy::Prescriptive => self.prescriptive_pieces(&region, req)?,
         };
+        // Offered pieces (only a forced release names them) are withdrawn:
+        // the host never had them, so no record goes out for them.
+        let (offered, pieces): (Vec<Piece>, Vec<Piece>) = all
+            .into_iter()
+            .partition(|p| matches!(p.state, LiveState::Offered { .. }));
+        let mut withdraw: Vec<u64> = offered.iter().map(|p| p.key).collect();
+        withdraw.sort_unstable();
+        withdraw.dedup();
         let mut cuts: Vec<ExtentRange> = pieces.iter().map(|p| p.cut).collect();
         cuts.sort_unstable();
         check_chain(cuts.len(), log_free)?;
@@ -359,6 +369,7 @@ impl DcdState {
             forced: req.forced,
             sanitize: req.sanitize_on_release,
             cuts,
+            withdraw,
             reshapes: splits > 0,
         })
     }
@@ -368,10 +379,11 @@ impl DcdState {
     /// record again: a host may leave a Release Capacity unanswered while
     /// the capacity is in use (Linux does) and count on the device asking
     /// again.
-    fn releasable(state: LiveState) -> bool {
+    /// A forced release also takes offered extents: it withdraws them.
+    fn releasable(state: LiveState, forced: bool) -> bool {
         match state {
             LiveState::Accepted | LiveState::ReleasePending { .. } => true,
-            LiveState::Offered { .. } => false,
+            LiveState::Offered { .. } => forced,
         }
     }
 
@@ -393,15 +405,16 @@ impl DcdState {
                 what: "live",
             });
         }
-        if live
-            .iter()
-            .any(|(_, l)| matches!(l.state, LiveState::Offered { .. }))
+        if !req.forced
+            && live
+                .iter()
+                .any(|(_, l)| matches!(l.state, LiveState::Offered { .. }))
         {
             return Err(DcdError::TagPending(tag));
         }
         let pieces: Vec<Piece> = live
             .iter()
-            .filter(|(_, l)| Self::releasable(l.state))
+            .filter(|(_, l)| Self::releasable(l.state, req.forced))
             .map(|(k, l)| Piece {
                 key: *k,
                 extent: l.range(*k),
@@ -454,11 +467,19 @@ impl DcdState {
                 });
             };
             for p in &pieces {
-                if !Self::releasable(p.state) {
+                if !Self::releasable(p.state, req.forced) {
                     return Err(DcdError::NotAccepted {
                         offset,
                         len: r.len,
                         status: p.state.public().into(),
+                    });
+                }
+                if matches!(p.state, LiveState::Offered { .. }) && p.partial() {
+                    return Err(DcdError::PartialWithdrawal {
+                        offset,
+                        len: r.len,
+                        extent_offset: p.extent.dpa.saturating_sub(region.base),
+                        extent_len: p.extent.len,
                     });
                 }
                 if p.backed && p.partial() {
@@ -485,9 +506,18 @@ impl DcdState {
         Ok(all)
     }
 
-    /// Applies a checked release: forced, the extents leave now; otherwise
-    /// they wait for the host's Release Dynamic Capacity.
-    pub(crate) fn commit_release(&mut self, plan: &ReleasePlan) -> (Vec<DcExtent>, Vec<DcEvent>) {
+    /// Applies a checked release: forced, the extents leave now (offered
+    /// ones are withdrawn, returned separately); otherwise they wait for
+    /// the host's Release Dynamic Capacity.
+    pub(crate) fn commit_release(
+        &mut self,
+        plan: &ReleasePlan,
+    ) -> (Vec<DcExtent>, Vec<DcEvent>, Vec<DcExtent>) {
+        let withdrawn: Vec<DcExtent> = plan
+            .withdraw
+            .iter()
+            .filter_map(|k| self.withdraw(*k))
+            .collect();
         let mut extents = Vec::with_capacity(plan.cuts.len());
         for cut in &plan.cuts {
             let key = self.isolate(*cut);
@@ -507,7 +537,7 @@ impl DcdState {
                 extents.push(self.to_extent(key, l));
             }
         }
-        if plan.forced || plan.reshapes {
+        if (plan.forced && !plan.cuts.is_empty()) || plan.reshapes {
             self.bump_generation();
         }
         let event_type = if plan.forced {
@@ -516,6 +546,6 @@ impl DcdState {
             DcEventType::ReleaseCapacity
         };
         let events = self.chain_events(event_type, plan.host_id, &extents);
-        (extents, events)
+        (extents, events, withdrawn)
     }
 }

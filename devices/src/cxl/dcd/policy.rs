@@ -109,6 +109,9 @@ pub struct ReleaseOutcome {
     pub extents: Vec<DcExtent>,
     /// Whether they were released at once.
     pub forced: bool,
+    /// Offered extents the host had not accepted, withdrawn by a forced
+    /// release: gone, never mapped, their backends free.
+    pub withdrawn: Vec<DcExtent>,
     /// The MSI/MSI-X message number the device model must signal, if any.
     pub msi: Option<u8>,
 }

@@ -100,6 +100,14 @@ pub struct DcEvent {
     pub available_tags: u32,
 }
 
+/// Clears the More flag of a Dynamic Capacity Event Record in place (the
+/// record becomes the last of its chain).
+pub(crate) fn clear_more_flag(record: &mut EventRecord) {
+    if let Some(flags) = record.data_mut().get_mut(FLAGS) {
+        *flags &= !DC_EVENT_FLAG_MORE;
+    }
+}
+
 impl DcEvent {
     // CXL 3.1 8.2.9.2.1.6 Dynamic Capacity Event Record
     /// The 128-byte event record (Informational severity).

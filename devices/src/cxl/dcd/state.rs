@@ -71,12 +71,40 @@ impl Live {
     }
 }
 
+/// An Add Capacity record of a chain as posted to the Dynamic Capacity
+/// Event Log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChainRecord {
+    /// The extent it offers.
+    pub(crate) range: ExtentRange,
+    /// Its Event Record Handle in the log.
+    pub(crate) handle: u16,
+}
+
 /// An Add Capacity offer: the records of one More chain.
 #[derive(Clone, Debug)]
 pub(crate) struct Chain {
     pub(crate) id: u64,
     /// Offered extents not yet answered (DPA keys).
     pub(crate) remaining: BTreeSet<u64>,
+    /// Its records, in log order (those the device took back before the
+    /// host read them are gone).
+    pub(crate) records: Vec<ChainRecord>,
+    /// Extents of it the operator withdrew.
+    pub(crate) withdrawn: Vec<ExtentRange>,
+}
+
+impl Chain {
+    /// Every extent of the offer was withdrawn or answered and some were
+    /// withdrawn: all the host can still do is close it.
+    pub(crate) fn withdrawn_whole(&self) -> bool {
+        self.remaining.is_empty() && !self.withdrawn.is_empty()
+    }
+
+    /// Whether `range` lies in an extent of it the operator withdrew.
+    pub(crate) fn names_withdrawn(&self, range: ExtentRange) -> bool {
+        self.withdrawn.iter().any(|w| w.contains(&range))
+    }
 }
 
 /// Part of a range that falls in one live extent.
@@ -296,6 +324,11 @@ impl DcdState {
             .map_or(ExtentStatus::NotFound, |h| h.outcome.status())
     }
 
+    /// Queues an effect for the device model.
+    pub(crate) fn push_effect(&mut self, effect: DcdEffect) {
+        self.effects.push(effect);
+    }
+
     /// Drains the effects queued since the last call, oldest first.
     pub fn take_effects(&mut self) -> Vec<DcdEffect> {
         std::mem::take(&mut self.effects)
@@ -493,6 +526,8 @@ impl DcdState {
         self.chains.push_back(Chain {
             id,
             remaining: BTreeSet::new(),
+            records: Vec::new(),
+            withdrawn: Vec::new(),
         });
         id
     }
@@ -544,7 +579,7 @@ impl DcdState {
         }
     }
 
-    fn remember(&mut self, extent: &DcExtent, outcome: ExtentOutcome) {
+    pub(crate) fn remember(&mut self, extent: &DcExtent, outcome: ExtentOutcome) {
         if self.history_depth == 0 {
             return;
         }

@@ -41,7 +41,8 @@ fn log_from(byte: Option<u8>) -> Result<EventLogType, RetCode> {
 /// oldest records of that log out.
 pub fn get_event_records(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
     input.expect_len(1)?;
-    let log = memdev.events().log(log_from(input.u8(0))?);
+    let which = log_from(input.u8(0))?;
+    let log = memdev.events().log(which);
     let count = log.len().min(MAX_RECORDS_PER_GET);
     let mut o = Output::zeroed(GET_EVENT_RECORDS_HEADER_SIZE + count * EVENT_RECORD_SIZE);
     let mut flags = 0;
@@ -62,6 +63,8 @@ pub fn get_event_records(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, R
             r.as_bytes(),
         );
     }
+    // The host has now seen these: the device no longer takes them back.
+    memdev.events_mut().mark_seen(which, count);
     Ok(o.into_vec())
 }
 

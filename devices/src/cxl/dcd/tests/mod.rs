@@ -6,6 +6,7 @@ mod fuzz;
 mod operator;
 mod records;
 mod region;
+mod withdraw;
 
 use std::sync::Arc;
 
@@ -176,6 +177,7 @@ fn status_strings() {
         (ExtentStatus::ReleasePending, "release-pending"),
         (ExtentStatus::Released, "released"),
         (ExtentStatus::Declined, "declined"),
+        (ExtentStatus::Withdrawn, "withdrawn"),
         (ExtentStatus::NotFound, "not-found"),
     ];
     for (s, text) in all {

@@ -321,7 +321,7 @@ fn log_full_is_refused_up_front() {
     );
     assert_eq!(err, DcdError::LogFull { needed: 2, free: 1 });
     assert!(
-        err.to_string().contains("room for 1 records; 2 needed"),
+        err.to_string().contains("room for 1 records, 2 needed"),
         "{err}"
     );
     // The log never overflowed.
