@@ -17,6 +17,7 @@ use thiserror::Error;
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
 use crate::exit::{ExitReason, ExitState};
+use crate::memory::MemoryManager;
 
 /// Errors configuring a vCPU.
 #[derive(Debug, Error)]
@@ -59,6 +60,20 @@ pub struct VcpuBuses {
     pub io: Arc<Bus>,
     /// MMIO bus.
     pub mmio: Arc<Bus>,
+    /// The memslots: an MMIO exit inside one means KVM could not use the
+    /// host memory behind it (some hypervisors emulate the access instead
+    /// of failing KVM_RUN).
+    pub memory: Option<Arc<MemoryManager>>,
+}
+
+/// Some(reason) if `addr`, which exited as MMIO nothing handles, lies in
+/// a memslot: its host memory is gone.
+fn lost_memory(id: u32, buses: &VcpuBuses, addr: u64) -> Option<ExitReason> {
+    let slot = buses.memory.as_ref()?.slot_at(addr)?;
+    Some(ExitReason::GuestMemoryLost(format!(
+        "vCPU {id}: guest memory at {addr:#x} (memslot {:#x}+{:#x}) could not be faulted in: its backend's file was truncated or the host ran out of its memory",
+        slot.gpa, slot.len
+    )))
 }
 
 /// One vCPU.
@@ -196,13 +211,19 @@ fn handle_exit(
     match exit {
         Ok(VcpuExit::MmioRead(addr, data)) => {
             if buses.mmio.read(addr, data).is_err() {
-                debug!("vCPU {id}: unhandled MMIO read at {addr:#x}");
                 data.fill(0xff);
+                if let Some(lost) = lost_memory(id, buses, addr) {
+                    return Some(lost);
+                }
+                debug!("vCPU {id}: unhandled MMIO read at {addr:#x}");
             }
             None
         }
         Ok(VcpuExit::MmioWrite(addr, data)) => {
             if buses.mmio.write(addr, data).is_err() {
+                if let Some(lost) = lost_memory(id, buses, addr) {
+                    return Some(lost);
+                }
                 debug!("vCPU {id}: unhandled MMIO write at {addr:#x}");
             }
             None
@@ -221,6 +242,9 @@ fn handle_exit(
         Ok(VcpuExit::InternalError) => Some(ExitReason::GuestCrash(format!(
             "vCPU {id}: KVM internal error"
         ))),
+        Ok(VcpuExit::MemoryFault { gpa, size, .. }) => Some(ExitReason::GuestMemoryLost(format!(
+            "vCPU {id}: KVM could not fault in guest memory at {gpa:#x}+{size:#x} (its backend's file truncated, or the host out of its memory)"
+        ))),
         Ok(other) => {
             error!("vCPU {id}: unexpected exit {other:?}");
             Some(ExitReason::GuestCrash(format!(
@@ -228,6 +252,11 @@ fn handle_exit(
             )))
         }
         Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
+        Err(e) if e.errno() == libc::EFAULT || e.errno() == libc::EHWPOISON => {
+            Some(ExitReason::GuestMemoryLost(format!(
+                "vCPU {id}: KVM_RUN: {e}: guest memory could not be faulted in (a backend's file truncated, or the host out of its memory)"
+            )))
+        }
         Err(e) => Some(ExitReason::VmmError(format!("vCPU {id}: KVM_RUN: {e}"))),
     }
 }

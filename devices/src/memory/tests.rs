@@ -146,23 +146,28 @@ fn bad_size_and_bad_hugetlbfs() {
     assert!(err.to_string().contains("not a hugetlbfs mount"), "{err}");
 }
 
-/// A small tmpfs mounted on a fresh directory (tests run as root), gone
-/// when dropped. None (and a note) where mounting is not allowed.
+/// A file system (a small tmpfs) mounted on a fresh directory (tests run
+/// as root), gone when dropped. None (and a note) where mounting is not
+/// allowed.
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
     fn new(name: &str, size: &str) -> Option<Self> {
+        Self::mount(name, "tmpfs", &format!("size={size}"))
+    }
+
+    fn mount(name: &str, fstype: &str, options: &str) -> Option<Self> {
         let dir = std::env::temp_dir().join(format!("cxlvmm-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ok()?;
         let c = |s: &str| std::ffi::CString::new(s).unwrap();
         let target = c(dir.to_str()?);
-        let opts = c(&format!("size={size}"));
+        let opts = c(options);
         // SAFETY: valid C strings; mounts a tmpfs on our own directory.
         let r = unsafe {
             libc::mount(
-                c("tmpfs").as_ptr(),
+                c(fstype).as_ptr(),
                 target.as_ptr(),
-                c("tmpfs").as_ptr(),
+                c(fstype).as_ptr(),
                 0,
                 opts.as_ptr().cast(),
             )
@@ -383,20 +388,28 @@ fn sanitizing_a_shared_file_keeps_its_space_reserved() {
 
 #[test]
 fn hugetlbfs_needs_free_huge_pages() {
-    let dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
-    let Some(free) = std::fs::read_to_string(format!("{dir}/free_hugepages"))
+    let pool = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+    let Some(free) = std::fs::read_to_string(format!("{pool}/free_hugepages"))
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
     else {
         eprintln!("no 2 MiB huge page pool: not exercised");
         return;
     };
-    let Some(dir) = std::env::var_os("CXLVMM_HUGETLBFS") else {
-        eprintln!("CXLVMM_HUGETLBFS not set: hugetlbfs refusal not exercised");
+    let Some(fs) = Tmpfs::mount("hugetlbfs", "hugetlbfs", "pagesize=2M") else {
         return;
     };
+    // One page more than the pool has free, with or without prealloc.
     let size = (free + 1) * (2 << 20);
-    let err = HostMemory::new(cfg(BackendKind::Hugetlbfs(dir.into()), size, true)).unwrap_err();
-    assert!(matches!(err, BackendError::NoHugePages { .. }), "{err}");
-    assert!(err.to_string().contains("free huge pages"), "{err}");
+    for (share, prealloc) in [(true, false), (true, true), (false, false)] {
+        let mut c = cfg(BackendKind::Hugetlbfs(fs.0.clone()), size, share);
+        c.prealloc = prealloc;
+        let err = HostMemory::new(c).unwrap_err();
+        assert!(
+            matches!(err, BackendError::NoHugePages { needed, .. } if needed == free + 1),
+            "{err}"
+        );
+        assert!(err.to_string().contains("free huge pages"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir(&fs.0).unwrap().count(), 0);
 }
