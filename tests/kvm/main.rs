@@ -2,6 +2,7 @@
 //! real vCPUs with real memslots, and whole machines booting hand-made
 //! kernels.
 
+mod backends;
 mod boot;
 mod dcd;
 mod harness;
