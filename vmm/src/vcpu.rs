@@ -196,7 +196,7 @@ impl Vcpu {
                     element.fill(0xff);
                 }
             } else if self.buses.io.write(u64::from(port), element).is_err() {
-                debug!("vCPU {id}: unhandled out {port:#x} <- {element:x?}");
+                devices::debug_limited!("vCPU {id}: unhandled out {port:#x} <- {element:x?}");
             }
         }
     }
@@ -215,7 +215,7 @@ fn handle_exit(
                 if let Some(lost) = lost_memory(id, buses, addr) {
                     return Some(lost);
                 }
-                debug!("vCPU {id}: unhandled MMIO read at {addr:#x}");
+                devices::debug_limited!("vCPU {id}: unhandled MMIO read at {addr:#x}");
             }
             None
         }
@@ -224,7 +224,7 @@ fn handle_exit(
                 if let Some(lost) = lost_memory(id, buses, addr) {
                     return Some(lost);
                 }
-                debug!("vCPU {id}: unhandled MMIO write at {addr:#x}");
+                devices::debug_limited!("vCPU {id}: unhandled MMIO write at {addr:#x}");
             }
             None
         }

@@ -117,7 +117,7 @@ pub(super) fn free_space(file: &File) -> Option<u64> {
     if unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } != 0 {
         return None;
     }
-    u64::from(st.f_bavail).checked_mul(u64::from(st.f_frsize))
+    st.f_bavail.checked_mul(st.f_frsize)
 }
 
 /// Allocates the first `size` bytes of `file` (growing it if shorter), so

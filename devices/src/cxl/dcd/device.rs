@@ -26,7 +26,9 @@ fn post(events: &mut EventLogs, now: u64, records: &[DcEvent]) -> Option<u8> {
     for r in records {
         let added = events.add(EventLogType::DynamicCapacity, r.to_record(), now);
         if added.handle.is_none() {
-            log::error!("cxl dcd: dynamic capacity event log overflowed despite the room check");
+            crate::error_limited!(
+                "cxl dcd: dynamic capacity event log overflowed despite the room check"
+            );
         }
         msi = msi.or(added.msi);
     }
