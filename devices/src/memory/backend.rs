@@ -174,7 +174,8 @@ pub struct HostMemory {
     file_id: Option<FileId>,
     /// The path of the file this backend created (removed on delete).
     created: Option<PathBuf>,
-    /// The file's blocks are allocated: sanitizing must keep them so.
+    /// The file's blocks (or huge pages) are allocated or reserved:
+    /// sanitizing must keep them so.
     reserved: bool,
     _listed: Listed,
 }
@@ -242,7 +243,11 @@ impl HostMemory {
         let mapped = Self::size_file(&config, &file, page_size)
             .and_then(|reserved| Ok((reserved, Self::map(&config, &file, page_size)?)))
             .inspect_err(|_| undo.run(&file))?;
-        let (reserved, ptr) = mapped;
+        let (allocated, ptr) = mapped;
+        // A shared hugetlbfs mapping holds a reservation of its pages that
+        // a punched hole gives up: sanitizing must take them again too.
+        let reserved =
+            allocated || (config.share && matches!(config.kind, BackendKind::Hugetlbfs(_)));
         let file_id = match config.kind {
             BackendKind::File(_) => file.metadata().ok().map(|m| FileId::of(&m)),
             _ => None,
@@ -285,14 +290,14 @@ impl HostMemory {
                 // A private mapping never writes the file (stores go to
                 // anonymous copies): it only needs the length.
                 if config.share {
-                    reserve(id, path, file, config.size)?;
+                    reserve(id, path, file, 0, config.size)?;
                     return Ok(true);
                 }
             }
             BackendKind::Hugetlbfs(_) if config.share && config.prealloc => {
                 // Allocates the huge pages now; the mount's pool or size
                 // limit refuses here rather than at a guest store.
-                return match reserve(id, &PathBuf::new(), file, config.size) {
+                return match reserve(id, &PathBuf::new(), file, 0, config.size) {
                     Ok(()) => Ok(true),
                     Err(BackendError::NoSpace { .. }) => Err(BackendError::NoHugePages {
                         id: id.clone(),
@@ -449,43 +454,49 @@ impl HostMemory {
         Ok(())
     }
 
-    /// Zeroes `len` bytes from `offset`.
+    /// Zeroes `len` bytes from `offset` (sanitize). Whole pages are given
+    /// back rather than written (see [`HostMemory::zero`]); nothing may map
+    /// them into a guest meanwhile.
     pub fn zero_range(&self, offset: u64, len: u64) -> Result<(), BackendError> {
         self.check(offset, len as usize)?;
-        // SAFETY: bounds checked above; the mapping is ours and writable.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(offset as usize), 0, len as usize) };
+        let whole_pages =
+            offset.is_multiple_of(self.page_size) && len.is_multiple_of(self.page_size);
+        let dropped = len > 0
+            && whole_pages
+            && if self.config.share {
+                self.punch_and_reserve(offset, len)?
+            } else {
+                self.drop_private_pages(offset, len)
+            };
+        if !dropped {
+            // SAFETY: bounds checked above; the mapping is ours and writable.
+            unsafe {
+                std::ptr::write_bytes(self.ptr.as_ptr().add(offset as usize), 0, len as usize)
+            };
+        }
         Ok(())
     }
 
     /// Zeroes the whole backend (sanitize) without touching a page it does
-    /// not have to. Nothing may map it into a guest meanwhile (the memory
-    /// path unmaps a released extent before sanitizing it).
+    /// not have to: shared memory is punched out of its file, private
+    /// memory dropped. Nothing may map it into a guest meanwhile (the
+    /// memory path unmaps a released extent before sanitizing it).
     pub fn zero(&self) -> Result<(), BackendError> {
-        let dropped = if self.config.share {
-            self.punch_and_reserve()?
-        } else {
-            self.drop_private_pages()
-        };
-        if !dropped {
-            // SAFETY: the whole mapping is ours and writable.
-            unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0, self.config.size as usize) };
-        }
-        Ok(())
+        self.zero_range(0, self.config.size)
     }
 
     /// Shared mappings: the file's pages go back to the host (a hole reads
     /// zeros); a backend whose blocks were reserved gets them again, so a
     /// store after the sanitize cannot fail either. False if the file
     /// system cannot punch holes.
-    fn punch_and_reserve(&self) -> Result<bool, BackendError> {
-        let len = self.config.size as libc::off_t;
+    fn punch_and_reserve(&self, offset: u64, len: u64) -> Result<bool, BackendError> {
         // SAFETY: plain syscall on our own fd.
         let r = unsafe {
             libc::fallocate(
                 self.file.as_raw_fd(),
                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                0,
-                len,
+                offset as libc::off_t,
+                len as libc::off_t,
             )
         };
         if r != 0 {
@@ -496,7 +507,7 @@ impl HostMemory {
                 BackendKind::File(p) | BackendKind::Hugetlbfs(p) => p.clone(),
                 BackendKind::Memfd => PathBuf::new(),
             };
-            reserve(&self.config.id, &path, &self.file, self.config.size)?;
+            reserve(&self.config.id, &path, &self.file, offset, len)?;
         }
         Ok(true)
     }
@@ -509,18 +520,19 @@ impl HostMemory {
     /// through a private mapping (it reads zeros) and keeps its huge page
     /// reservation with MADV_DONTNEED. False if the pages could not be
     /// dropped.
-    fn drop_private_pages(&self) -> bool {
-        let addr = self.ptr.as_ptr().cast::<libc::c_void>();
-        let len = self.config.size as usize;
+    fn drop_private_pages(&self, offset: u64, len: u64) -> bool {
+        // SAFETY: the caller checked offset+len against the mapping.
+        let addr = unsafe { self.ptr.as_ptr().add(offset as usize) }.cast::<libc::c_void>();
+        let size = len as usize;
         match self.config.kind {
             BackendKind::File(_) | BackendKind::Memfd => {
-                // SAFETY: replaces our own mapping, at the same address and
-                // length, with fresh anonymous memory; nothing in the VMM
-                // holds a reference into it across this call.
+                // SAFETY: replaces part of our own mapping, at the same
+                // address and length, with fresh anonymous memory; nothing
+                // in the VMM holds a reference into it across this call.
                 let p = unsafe {
                     libc::mmap(
                         addr,
-                        len,
+                        size,
                         libc::PROT_READ | libc::PROT_WRITE,
                         libc::MAP_FIXED
                             | libc::MAP_PRIVATE
@@ -538,7 +550,7 @@ impl HostMemory {
                             libc::fallocate(
                                 self.file.as_raw_fd(),
                                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                                0,
+                                offset as libc::off_t,
                                 len as libc::off_t,
                             )
                         };
@@ -551,11 +563,11 @@ impl HostMemory {
                 unsafe {
                     libc::mmap(
                         addr,
-                        len,
+                        size,
                         libc::PROT_READ | libc::PROT_WRITE,
                         libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_NORESERVE,
                         self.file.as_raw_fd(),
-                        0,
+                        offset as libc::off_t,
                     )
                 };
                 false
@@ -563,7 +575,7 @@ impl HostMemory {
             // SAFETY: our own mapping; dropping private huge pages makes
             // the range read the (never written) file again: zeros.
             BackendKind::Hugetlbfs(_) => unsafe {
-                libc::madvise(addr, len, libc::MADV_DONTNEED) == 0
+                libc::madvise(addr, size, libc::MADV_DONTNEED) == 0
             },
         }
     }

@@ -120,17 +120,26 @@ pub(super) fn free_space(file: &File) -> Option<u64> {
     st.f_bavail.checked_mul(st.f_frsize)
 }
 
-/// Allocates the first `size` bytes of `file` (growing it if shorter), so
-/// that no store into a shared mapping of it can fail for want of space.
-pub(super) fn reserve(id: &str, path: &Path, file: &File, size: u64) -> Result<(), BackendError> {
-    let len = libc::off_t::try_from(size).map_err(|_| BackendError::TooLarge {
+/// Allocates `size` bytes of `file` from `offset` (growing it if shorter),
+/// so that no store into a shared mapping of them can fail for want of
+/// space.
+pub(super) fn reserve(
+    id: &str,
+    path: &Path,
+    file: &File,
+    offset: u64,
+    size: u64,
+) -> Result<(), BackendError> {
+    let too_large = || BackendError::TooLarge {
         id: id.to_string(),
         size,
         max: super::backend::MAX_SIZE,
-    })?;
+    };
+    let len = libc::off_t::try_from(size).map_err(|_| too_large())?;
+    let start = libc::off_t::try_from(offset).map_err(|_| too_large())?;
     loop {
         // SAFETY: plain syscall on our own fd.
-        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, start, len) };
         if r == 0 {
             return Ok(());
         }

@@ -413,3 +413,31 @@ fn hugetlbfs_needs_free_huge_pages() {
     }
     assert_eq!(std::fs::read_dir(&fs.0).unwrap().count(), 0);
 }
+
+#[test]
+fn sanitizing_part_of_a_private_backend_drops_only_that_part() {
+    let m = HostMemory::new(cfg(BackendKind::Memfd, 4 << 20, false)).unwrap();
+    for off in (0..4u64 << 20).step_by(4096) {
+        m.write(off, &[0x77]).unwrap();
+    }
+    // The middle 2 MiB (an extent of a dc-memdev backend).
+    m.zero_range(1 << 20, 2 << 20).unwrap();
+    assert_eq!(resident(&m), 512);
+    let mut b = [0u8; 1];
+    for (off, want) in [
+        (0, 0x77),
+        ((1 << 20) - 4096, 0x77),
+        (1 << 20, 0),
+        ((3 << 20) - 4096, 0),
+        (3 << 20, 0x77),
+    ] {
+        m.read(off, &mut b).unwrap();
+        assert_eq!(b, [want], "at {off:#x}");
+    }
+    // Not whole pages: written.
+    m.write(8, &[0x77; 12]).unwrap();
+    m.zero_range(10, 5).unwrap();
+    let mut c = [0u8; 12];
+    m.read(8, &mut c).unwrap();
+    assert_eq!(c, [0x77, 0x77, 0, 0, 0, 0, 0, 0x77, 0x77, 0x77, 0x77, 0x77]);
+}
