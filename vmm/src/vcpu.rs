@@ -60,20 +60,18 @@ pub struct VcpuBuses {
     pub io: Arc<Bus>,
     /// MMIO bus.
     pub mmio: Arc<Bus>,
-    /// The memslots: an MMIO exit inside one means KVM could not use the
-    /// host memory behind it (some hypervisors emulate the access instead
-    /// of failing KVM_RUN).
+    /// The memslots: an MMIO exit inside one (some hosts' KVM gives one
+    /// when it cannot fault the host page in) is carried out on its host
+    /// memory, which raises SIGBUS if the memory is gone.
     pub memory: Option<Arc<MemoryManager>>,
 }
 
-/// Some(reason) if `addr`, which exited as MMIO nothing handles, lies in
-/// a memslot: its host memory is gone.
-fn lost_memory(id: u32, buses: &VcpuBuses, addr: u64) -> Option<ExitReason> {
-    let slot = buses.memory.as_ref()?.slot_at(addr)?;
-    Some(ExitReason::GuestMemoryLost(format!(
-        "vCPU {id}: guest memory at {addr:#x} (memslot {:#x}+{:#x}) could not be faulted in: its backend's file was truncated or the host ran out of its memory",
-        slot.gpa, slot.len
-    )))
+impl VcpuBuses {
+    fn slot_access(&self, addr: u64, data: &mut [u8], write: bool) -> bool {
+        self.memory
+            .as_ref()
+            .is_some_and(|m| m.access_slot(addr, data, write))
+    }
 }
 
 /// One vCPU.
@@ -210,20 +208,19 @@ fn handle_exit(
 ) -> Option<ExitReason> {
     match exit {
         Ok(VcpuExit::MmioRead(addr, data)) => {
-            if buses.mmio.read(addr, data).is_err() {
-                data.fill(0xff);
-                if let Some(lost) = lost_memory(id, buses, addr) {
-                    return Some(lost);
-                }
+            if buses.mmio.read(addr, data).is_err() && !buses.slot_access(addr, data, false) {
                 devices::debug_limited!("vCPU {id}: unhandled MMIO read at {addr:#x}");
+                data.fill(0xff);
             }
             None
         }
         Ok(VcpuExit::MmioWrite(addr, data)) => {
-            if buses.mmio.write(addr, data).is_err() {
-                if let Some(lost) = lost_memory(id, buses, addr) {
-                    return Some(lost);
-                }
+            let mut bytes = [0u8; 8];
+            let n = data.len().min(8);
+            bytes[..n].copy_from_slice(&data[..n]);
+            if buses.mmio.write(addr, data).is_err()
+                && !buses.slot_access(addr, &mut bytes[..n], true)
+            {
                 devices::debug_limited!("vCPU {id}: unhandled MMIO write at {addr:#x}");
             }
             None
