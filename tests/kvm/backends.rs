@@ -106,18 +106,24 @@ fn a_backend_the_file_system_cannot_hold_is_refused_at_creation() {
     let ctx = context(&t);
     let fs = Tmpfs::new("small", "4M");
     let path = fs.0.join("tm0.mem");
-    let (status, body) = refused(&ctx, file_backend("tm0", &path, 64 * MIB));
-    assert_eq!(status, 400, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let msg = v["error"].as_str().unwrap();
-    assert!(
-        msg.contains("cannot reserve 67108864 bytes") && msg.contains("bytes free"),
-        "{msg}"
-    );
-    assert!(msg.contains("tm0.mem"), "{msg}");
-    // Nothing left behind: no backend, no file, the space free again.
-    assert!(backend_ids(&ctx).is_empty());
-    assert!(!path.exists());
+    for prealloc in [false, true] {
+        let mut req = file_backend("tm0", &path, 64 * MIB);
+        if let ApiRequest::BackendAdd(c) = &mut req {
+            c.prealloc = prealloc;
+        }
+        let (status, body) = refused(&ctx, req);
+        assert_eq!(status, 400, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let msg = v["error"].as_str().unwrap();
+        assert!(
+            msg.contains("cannot reserve 67108864 bytes") && msg.contains("bytes free"),
+            "{msg}"
+        );
+        assert!(msg.contains("tm0.mem"), "{msg}");
+        // Nothing left behind: no backend, no file, the space free again.
+        assert!(backend_ids(&ctx).is_empty());
+        assert!(!path.exists());
+    }
     assert!(matches!(
         ctx.handle(file_backend("tm0", &path, 2 * MIB)),
         Ok(ApiResponse::BackendCreated(_))
