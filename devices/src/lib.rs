@@ -4,7 +4,11 @@ pub mod bus;
 pub mod cxl;
 pub mod interrupt;
 pub mod legacy;
+pub mod log_limit;
 pub mod memory;
 pub mod pci;
 
 pub use bus::{Bus, BusDevice, BusError, SharedDevice};
+
+#[doc(hidden)]
+pub use log as __log;

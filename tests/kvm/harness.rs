@@ -124,6 +124,7 @@ impl TestVm {
             VcpuBuses {
                 io: io.clone(),
                 mmio: mmio.clone(),
+                memory: Some(memory.clone()),
             },
             exit.clone(),
         )

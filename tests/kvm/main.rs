@@ -2,6 +2,7 @@
 //! real vCPUs with real memslots, and whole machines booting hand-made
 //! kernels.
 
+mod backends;
 mod boot;
 mod dcd;
 mod dcd_guest;
@@ -9,4 +10,5 @@ mod dcd_withdraw;
 mod harness;
 mod memslots;
 mod port_io;
+mod sigbus;
 mod topology;

@@ -4,11 +4,16 @@
 //! A backend is in use while anything besides this registry holds it: a
 //! device partition, a Dynamic Capacity extent (pending, accepted or release
 //! pending), or a memslot. When the last of those lets go, it is free again.
+//!
+//! One file backs at most one backend (two would alias one memory under
+//! two extents): a file is known by its device and inode, whatever path or
+//! symlink names it. Deleting a backend removes the file it created; a file
+//! that existed before is left as it was.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use devices::memory::{BackendConfig, HostMemory};
+use devices::memory::{BackendConfig, BackendKind, FileId, HostMemory};
 use uuid::Uuid;
 
 /// Why a registry operation was refused.
@@ -46,6 +51,16 @@ impl BackendRegistry {
             if let Some(other) = map.values().find(|b| b.tag() == Some(tag)) {
                 return Err(RegistryError::Conflict(format!(
                     "tag {tag} is already used by memory backend '{}'",
+                    other.id()
+                )));
+            }
+        }
+        if let BackendKind::File(path) = &config.kind {
+            let id = FileId::of_path(path);
+            if let Some(other) = map.values().find(|b| id.is_some() && b.file_id() == id) {
+                return Err(RegistryError::Conflict(format!(
+                    "{} is already the file of memory backend '{}'",
+                    path.display(),
                     other.id()
                 )));
             }
@@ -88,7 +103,11 @@ impl BackendRegistry {
                 "memory backend '{id}' is in use"
             )));
         }
-        map.remove(id);
+        if let Some(b) = map.remove(id) {
+            if let Err(e) = b.remove_created_file() {
+                log::warn!("memory backend '{id}': removing its file: {e}");
+            }
+        }
         Ok(())
     }
 }
@@ -128,6 +147,59 @@ mod tests {
         bad.size = 3;
         assert!(matches!(r.create(bad), Err(RegistryError::Invalid(_))));
         assert_eq!(r.list().len(), 1);
+    }
+
+    fn file_cfg(id: &str, path: &std::path::Path) -> BackendConfig {
+        BackendConfig {
+            kind: BackendKind::File(path.to_path_buf()),
+            ..cfg(id, None)
+        }
+    }
+
+    #[test]
+    fn one_file_backs_one_backend() {
+        let dir = std::env::temp_dir().join(format!("cxlvmm-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m");
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let r = BackendRegistry::default();
+        r.create(file_cfg("a", &path)).unwrap();
+        for other in [&path, &link, &dir.join(".").join("m")] {
+            let err = r.create(file_cfg("b", other)).unwrap_err();
+            assert!(
+                matches!(&err, RegistryError::Conflict(m) if m.contains("memory backend 'a'")),
+                "{err:?}"
+            );
+        }
+        // Deleting the backend removes the file it created; then the path
+        // is free for a new backend.
+        r.remove("a").unwrap();
+        assert!(!path.exists());
+        // A dangling symlink does not create its target (O_EXCL).
+        assert!(matches!(
+            r.create(file_cfg("b", &link)),
+            Err(RegistryError::Invalid(_))
+        ));
+        assert!(!path.exists());
+        std::fs::write(&path, []).unwrap();
+        r.create(file_cfg("b", &link)).unwrap();
+        r.remove("b").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 << 20);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn deleting_leaves_a_file_that_existed() {
+        let dir = std::env::temp_dir().join(format!("cxlvmm-registry-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old");
+        std::fs::write(&path, vec![4u8; 2 << 20]).unwrap();
+        let r = BackendRegistry::default();
+        r.create(file_cfg("a", &path)).unwrap();
+        r.remove("a").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), vec![4u8; 2 << 20]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

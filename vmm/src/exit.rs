@@ -26,6 +26,8 @@ pub enum ExitReason {
     },
     /// The guest crashed or KVM could not run it.
     GuestCrash(String),
+    /// Host memory behind the guest went away (KVM could not fault it in).
+    GuestMemoryLost(String),
     /// The VMM itself failed.
     VmmError(String),
 }
@@ -38,6 +40,10 @@ pub const EXIT_VMM_ERROR: i32 = 1;
 pub const EXIT_TRIPLE_FAULT: i32 = 3;
 /// Exit status: the guest crashed or KVM refused to run it.
 pub const EXIT_GUEST_CRASH: i32 = 4;
+/// Exit status: the host memory behind guest memory went away (a backend
+/// file truncated behind cxlvmm's back): SIGBUS, or KVM failing to fault
+/// it in.
+pub const EXIT_GUEST_MEMORY: i32 = 5;
 
 impl ExitReason {
     /// The process exit status for this reason.
@@ -46,6 +52,7 @@ impl ExitReason {
             Self::Poweroff | Self::Reset | Self::Shutdown => EXIT_OK,
             Self::TripleFault { .. } => EXIT_TRIPLE_FAULT,
             Self::GuestCrash(_) => EXIT_GUEST_CRASH,
+            Self::GuestMemoryLost(_) => EXIT_GUEST_MEMORY,
             Self::VmmError(_) => EXIT_VMM_ERROR,
         }
     }
@@ -59,6 +66,7 @@ impl fmt::Display for ExitReason {
             Self::Shutdown => write!(f, "shut down on request"),
             Self::TripleFault { vcpu } => write!(f, "guest triple fault on vCPU {vcpu}"),
             Self::GuestCrash(m) => write!(f, "guest crashed: {m}"),
+            Self::GuestMemoryLost(m) => write!(f, "guest memory lost: {m}"),
             Self::VmmError(m) => write!(f, "VMM error: {m}"),
         }
     }
@@ -135,9 +143,12 @@ mod tests {
             ExitReason::TripleFault { vcpu: 0 }.exit_code(),
             ExitReason::GuestCrash(String::new()).exit_code(),
             ExitReason::VmmError(String::new()).exit_code(),
+            ExitReason::GuestMemoryLost(String::new()).exit_code(),
         ];
         assert!(codes.iter().all(|c| *c != 0));
-        assert_ne!(codes[0], codes[1]);
-        assert_ne!(codes[1], codes[2]);
+        for (i, a) in codes.iter().enumerate() {
+            assert!(codes[i + 1..].iter().all(|b| b != a), "{codes:?}");
+        }
+        assert_eq!(codes[3], 5);
     }
 }

@@ -57,6 +57,11 @@ where
             Err(e) => Outcome::new(EXIT_VMM_ERROR, e.to_string()),
         };
     }
+    // Before any backend exists: a backend whose memory goes away ends the
+    // VM with a message and EXIT_GUEST_MEMORY, not a silent kill.
+    if let Err(e) = crate::sigbus::install() {
+        return Outcome::new(EXIT_VMM_ERROR, format!("SIGBUS handler: {e}"));
+    }
     match crate::machine::run(config) {
         Ok(reason) => {
             let code = reason.exit_code();

@@ -151,6 +151,7 @@ impl Machine {
         let buses = VcpuBuses {
             io: devices.io_bus.clone(),
             mmio: devices.mmio_bus.clone(),
+            memory: Some(memory.clone()),
         };
         let mut vcpus = Vec::with_capacity(cfg.cpus as usize);
         for id in 0..cfg.cpus {

@@ -225,6 +225,39 @@ impl MemoryManager {
         (gpa < e.gpa + e.len).then_some(*e)
     }
 
+    /// Carries out a guest access at `gpa` on the host memory of the
+    /// memslot that covers it (all of it), under the lock that keeps the
+    /// slot installed; false if no slot covers it. For an MMIO exit inside
+    /// a memslot, which KVM gives on some hosts when it cannot fault the
+    /// host page in: if the page is really gone the access raises SIGBUS
+    /// (see `sigbus`); if a slot was just installed, the access is right.
+    pub fn access_slot(&self, gpa: u64, data: &mut [u8], write: bool) -> bool {
+        let s = self.lock();
+        let Some((_, e)) = s.by_gpa.range(..=gpa).next_back() else {
+            return false;
+        };
+        let inside = gpa
+            .checked_add(data.len() as u64)
+            .is_some_and(|end| end <= e.gpa + e.len);
+        if !inside {
+            return false;
+        }
+        let host = (e.host_addr + (gpa - e.gpa)) as *mut u8;
+        for (i, b) in data.iter_mut().enumerate() {
+            // SAFETY: the slot's host range stays mapped while it is
+            // installed (the contract of `map`), and the lock held here
+            // keeps it installed; volatile as the guest shares it.
+            unsafe {
+                if write {
+                    std::ptr::write_volatile(host.add(i), *b);
+                } else {
+                    *b = std::ptr::read_volatile(host.add(i));
+                }
+            }
+        }
+        true
+    }
+
     /// All installed memslots in address order.
     pub fn slots(&self) -> Vec<Slot> {
         self.lock().by_gpa.values().copied().collect()

@@ -17,6 +17,7 @@ use thiserror::Error;
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
 use crate::exit::{ExitReason, ExitState};
+use crate::memory::MemoryManager;
 
 /// Errors configuring a vCPU.
 #[derive(Debug, Error)]
@@ -59,6 +60,18 @@ pub struct VcpuBuses {
     pub io: Arc<Bus>,
     /// MMIO bus.
     pub mmio: Arc<Bus>,
+    /// The memslots: an MMIO exit inside one (some hosts' KVM gives one
+    /// when it cannot fault the host page in) is carried out on its host
+    /// memory, which raises SIGBUS if the memory is gone.
+    pub memory: Option<Arc<MemoryManager>>,
+}
+
+impl VcpuBuses {
+    fn slot_access(&self, addr: u64, data: &mut [u8], write: bool) -> bool {
+        self.memory
+            .as_ref()
+            .is_some_and(|m| m.access_slot(addr, data, write))
+    }
 }
 
 /// One vCPU.
@@ -181,7 +194,7 @@ impl Vcpu {
                     element.fill(0xff);
                 }
             } else if self.buses.io.write(u64::from(port), element).is_err() {
-                debug!("vCPU {id}: unhandled out {port:#x} <- {element:x?}");
+                devices::debug_limited!("vCPU {id}: unhandled out {port:#x} <- {element:x?}");
             }
         }
     }
@@ -195,15 +208,20 @@ fn handle_exit(
 ) -> Option<ExitReason> {
     match exit {
         Ok(VcpuExit::MmioRead(addr, data)) => {
-            if buses.mmio.read(addr, data).is_err() {
-                debug!("vCPU {id}: unhandled MMIO read at {addr:#x}");
+            if buses.mmio.read(addr, data).is_err() && !buses.slot_access(addr, data, false) {
+                devices::debug_limited!("vCPU {id}: unhandled MMIO read at {addr:#x}");
                 data.fill(0xff);
             }
             None
         }
         Ok(VcpuExit::MmioWrite(addr, data)) => {
-            if buses.mmio.write(addr, data).is_err() {
-                debug!("vCPU {id}: unhandled MMIO write at {addr:#x}");
+            let mut bytes = [0u8; 8];
+            let n = data.len().min(8);
+            bytes[..n].copy_from_slice(&data[..n]);
+            if buses.mmio.write(addr, data).is_err()
+                && !buses.slot_access(addr, &mut bytes[..n], true)
+            {
+                devices::debug_limited!("vCPU {id}: unhandled MMIO write at {addr:#x}");
             }
             None
         }
@@ -221,6 +239,9 @@ fn handle_exit(
         Ok(VcpuExit::InternalError) => Some(ExitReason::GuestCrash(format!(
             "vCPU {id}: KVM internal error"
         ))),
+        Ok(VcpuExit::MemoryFault { gpa, size, .. }) => Some(ExitReason::GuestMemoryLost(format!(
+            "vCPU {id}: KVM could not fault in guest memory at {gpa:#x}+{size:#x} (its backend's file truncated, or the host out of its memory)"
+        ))),
         Ok(other) => {
             error!("vCPU {id}: unexpected exit {other:?}");
             Some(ExitReason::GuestCrash(format!(
@@ -228,6 +249,11 @@ fn handle_exit(
             )))
         }
         Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
+        Err(e) if e.errno() == libc::EFAULT || e.errno() == libc::EHWPOISON => {
+            Some(ExitReason::GuestMemoryLost(format!(
+                "vCPU {id}: KVM_RUN: {e}: guest memory could not be faulted in (a backend's file truncated, or the host out of its memory)"
+            )))
+        }
         Err(e) => Some(ExitReason::VmmError(format!("vCPU {id}: KVM_RUN: {e}"))),
     }
 }

@@ -25,8 +25,6 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use log::{info, warn};
-
 use super::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
 use super::decode::Interleave;
 use crate::memory::HostMemory;
@@ -596,13 +594,13 @@ impl CxlMemoryPath {
         for hpa in stale {
             match self.mapper.unmap(hpa) {
                 Ok(()) => {
-                    info!("CXL: unmapped {hpa:#x}");
+                    crate::info_limited!(burst = crate::log_limit::VERBOSE_BURST; "CXL: unmapped {hpa:#x}");
                     s.remove_installed(hpa);
                 }
                 // The slot may still be live: keep it (and its backend)
                 // on the books and try again on the next change.
                 Err(e) => {
-                    warn!("CXL: unmapping {hpa:#x}: {e}");
+                    crate::warn_limited!("CXL: unmapping {hpa:#x}: {e}");
                     done = false;
                 }
             }
@@ -613,7 +611,7 @@ impl CxlMemoryPath {
             }
             match self.mapper.map(hpa, &w.backend, w.offset, w.len) {
                 Ok(()) => {
-                    info!(
+                    crate::info_limited!(burst = crate::log_limit::VERBOSE_BURST;
                         "CXL: mapped {hpa:#x}+{:#x} (endpoint {} DPA {:#x})",
                         w.len, w.endpoint, w.dpa
                     );
@@ -621,7 +619,7 @@ impl CxlMemoryPath {
                 }
                 // Accesses keep working through the emulated path.
                 Err(e) => {
-                    warn!("CXL: mapping {hpa:#x}+{:#x}: {e}", w.len);
+                    crate::warn_limited!("CXL: mapping {hpa:#x}+{:#x}: {e}", w.len);
                     done = false;
                 }
             }

@@ -464,7 +464,7 @@ impl Memdev {
     pub(crate) fn write_media(&mut self, dpa: u64, data: [u8; 64]) -> Result<(), RetCode> {
         match self.media_writer.as_mut() {
             Some(w) => w.write_cacheline(dpa, &data).map_err(|e| {
-                log::error!("cxl: media write at DPA {dpa:#x} failed: {e}");
+                crate::error_limited!("cxl: media write at DPA {dpa:#x} failed: {e}");
                 RetCode::InternalError
             }),
             None => {

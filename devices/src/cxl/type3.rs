@@ -17,8 +17,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use log::warn;
-
 use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
 use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
@@ -356,7 +354,7 @@ impl Type3 {
             if u16::from(n) < MSIX_VECTORS {
                 self.function.trigger_msix(u16::from(n));
             } else {
-                warn!("CXL type 3: message number {n} beyond the MSI-X table");
+                crate::warn_limited!("CXL type 3: message number {n} beyond the MSI-X table");
             }
         }
     }
@@ -480,7 +478,7 @@ impl Type3 {
                     (None, None) => Ok(()),
                 };
                 if let Err(err) = result {
-                    warn!("CXL type 3: sanitizing a released extent: {err}");
+                    crate::warn_limited!("CXL type 3: sanitizing a released extent: {err}");
                 }
             }
         }
@@ -501,10 +499,12 @@ impl Type3 {
             match hit {
                 Some(r) => {
                     if let Err(e) = r.backend.write(r.offset + (w.dpa - r.dpa), &w.data) {
-                        warn!("CXL type 3: media write at DPA {:#x}: {e}", w.dpa);
+                        crate::warn_limited!("CXL type 3: media write at DPA {:#x}: {e}", w.dpa);
                     }
                 }
-                None => warn!("CXL type 3: media write at unbacked DPA {:#x}", w.dpa),
+                None => {
+                    crate::warn_limited!("CXL type 3: media write at unbacked DPA {:#x}", w.dpa)
+                }
             }
         }
     }

@@ -3,8 +3,6 @@
 //! writes PVPANIC_PANICKED when its kernel panics, which ends the VM with a
 //! crash status, and PVPANIC_CRASH_LOADED when a crash kernel takes over.
 
-use log::warn;
-
 use super::exit::{ExitHandler, ExitRequest};
 use crate::bus::BusDevice;
 
@@ -42,7 +40,7 @@ impl BusDevice for PvPanic {
         if v & PVPANIC_PANICKED != 0 {
             (self.exit)(ExitRequest::Panic);
         } else if v & PVPANIC_CRASH_LOADED != 0 {
-            warn!("guest panicked; its crash kernel is taking over");
+            crate::warn_limited!("guest panicked; its crash kernel is taking over");
         }
     }
 }

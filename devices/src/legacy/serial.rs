@@ -77,7 +77,7 @@ impl BusDevice for Serial {
             match offset.checked_add(i as u64) {
                 Some(off) if off < SERIAL_PORT_COUNT => {
                     if let Err(e) = self.inner.write(off as u8, b) {
-                        log::warn!("serial: write to register {off}: {e:?}");
+                        crate::warn_limited!("serial: write to register {off}: {e:?}");
                     }
                 }
                 _ => {}

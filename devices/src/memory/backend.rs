@@ -1,21 +1,33 @@
 //! Host memory backends: memfd, a file, or a file on hugetlbfs, mapped once
 //! into the VMM and handed out to KVM memslots (direct path) or read and
 //! written by the emulated decode path.
+//!
+//! Everything a guest store could later trip over is settled at creation: a
+//! shared file's space is allocated, a hugetlbfs backend's huge pages are
+//! reserved, and an existing file too short for the size is refused; a
+//! creation that fails leaves the file system as it found it.
 
-use std::fs::{File, OpenOptions};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::ptr::NonNull;
 
 use thiserror::Error;
 use uuid::Uuid;
 
+use super::file::{
+    free_huge_pages, hugetlbfs_page_size, last_os_error, memfd, open_file, os_err, reserve,
+    tempfile_in, FileId, Undo,
+};
+use super::ranges::{self, Listed};
+
 /// Where the memory comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BackendKind {
     /// An anonymous memfd (the default).
     Memfd,
-    /// A regular file, created if missing and grown to the size.
+    /// A regular file: created if missing, an empty one sized, a longer one
+    /// used for its first `size` bytes; a shorter non-empty one is refused.
     File(PathBuf),
     /// A hugetlbfs mount point: an unlinked file is created in it.
     Hugetlbfs(PathBuf),
@@ -71,6 +83,50 @@ pub enum BackendError {
         /// MemAvailable.
         available: u64,
     },
+    /// The file system cannot hold the file.
+    #[error("backend '{id}': cannot reserve {size} bytes for {}: the file system has {} bytes free", path.display(), free.map_or("unknown".to_string(), |f| f.to_string()))]
+    NoSpace {
+        /// Backend id.
+        id: String,
+        /// The file.
+        path: PathBuf,
+        /// The size asked for.
+        size: u64,
+        /// Bytes free on its file system, if known.
+        free: Option<u64>,
+    },
+    /// An existing, non-empty file shorter than the backend.
+    #[error("backend '{id}': {} is {len} bytes, smaller than the backend's {size} (use a new or empty file, or one at least that large)", path.display())]
+    FileTooSmall {
+        /// Backend id.
+        id: String,
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// The size asked for.
+        size: u64,
+    },
+    /// The path names something that is not a regular file.
+    #[error("backend '{id}': {} is not a regular file", path.display())]
+    NotAFile {
+        /// Backend id.
+        id: String,
+        /// The path.
+        path: PathBuf,
+    },
+    /// Not enough free huge pages.
+    #[error("backend '{id}': needs {needed} free huge pages of {page_size} bytes, the host has {available} (see /sys/kernel/mm/hugepages)")]
+    NoHugePages {
+        /// Backend id.
+        id: String,
+        /// Huge page size.
+        page_size: u64,
+        /// Pages needed.
+        needed: u64,
+        /// Pages free and unreserved.
+        available: u64,
+    },
     /// A system call failed.
     #[error("backend '{id}': {what}: {err}")]
     Os {
@@ -99,54 +155,8 @@ pub enum BackendError {
 /// it could ever be mapped into a guest.
 pub const MAX_SIZE: u64 = arch::layout::CXL_FMW_SIZE;
 
-/// What undoes the file side of a backend whose creation failed.
-enum Undo {
-    Nothing,
-    /// The file did not exist: remove it.
-    Remove(PathBuf),
-    /// The file existed with this length: restore it.
-    Truncate(u64),
-}
-
-impl Undo {
-    fn run(&self, file: &File) {
-        match self {
-            Undo::Nothing => {}
-            Undo::Remove(path) => {
-                let _ = std::fs::remove_file(path);
-            }
-            Undo::Truncate(len) => {
-                if file.metadata().is_ok_and(|m| m.len() > *len) {
-                    let _ = file.set_len(*len);
-                }
-            }
-        }
-    }
-}
-
-/// Opens the backend file at `path`, creating it if missing, with what
-/// undoes that.
-fn open_file(id: &str, path: &std::path::Path) -> Result<(File, Undo), BackendError> {
-    let open = |create_new: bool| {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(create_new)
-            .open(path)
-    };
-    match open(true) {
-        Ok(f) => Ok((f, Undo::Remove(path.to_path_buf()))),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let f = open(false).map_err(os_err(id, format!("open {}", path.display())))?;
-            let len = f.metadata().map_err(os_err(id, "stat"))?.len();
-            Ok((f, Undo::Truncate(len)))
-        }
-        Err(e) => Err(os_err(id, format!("create {}", path.display()))(e)),
-    }
-}
-
 /// MemAvailable from /proc/meminfo, in bytes.
-fn mem_available() -> Option<u64> {
+pub(super) fn mem_available() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -160,6 +170,14 @@ pub struct HostMemory {
     file: File,
     ptr: NonNull<u8>,
     page_size: u64,
+    /// The file's identity (file backends).
+    file_id: Option<FileId>,
+    /// The path of the file this backend created (removed on delete).
+    created: Option<PathBuf>,
+    /// The file's blocks (or huge pages) are allocated or reserved:
+    /// sanitizing must keep them so.
+    reserved: bool,
+    _listed: Listed,
 }
 
 // SAFETY: the mapping is owned by this struct for its whole life; concurrent
@@ -169,19 +187,6 @@ pub struct HostMemory {
 unsafe impl Send for HostMemory {}
 // SAFETY: see above.
 unsafe impl Sync for HostMemory {}
-
-fn os_err(id: &str, what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackendError + '_ {
-    let what = what.into();
-    move |err| BackendError::Os {
-        id: id.to_string(),
-        what,
-        err,
-    }
-}
-
-fn last_os_error(id: &str, what: &str) -> BackendError {
-    os_err(id, what)(std::io::Error::last_os_error())
-}
 
 impl HostMemory {
     /// Creates and maps a backend. Everything that can be checked is
@@ -223,6 +228,9 @@ impl HostMemory {
                 }
             }
         }
+        if matches!(config.kind, BackendKind::Hugetlbfs(_)) {
+            check_huge_pages(&id, config.size, page_size)?;
+        }
         let (file, undo) = match &config.kind {
             BackendKind::Memfd => (memfd(&id)?, Undo::Nothing),
             BackendKind::File(path) => open_file(&id, path)?,
@@ -232,27 +240,101 @@ impl HostMemory {
                 (f, Undo::Nothing)
             }
         };
-        let mapped = Self::map(&config, &file).inspect_err(|_| undo.run(&file))?;
+        let mapped = Self::size_file(&config, &file, page_size)
+            .and_then(|reserved| Ok((reserved, Self::map(&config, &file, page_size)?)))
+            .inspect_err(|_| undo.run(&file))?;
+        let (allocated, ptr) = mapped;
+        // A shared hugetlbfs mapping holds a reservation of its pages that
+        // a punched hole gives up: sanitizing must take them again too.
+        let reserved =
+            allocated || (config.share && matches!(config.kind, BackendKind::Hugetlbfs(_)));
+        let file_id = match config.kind {
+            BackendKind::File(_) => file.metadata().ok().map(|m| FileId::of(&m)),
+            _ => None,
+        };
+        let created = match undo {
+            Undo::Remove(path) => Some(path),
+            _ => None,
+        };
         Ok(Self {
+            _listed: ranges::list(ptr.as_ptr() as u64, config.size),
             config,
             file,
-            ptr: mapped,
+            ptr,
             page_size,
+            file_id,
+            created,
+            reserved,
         })
     }
 
-    /// Sizes `file` and maps it.
-    fn map(config: &BackendConfig, file: &File) -> Result<NonNull<u8>, BackendError> {
+    /// Gives `file` its size and, where a store could otherwise fail, its
+    /// blocks. True if the blocks are allocated.
+    fn size_file(
+        config: &BackendConfig,
+        file: &File,
+        page_size: u64,
+    ) -> Result<bool, BackendError> {
         let id = &config.id;
         let cur = file.metadata().map_err(os_err(id, "stat"))?.len();
+        match &config.kind {
+            BackendKind::File(path) => {
+                if cur != 0 && cur < config.size {
+                    return Err(BackendError::FileTooSmall {
+                        id: id.clone(),
+                        path: path.clone(),
+                        len: cur,
+                        size: config.size,
+                    });
+                }
+                // A private mapping never writes the file (stores go to
+                // anonymous copies): it only needs the length.
+                if config.share {
+                    reserve(id, path, file, 0, config.size)?;
+                    return Ok(true);
+                }
+            }
+            BackendKind::Hugetlbfs(_) if config.share && config.prealloc => {
+                // Allocates the huge pages now; the mount's pool or size
+                // limit refuses here rather than at a guest store.
+                return match reserve(id, &PathBuf::new(), file, 0, config.size) {
+                    Ok(()) => Ok(true),
+                    Err(BackendError::NoSpace { .. }) => Err(BackendError::NoHugePages {
+                        id: id.clone(),
+                        page_size,
+                        needed: config.size / page_size,
+                        available: free_huge_pages(page_size).unwrap_or(0),
+                    }),
+                    Err(e) => Err(e),
+                };
+            }
+            _ => {}
+        }
         if cur < config.size {
             file.set_len(config.size).map_err(os_err(id, "resize"))?;
         }
+        Ok(false)
+    }
+
+    /// Maps `file`.
+    fn map(
+        config: &BackendConfig,
+        file: &File,
+        page_size: u64,
+    ) -> Result<NonNull<u8>, BackendError> {
+        let id = &config.id;
+        let hugetlb = matches!(config.kind, BackendKind::Hugetlbfs(_));
         let mut flags = if config.share {
             libc::MAP_SHARED
         } else {
-            libc::MAP_PRIVATE | libc::MAP_NORESERVE
+            libc::MAP_PRIVATE
         };
+        // hugetlbfs reserves the huge pages of a mapping (shared or
+        // private) when it is made unless told not to: keep that, it is
+        // what turns a short pool into an error here instead of a SIGBUS.
+        if !config.share && !hugetlb {
+            flags |= libc::MAP_NORESERVE;
+        }
         if config.prealloc {
             flags |= libc::MAP_POPULATE;
         }
@@ -273,7 +355,16 @@ impl HostMemory {
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(last_os_error(id, "mmap"));
+            let err = std::io::Error::last_os_error();
+            if hugetlb && err.raw_os_error() == Some(libc::ENOMEM) {
+                return Err(BackendError::NoHugePages {
+                    id: id.clone(),
+                    page_size,
+                    needed: config.size / page_size,
+                    available: free_huge_pages(page_size).unwrap_or(0),
+                });
+            }
+            return Err(os_err(id, "mmap")(err));
         }
         NonNull::new(ptr.cast::<u8>()).ok_or_else(|| last_os_error(id, "mmap"))
     }
@@ -306,6 +397,28 @@ impl HostMemory {
     /// Host virtual address of byte 0 (for KVM memslots).
     pub fn host_addr(&self) -> u64 {
         self.ptr.as_ptr() as u64
+    }
+
+    /// The backing file's identity (device and inode), for file backends.
+    pub fn file_id(&self) -> Option<FileId> {
+        self.file_id
+    }
+
+    /// The file this backend created, if it did (it did not exist before).
+    pub fn created_file(&self) -> Option<&std::path::Path> {
+        self.created.as_deref()
+    }
+
+    /// Removes the file this backend created, if it did and the path still
+    /// names that file; a file that existed before is left alone. For the
+    /// backend's deletion: the mapping stays valid until it is dropped.
+    pub fn remove_created_file(&self) -> std::io::Result<bool> {
+        match &self.created {
+            Some(path) if self.file_id.is_some() && FileId::of_path(path) == self.file_id => {
+                std::fs::remove_file(path).map(|()| true)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn check(&self, offset: u64, len: usize) -> Result<(), BackendError> {
@@ -341,34 +454,130 @@ impl HostMemory {
         Ok(())
     }
 
-    /// Zeroes `len` bytes from `offset`.
+    /// Zeroes `len` bytes from `offset` (sanitize). Whole pages are given
+    /// back rather than written (see [`HostMemory::zero`]); nothing may map
+    /// them into a guest meanwhile.
     pub fn zero_range(&self, offset: u64, len: u64) -> Result<(), BackendError> {
         self.check(offset, len as usize)?;
-        // SAFETY: bounds checked above; the mapping is ours and writable.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(offset as usize), 0, len as usize) };
+        let whole_pages =
+            offset.is_multiple_of(self.page_size) && len.is_multiple_of(self.page_size);
+        let dropped = len > 0
+            && whole_pages
+            && if self.config.share {
+                self.punch_and_reserve(offset, len)?
+            } else {
+                self.drop_private_pages(offset, len)
+            };
+        if !dropped {
+            // SAFETY: bounds checked above; the mapping is ours and writable.
+            unsafe {
+                std::ptr::write_bytes(self.ptr.as_ptr().add(offset as usize), 0, len as usize)
+            };
+        }
         Ok(())
     }
 
-    /// Zeroes the whole backend (sanitize). Shared mappings give the pages
-    /// back to the host by punching a hole; private ones are cleared.
+    /// Zeroes the whole backend (sanitize) without touching a page it does
+    /// not have to: shared memory is punched out of its file, private
+    /// memory dropped. Nothing may map it into a guest meanwhile (the
+    /// memory path unmaps a released extent before sanitizing it).
     pub fn zero(&self) -> Result<(), BackendError> {
-        if self.config.share {
-            // SAFETY: plain syscall on our own fd.
-            let r = unsafe {
-                libc::fallocate(
-                    self.file.as_raw_fd(),
-                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                    0,
-                    self.config.size as libc::off_t,
-                )
-            };
-            if r == 0 {
-                return Ok(());
-            }
+        self.zero_range(0, self.config.size)
+    }
+
+    /// Shared mappings: the file's pages go back to the host (a hole reads
+    /// zeros); a backend whose blocks were reserved gets them again, so a
+    /// store after the sanitize cannot fail either. False if the file
+    /// system cannot punch holes.
+    fn punch_and_reserve(&self, offset: u64, len: u64) -> Result<bool, BackendError> {
+        // SAFETY: plain syscall on our own fd.
+        let r = unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        if r != 0 {
+            return Ok(false);
         }
-        // SAFETY: the whole mapping is ours and writable.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0, self.config.size as usize) };
-        Ok(())
+        if self.reserved {
+            let path = match &self.config.kind {
+                BackendKind::File(p) | BackendKind::Hugetlbfs(p) => p.clone(),
+                BackendKind::Memfd => PathBuf::new(),
+            };
+            reserve(&self.config.id, &path, &self.file, offset, len)?;
+        }
+        Ok(true)
+    }
+
+    /// Private mappings: the guest's copies are dropped. What a private
+    /// page reverts to is the file's page, and a file backend's file may
+    /// hold data: so the range becomes fresh anonymous memory (reads
+    /// zeros, costs nothing until written), for a memfd too, whose own
+    /// read-fault pages are punched out. A hugetlbfs file is never written
+    /// through a private mapping (it reads zeros) and keeps its huge page
+    /// reservation with MADV_DONTNEED. False if the pages could not be
+    /// dropped.
+    fn drop_private_pages(&self, offset: u64, len: u64) -> bool {
+        // SAFETY: the caller checked offset+len against the mapping.
+        let addr = unsafe { self.ptr.as_ptr().add(offset as usize) }.cast::<libc::c_void>();
+        let size = len as usize;
+        match self.config.kind {
+            BackendKind::File(_) | BackendKind::Memfd => {
+                // SAFETY: replaces part of our own mapping, at the same
+                // address and length, with fresh anonymous memory; nothing
+                // in the VMM holds a reference into it across this call.
+                let p = unsafe {
+                    libc::mmap(
+                        addr,
+                        size,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_FIXED
+                            | libc::MAP_PRIVATE
+                            | libc::MAP_ANONYMOUS
+                            | libc::MAP_NORESERVE,
+                        -1,
+                        0,
+                    )
+                };
+                if p == addr {
+                    if matches!(self.config.kind, BackendKind::Memfd) {
+                        // The memfd's own pages (read faults) go too.
+                        // SAFETY: plain syscall on our own fd.
+                        unsafe {
+                            libc::fallocate(
+                                self.file.as_raw_fd(),
+                                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                                offset as libc::off_t,
+                                len as libc::off_t,
+                            )
+                        };
+                    }
+                    return true;
+                }
+                // The old mapping may be gone: put the file back, then
+                // the caller writes zeros over it.
+                // SAFETY: as above, with the original file mapping.
+                unsafe {
+                    libc::mmap(
+                        addr,
+                        size,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_NORESERVE,
+                        self.file.as_raw_fd(),
+                        offset as libc::off_t,
+                    )
+                };
+                false
+            }
+            // SAFETY: our own mapping; dropping private huge pages makes
+            // the range read the (never written) file again: zeros.
+            BackendKind::Hugetlbfs(_) => unsafe {
+                libc::madvise(addr, size, libc::MADV_DONTNEED) == 0
+            },
+        }
     }
 
     /// Flushes a shared file mapping to its file.
@@ -388,202 +597,23 @@ impl HostMemory {
     }
 }
 
+/// Refuses a hugetlbfs backend the pool cannot give its pages to.
+fn check_huge_pages(id: &str, size: u64, page_size: u64) -> Result<(), BackendError> {
+    let needed = size / page_size;
+    match free_huge_pages(page_size) {
+        Some(available) if available < needed => Err(BackendError::NoHugePages {
+            id: id.to_string(),
+            page_size,
+            needed,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Drop for HostMemory {
     fn drop(&mut self) {
         // SAFETY: unmapping the mapping created in `new`, exactly once.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.config.size as usize) };
-    }
-}
-
-fn memfd(id: &str) -> Result<File, BackendError> {
-    let name = std::ffi::CString::new(format!("cxlvmm-{}", id.replace('\0', "")))
-        .map_err(|e| os_err(id, "memfd name")(std::io::Error::other(e)))?;
-    // SAFETY: valid C string; the fd is checked and owned by the File.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(last_os_error(id, "memfd_create"));
-    }
-    // SAFETY: fd is a fresh descriptor we own.
-    Ok(unsafe { File::from_raw_fd(fd) })
-}
-
-/// HUGETLBFS_MAGIC from linux/magic.h.
-const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
-
-fn hugetlbfs_page_size(dir: &std::path::Path) -> std::io::Result<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(std::io::Error::other)?;
-    // SAFETY: statfs writes into the zeroed struct we pass.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid path and out-pointer.
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if st.f_type as i64 != HUGETLBFS_MAGIC {
-        return Err(std::io::Error::other("not a hugetlbfs mount"));
-    }
-    Ok(st.f_bsize as u64)
-}
-
-fn tempfile_in(dir: &std::path::Path) -> std::io::Result<File> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(std::io::Error::other)?;
-    // SAFETY: O_TMPFILE creates an unnamed file in `dir`; the fd is checked.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            0o600,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh fd we own.
-    Ok(unsafe { File::from_raw_fd(fd) })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(kind: BackendKind, size: u64, share: bool) -> BackendConfig {
-        BackendConfig {
-            id: "t".into(),
-            kind,
-            size,
-            share,
-            prealloc: false,
-            tag: None,
-        }
-    }
-
-    #[test]
-    fn memfd_read_write_zero() {
-        let m = HostMemory::new(cfg(BackendKind::Memfd, 1 << 20, true)).unwrap();
-        m.write(4096, b"hello").unwrap();
-        let mut b = [0u8; 5];
-        m.read(4096, &mut b).unwrap();
-        assert_eq!(&b, b"hello");
-        assert!(m.read((1 << 20) - 2, &mut b).is_err());
-        assert!(m.write(u64::MAX, &b).is_err());
-        m.zero().unwrap();
-        m.read(4096, &mut b).unwrap();
-        assert_eq!(b, [0; 5]);
-        m.write(8192, b"abc").unwrap();
-        m.zero_range(8193, 1).unwrap();
-        let mut c = [0u8; 3];
-        m.read(8192, &mut c).unwrap();
-        assert_eq!(&c, b"a\0c");
-        assert!(m.zero_range(1 << 20, 1).is_err());
-    }
-
-    #[test]
-    fn shared_file_sees_writes() {
-        let dir = std::env::temp_dir().join(format!("cxlvmm-backend-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("mem");
-        let m = HostMemory::new(cfg(BackendKind::File(path.clone()), 64 << 10, true)).unwrap();
-        m.write(0x1234, &[0xab, 0xcd]).unwrap();
-        m.sync().unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(bytes.len(), 64 << 10);
-        assert_eq!(&bytes[0x1234..0x1236], &[0xab, 0xcd]);
-        drop(m);
-        // A private mapping leaves the file alone.
-        let p = HostMemory::new(cfg(BackendKind::File(path.clone()), 64 << 10, false)).unwrap();
-        p.write(0, &[1]).unwrap();
-        drop(p);
-        assert_eq!(std::fs::read(&path).unwrap()[0], 0);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Runs on a hugetlbfs mount named by CXLVMM_HUGETLBFS (scripts/test.sh
-    /// reserves huge pages and mounts one); without it there is nothing to
-    /// test against, and the test says so.
-    #[test]
-    fn hugetlbfs_backend() {
-        let Some(dir) = std::env::var_os("CXLVMM_HUGETLBFS") else {
-            eprintln!("CXLVMM_HUGETLBFS not set: hugetlbfs backend not exercised");
-            return;
-        };
-        let m = HostMemory::new(cfg(
-            BackendKind::Hugetlbfs(dir.clone().into()),
-            4 << 20,
-            true,
-        ))
-        .unwrap();
-        assert_eq!(m.page_size(), 2 << 20);
-        m.write((2 << 20) + 5, b"huge").unwrap();
-        let mut b = [0u8; 4];
-        m.read((2 << 20) + 5, &mut b).unwrap();
-        assert_eq!(&b, b"huge");
-        m.zero().unwrap();
-        m.read((2 << 20) + 5, &mut b).unwrap();
-        assert_eq!(b, [0; 4]);
-        // Sizes must be whole huge pages.
-        assert!(matches!(
-            HostMemory::new(cfg(BackendKind::Hugetlbfs(dir.into()), 3 << 20, true)),
-            Err(BackendError::BadSize { align, .. }) if align == 2 << 20
-        ));
-    }
-
-    #[test]
-    fn refused_file_backends_leave_the_file_system_as_it_was() {
-        let dir = std::env::temp_dir().join(format!("cxlvmm-refused-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let new = dir.join("new");
-        // Refused before the host is touched: nothing is created.
-        assert!(HostMemory::new(cfg(BackendKind::File(new.clone()), 1000, true)).is_err());
-        let too_big = cfg(BackendKind::File(new.clone()), MAX_SIZE + 4096, true);
-        assert!(matches!(
-            HostMemory::new(too_big),
-            Err(BackendError::TooLarge { .. })
-        ));
-        assert!(!new.exists());
-        // A later failure undoes the file side: a file the call created is
-        // removed, one that existed gets its length back.
-        let (f, undo) = open_file("t", &new).unwrap();
-        assert!(new.exists());
-        undo.run(&f);
-        assert!(!new.exists());
-        let old = dir.join("old");
-        std::fs::write(&old, [7u8; 4096]).unwrap();
-        let (f, undo) = open_file("t", &old).unwrap();
-        f.set_len(8192).unwrap();
-        undo.run(&f);
-        assert_eq!(std::fs::read(&old).unwrap(), [7u8; 4096]);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn preallocating_more_than_the_host_has_is_refused() {
-        let Some(available) = mem_available() else {
-            return;
-        };
-        let size = (available / 4096 + 1) * 4096;
-        if size > MAX_SIZE {
-            return;
-        }
-        let mut c = cfg(BackendKind::Memfd, size, true);
-        c.prealloc = true;
-        let err = HostMemory::new(c).unwrap_err();
-        assert!(matches!(err, BackendError::NoMemory { .. }), "{err}");
-        assert!(err.to_string().contains("available memory"), "{err}");
-    }
-
-    #[test]
-    fn bad_size_and_bad_hugetlbfs() {
-        assert!(matches!(
-            HostMemory::new(cfg(BackendKind::Memfd, 100, true)),
-            Err(BackendError::BadSize { .. })
-        ));
-        assert!(matches!(
-            HostMemory::new(cfg(BackendKind::Memfd, 0, true)),
-            Err(BackendError::BadSize { .. })
-        ));
-        let err =
-            HostMemory::new(cfg(BackendKind::Hugetlbfs("/tmp".into()), 2 << 20, true)).unwrap_err();
-        assert!(err.to_string().contains("not a hugetlbfs mount"), "{err}");
     }
 }

@@ -1,5 +1,10 @@
 //! Host memory that backs guest-visible device capacity.
 
 pub mod backend;
+pub mod file;
+pub mod ranges;
+#[cfg(test)]
+mod tests;
 
 pub use backend::{BackendConfig, BackendError, BackendKind, HostMemory};
+pub use file::FileId;

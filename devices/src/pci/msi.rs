@@ -107,7 +107,7 @@ impl MsiConfig {
 
     fn deliver(&self) {
         if let Err(e) = self.group.trigger(0) {
-            log::warn!("msi: delivery: {e}");
+            crate::warn_limited!("msi: delivery: {e}");
         }
     }
 
@@ -135,7 +135,7 @@ impl MsiConfig {
         self.message = message;
         if enabled && changed {
             if let Err(e) = self.group.set_route(0, message) {
-                log::warn!("msi: route: {e}");
+                crate::warn_limited!("msi: route: {e}");
             }
         }
         if enabled && !masked && self.pending(config) {

@@ -226,13 +226,13 @@ impl MsixConfig {
 
     fn push_route(&self, i: usize) {
         if let Err(e) = self.group.set_route(i, self.entry_message(i)) {
-            log::warn!("msix: route of vector {i}: {e}");
+            crate::warn_limited!("msix: route of vector {i}: {e}");
         }
     }
 
     fn deliver(&self, i: usize) {
         if let Err(e) = self.group.trigger(i) {
-            log::warn!("msix: delivery of vector {i}: {e}");
+            crate::warn_limited!("msix: delivery of vector {i}: {e}");
         }
     }
 
@@ -321,7 +321,7 @@ impl MsixConfig {
     pub fn trigger(&mut self, vector: u16) {
         let i = usize::from(vector);
         if vector >= self.vectors {
-            log::warn!("msix: trigger of vector {vector} of {}", self.vectors);
+            crate::warn_limited!("msix: trigger of vector {vector} of {}", self.vectors);
             return;
         }
         if self.active() && !self.entry_masked(i) {

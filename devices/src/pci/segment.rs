@@ -184,7 +184,7 @@ impl PciSegment {
             if wanted.contains(&m) {
                 kept.push(m);
             } else if let Err(e) = self.bus(m.space).remove(m.base) {
-                log::warn!("pci {bdf}: unmapping BAR{} at {:#x}: {e}", m.bar, m.base);
+                crate::warn_limited!("pci {bdf}: unmapping BAR{} at {:#x}: {e}", m.bar, m.base);
             }
         }
         for m in wanted {
@@ -194,7 +194,7 @@ impl PciSegment {
             let region = Arc::new(Mutex::new(BarRegion::new(device.clone(), m.bar)));
             match self.bus(m.space).insert(region, m.base, m.len) {
                 Ok(()) => kept.push(m),
-                Err(e) => log::warn!(
+                Err(e) => crate::warn_limited!(
                     "pci {bdf}: BAR{} at {:#x}+{:#x} not mapped: {e}",
                     m.bar,
                     m.base,

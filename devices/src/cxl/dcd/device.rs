@@ -33,7 +33,9 @@ fn post(events: &mut EventLogs, now: u64, records: &[DcEvent]) -> (Option<u8>, V
                 handle,
             }),
             None => {
-                log::error!("cxl dcd: dynamic capacity event log overflowed despite the room check")
+                crate::error_limited!(
+                    "cxl dcd: dynamic capacity event log overflowed despite the room check"
+                );
             }
         }
         msi = msi.or(added.msi);

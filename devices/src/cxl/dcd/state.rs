@@ -443,7 +443,7 @@ impl DcdState {
             self.held += 1;
         }
         if let Some(old) = self.extents.insert(dpa, live) {
-            log::error!("cxl dcd: extent at DPA {dpa:#x} inserted twice");
+            crate::error_limited!("cxl dcd: extent at DPA {dpa:#x} inserted twice");
             self.unindex(dpa, &old);
         }
     }
@@ -494,7 +494,7 @@ impl DcdState {
             return;
         }
         if l.backend.is_some() {
-            log::error!("cxl dcd: refusing to split backed extent at DPA {key:#x}");
+            crate::error_limited!("cxl dcd: refusing to split backed extent at DPA {key:#x}");
             return;
         }
         let mut tail = l.clone();

@@ -176,7 +176,8 @@ impl MailboxRegisters {
         };
         // What a driver did and what the device answered, for driver testing
         // (`cxlvmm -v` shows it).
-        log::info!(
+        crate::info_limited!(
+            burst = crate::log_limit::VERBOSE_BURST;
             "CXL memdev serial {:#x}: mailbox opcode {opcode:#06x}, {length} bytes in -> {rc:?}, {} bytes out",
             memdev.config().serial,
             out.len()

@@ -154,7 +154,7 @@ pub fn set_lsa(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
         Ok(true) => Ok(Vec::new()),
         Ok(false) => Err(RetCode::InvalidInput),
         Err(e) => {
-            log::error!("cxl: LSA write-through failed: {e}");
+            crate::error_limited!("cxl: LSA write-through failed: {e}");
             Err(RetCode::InternalError)
         }
     }

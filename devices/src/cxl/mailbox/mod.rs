@@ -316,7 +316,7 @@ pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> (RetCode, Vec<
     match (cmd.handler)(memdev, Input::new(input)) {
         Ok(out) if out.len() <= PAYLOAD_SIZE => (RetCode::Success, out),
         Ok(out) => {
-            log::error!(
+            crate::error_limited!(
                 "cxl: opcode {opcode:#06x} produced {} output bytes, over the payload size",
                 out.len()
             );
