@@ -296,6 +296,9 @@ mod tests {
             .await
         });
         assert!(r.is_err(), "the call must still wait: {r:?}");
-        assert!(rx.try_recv().is_none(), "a withdrawn request reached the VMM");
+        assert!(
+            rx.try_recv().is_none(),
+            "a withdrawn request reached the VMM"
+        );
     }
 }

@@ -37,10 +37,7 @@ fn requests_parse_like_the_server_routes_them() {
         parse_raw_request(&req, MAX),
         Ok(ApiRequest::BackendAdd(_))
     ));
-    let r = parse_raw_request(
-        b"GET /api/v1/memory-backends%2F HTTP/1.1\r\n\r\n",
-        MAX,
-    );
+    let r = parse_raw_request(b"GET /api/v1/memory-backends%2F HTTP/1.1\r\n\r\n", MAX);
     assert_eq!(r.unwrap_err().status(), 404);
 }
 
@@ -85,7 +82,9 @@ fn a_declared_body_over_the_limit_is_refused_from_the_head_alone() {
     // Incomplete under the limit: wait for more; at the limit: 431.
     assert_eq!(parse_head(b"GET /api/v1/vm HT", 1024, 10), Ok(None));
     assert_eq!(
-        parse_head(b"GET /api/v1/vm HT", 16, 10).unwrap_err().status(),
+        parse_head(b"GET /api/v1/vm HT", 16, 10)
+            .unwrap_err()
+            .status(),
         431
     );
     // A chunked body over the limit is refused while it is read.
@@ -104,7 +103,10 @@ fn error_answers_are_json_with_their_headers() {
         allowed: vec!["GET"],
     });
     let bytes = String::from_utf8(a.to_bytes()).unwrap();
-    assert!(bytes.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{bytes}");
+    assert!(
+        bytes.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+        "{bytes}"
+    );
     assert!(bytes.contains("\r\nAllow: GET\r\n"), "{bytes}");
     assert!(bytes.contains("\r\nConnection: close\r\n"), "{bytes}");
     assert!(bytes.ends_with(r#"{"error":"method DELETE not allowed here; allowed: GET"}"#));
@@ -142,9 +144,22 @@ fn random_and_mutated_requests_never_panic() {
         b"DELETE /api/v1/memory-backends/a%2Fb HTTP/1.1\r\n\r\n",
     ];
     let tokens: &[&[u8]] = &[
-        b"\r\n", b"\r\n\r\n", b":", b" ", b"%", b"%ff", b"\xff", b"\x00", b"?", b"/",
-        b"Content-Length: 99999999999999999999\r\n", b"Transfer-Encoding: chunked\r\n",
-        b"ffffffffffffffff\r\n", b"HTTP/1.0", b"{", b"}",
+        b"\r\n",
+        b"\r\n\r\n",
+        b":",
+        b" ",
+        b"%",
+        b"%ff",
+        b"\xff",
+        b"\x00",
+        b"?",
+        b"/",
+        b"Content-Length: 99999999999999999999\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"ffffffffffffffff\r\n",
+        b"HTTP/1.0",
+        b"{",
+        b"}",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..3000 {

@@ -7,12 +7,13 @@
 //! requests waiting on the VMM. Nothing but [`ApiServerHandle::shutdown`]
 //! ends the server: a failing `accept()` is logged and retried.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::os::unix::net::UnixListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -51,8 +52,11 @@ pub struct ApiServerConfig {
     pub body_timeout: Duration,
     /// How long writing the answer may take. Default 10 s.
     pub write_timeout: Duration,
-    /// Connections served at once; each one beyond is answered with a 503
-    /// at once and closed. Default 256.
+    /// Connections served at once. A connection beyond it takes the place
+    /// of the oldest one that has not sent its whole head yet (that one
+    /// gets a 503 and is closed), so idle connections never lock clients
+    /// out; when every connection has sent its head, the new one is
+    /// answered with a 503 at once and closed. Default 256.
     pub max_connections: usize,
     /// How long a request waits for the VMM to take it (503 after; it is
     /// then never applied). Default 30 s.
@@ -241,6 +245,15 @@ struct Shared {
     config: ApiServerConfig,
     connections: AtomicUsize,
     in_flight: AtomicUsize,
+    /// The connections still sending their head, oldest first: the ones
+    /// a new connection may displace when all slots are taken.
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    by_age: BTreeMap<u64, Arc<Notify>>,
 }
 
 impl Shared {
@@ -250,7 +263,57 @@ impl Shared {
             config,
             connections: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
+            waiting: Mutex::new(Waiting::default()),
         }
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // Nothing panics while holding it; a poisoned lock is still sound.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the oldest connection still sending its head to go, and
+    /// counts the caller in its place (the count is one over the cap until
+    /// that connection's task ends, on the runtime's next turn). False
+    /// when every connection has sent its head.
+    fn displace_oldest_waiting(&self) -> bool {
+        let Some((_, go)) = self.waiting().by_age.pop_first() else {
+            return false;
+        };
+        go.notify_one();
+        self.connections.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+}
+
+/// A connection's place among those still sending their head; dropping it
+/// leaves that list. Taken when the connection is accepted, before its
+/// task first runs, so that a burst of connections can displace each other.
+struct WaitingHead {
+    shared: Arc<Shared>,
+    id: u64,
+    go: Arc<Notify>,
+}
+
+impl WaitingHead {
+    fn new(shared: &Arc<Shared>) -> Self {
+        let go = Arc::new(Notify::new());
+        let mut w = shared.waiting();
+        let id = w.next;
+        w.next += 1;
+        w.by_age.insert(id, go.clone());
+        drop(w);
+        WaitingHead {
+            shared: shared.clone(),
+            id,
+            go,
+        }
+    }
+}
+
+impl Drop for WaitingHead {
+    fn drop(&mut self) {
+        self.shared.waiting().by_age.remove(&self.id);
     }
 }
 
@@ -344,9 +407,11 @@ impl AcceptFailures {
 }
 
 /// Serves a new connection on a task of its own, or refuses it with a 503
-/// when there are too many.
+/// when there are too many and none can make room.
 fn accept(stream: UnixStream, shared: &Arc<Shared>) {
-    if !count_one(&shared.connections, shared.config.max_connections) {
+    let admitted = count_one(&shared.connections, shared.config.max_connections)
+        || shared.displace_oldest_waiting();
+    if !admitted {
         let e = ApiError::Unavailable(format!(
             "too many connections (at most {})",
             shared.config.max_connections
@@ -356,26 +421,34 @@ fn accept(stream: UnixStream, shared: &Arc<Shared>) {
         let _ = stream.try_write(&Answer::error(&e).to_bytes());
         return;
     }
+    let waiting = WaitingHead::new(shared);
     let shared = shared.clone();
     tokio::spawn(async move {
         // The slot counted above, owned by this task.
         let _slot = Slot(&shared.connections);
-        connection(stream, &shared).await;
+        connection(stream, &shared, waiting).await;
     });
 }
 
 /// One connection, one request: the head (bounded, timed), then hyper.
-async fn connection(mut stream: UnixStream, shared: &Arc<Shared>) {
+async fn connection(mut stream: UnixStream, shared: &Arc<Shared>, waiting: WaitingHead) {
     let config = &shared.config;
     let mut buf = Vec::new();
-    let head = tokio::time::timeout(config.head_timeout, read_head(&mut stream, &mut buf, config))
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::Timeout(format!(
-                "no complete request head within {} s",
-                config.head_timeout.as_secs_f64()
-            )))
-        });
+    let head = tokio::select! {
+        head = tokio::time::timeout(config.head_timeout, read_head(&mut stream, &mut buf, config)) => {
+            head.unwrap_or_else(|_| {
+                Err(ApiError::Timeout(format!(
+                    "no complete request head within {} s",
+                    config.head_timeout.as_secs_f64()
+                )))
+            })
+        }
+        () = waiting.go.notified() => Err(ApiError::Unavailable(format!(
+            "too many connections (at most {}); this one had not sent its request yet",
+            config.max_connections
+        ))),
+    };
+    drop(waiting);
     match head {
         Ok(true) => {}
         // Closed before sending anything: nothing to answer.
@@ -445,14 +518,17 @@ async fn read_head(
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Answer {
     let config = &shared.config;
     let (method, target) = (req.method().clone(), req.uri().clone());
-    let request = tokio::time::timeout(config.body_timeout, http::read_request(req, config.max_body))
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::Timeout(format!(
-                "no complete request body within {} s",
-                config.body_timeout.as_secs_f64()
-            )))
-        });
+    let request = tokio::time::timeout(
+        config.body_timeout,
+        http::read_request(req, config.max_body),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(ApiError::Timeout(format!(
+            "no complete request body within {} s",
+            config.body_timeout.as_secs_f64()
+        )))
+    });
     let result = match request {
         Ok(request) => match Slot::take(&shared.in_flight, config.max_in_flight) {
             Some(_slot) => {
