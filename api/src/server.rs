@@ -352,10 +352,7 @@ async fn serve(listener: UnixListener, shared: Arc<Shared>, stop: &Notify) {
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
-                failures.recovered();
-                accept(stream, &shared);
-            }
+            Ok((stream, _)) => accept(stream, &shared),
             Err(e) => {
                 // EMFILE, ENFILE, ENOMEM, ENOBUFS, ECONNABORTED...: none of
                 // them is the listener's fault. The client waits in the
@@ -377,31 +374,32 @@ async fn serve(listener: UnixListener, shared: Arc<Shared>, stop: &Notify) {
     }
 }
 
-/// Logs the first `accept()` failure of a run and how many there were once
-/// it ends, not every one of them.
+/// How often failing `accept()` calls are reported while they go on.
+const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Reports `accept()` failures: the first one, then at most one line per
+/// [`ACCEPT_REPORT_EVERY`] with the count since, however many there are
+/// (descriptors freed one by one make accept() succeed and fail in turn).
 #[derive(Default)]
 struct AcceptFailures {
-    count: u64,
-    since: Option<Instant>,
+    unreported: u64,
+    last_report: Option<Instant>,
 }
 
 impl AcceptFailures {
     fn failed(&mut self, e: &io::Error) {
-        if self.count == 0 {
-            warn!("API socket: accept() failed ({e}); retrying every {ACCEPT_BACKOFF:?}");
-            self.since = Some(Instant::now());
-        }
-        self.count += 1;
-    }
-
-    fn recovered(&mut self) {
-        if self.count > 0 {
-            let secs = self.since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.unreported += 1;
+        if self
+            .last_report
+            .is_none_or(|t| t.elapsed() >= ACCEPT_REPORT_EVERY)
+        {
             warn!(
-                "API socket: accepting again after {} failed accept() calls in {secs:.1} s",
-                self.count
+                "API socket: accept() failed {} time(s) since the last report, last with: {e}; \
+                 retrying every {ACCEPT_BACKOFF:?}",
+                self.unreported
             );
-            *self = AcceptFailures::default();
+            self.unreported = 0;
+            self.last_report = Some(Instant::now());
         }
     }
 }

@@ -2,6 +2,7 @@
 //! real vCPUs with real memslots, and whole machines booting hand-made
 //! kernels.
 
+mod api_survival;
 mod boot;
 mod dcd;
 mod harness;
