@@ -194,6 +194,12 @@ fn two_hundred_clients_at_once_are_all_answered() {
         let answer = answer_of(s, Duration::from_secs(30));
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
+    // The server is one thread: tokio started no worker or blocking-pool
+    // threads of its own (they would be named "tokio-runtime-worker").
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default();
+        assert!(!comm.starts_with("tokio"), "a tokio thread: {comm}");
+    }
 }
 
 #[test]
