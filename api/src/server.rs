@@ -12,7 +12,7 @@ use std::fmt;
 use std::io;
 use std::os::unix::net::UnixListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -248,6 +248,9 @@ struct Shared {
     /// The connections still sending their head, oldest first: the ones
     /// a new connection may displace when all slots are taken.
     waiting: Mutex<Waiting>,
+    /// Set once the server stops: connections still sending their head
+    /// are told so and closed.
+    stopping: AtomicBool,
 }
 
 #[derive(Default)]
@@ -264,6 +267,7 @@ impl Shared {
             connections: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             waiting: Mutex::new(Waiting::default()),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -366,8 +370,13 @@ async fn serve(listener: UnixListener, shared: Arc<Shared>, stop: &Notify) {
         }
     }
     drop(listener);
-    // Let answers being written (that of a shutdown request, mostly)
-    // reach their clients.
+    // Connections that have not sent a request yet will not get to; those
+    // being answered (a shutdown request's, mostly) get a moment to finish.
+    shared.stopping.store(true, Ordering::Release);
+    let waiting = std::mem::take(&mut shared.waiting().by_age);
+    for go in waiting.values() {
+        go.notify_one();
+    }
     let deadline = Instant::now() + DRAIN;
     while shared.connections.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -441,10 +450,14 @@ async fn connection(mut stream: UnixStream, shared: &Arc<Shared>, waiting: Waiti
                 )))
             })
         }
-        () = waiting.go.notified() => Err(ApiError::Unavailable(format!(
-            "too many connections (at most {}); this one had not sent its request yet",
-            config.max_connections
-        ))),
+        () = waiting.go.notified() => Err(if shared.stopping.load(Ordering::Acquire) {
+            ApiError::Unavailable("the API is stopping".into())
+        } else {
+            ApiError::Unavailable(format!(
+                "too many connections (at most {}); this one had not sent its request yet",
+                config.max_connections
+            ))
+        }),
     };
     drop(waiting);
     match head {

@@ -329,3 +329,103 @@ fn accept_failures_back_off_and_the_server_answers_again() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
 }
+
+/// Answers every request as a VMM would, `GET /memory-backends` with a list
+/// of 20000 backends (about 2 MB of JSON, far more than a socket buffers).
+fn big_answers_vmm(rx: ApiReceiver) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let backends: Vec<MemoryBackendInfo> = (0..20000)
+            .map(|i| {
+                MemoryBackendInfo::from(MemoryBackendConfig {
+                    id: format!("backend-{i}"),
+                    kind: BackendKind::Memfd,
+                    path: None,
+                    size: 2 << 20,
+                    share: true,
+                    prealloc: false,
+                    tag: None,
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            while let Some((request, responder)) = rx.try_recv() {
+                responder.respond(match request {
+                    ApiRequest::BackendList => Ok(ApiResponse::Backends(backends.clone())),
+                    ApiRequest::VmShutdown => return,
+                    _ => Err(ApiError::NotFound("only backends here".into())),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })
+}
+
+#[test]
+fn a_client_that_does_not_read_its_answer_is_dropped() {
+    let dir = TempDir::create();
+    let path = dir.join("api.sock");
+    let config = ApiServerConfig {
+        write_timeout: Duration::from_millis(300),
+        max_connections: 1,
+        ..Default::default()
+    };
+    let (server, rx) = ApiServer::start(&path, config).unwrap();
+    let vmm = big_answers_vmm(rx);
+    let mut reader = UnixStream::connect(&path).unwrap();
+    reader
+        .write_all(b"GET /api/v1/memory-backends HTTP/1.1\r\n\r\n")
+        .unwrap();
+    // The one connection is taken while its answer is being written...
+    std::thread::sleep(Duration::from_millis(100));
+    let e = ApiClient::new(&path).backends().unwrap_err();
+    assert_eq!(e.status, Some(503), "{e}");
+    // ...until the write timeout drops it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match ApiClient::new(&path).backends() {
+            Ok(list) => {
+                assert_eq!(list.len(), 20000);
+                break;
+            }
+            Err(e) => assert_eq!(e.status, Some(503), "{e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled reader kept its slot"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // What the stalled reader gets is cut short.
+    let mut got = Vec::new();
+    reader
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = reader.read_to_end(&mut got);
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    assert!(got.len() < 1 << 20, "{} bytes", got.len());
+    let _ = ApiClient::new(&path).shutdown();
+    vmm.join().unwrap();
+    drop(server);
+}
+
+#[test]
+fn stopping_closes_idle_connections_at_once() {
+    let mut f = Fixture::start();
+    let idle: Vec<_> = (0..3)
+        .map(|_| UnixStream::connect(f.path()).unwrap())
+        .collect();
+    assert!(f.client().vm_info().is_ok());
+    let start = Instant::now();
+    f.server.take().unwrap().shutdown();
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    for s in idle {
+        let answer = answer_of(s, Duration::from_secs(5));
+        assert_eq!(json_error(&answer), 503, "{answer}");
+        assert!(answer.contains("the API is stopping"), "{answer}");
+    }
+}
