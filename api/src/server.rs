@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::net::UnixListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -423,9 +423,13 @@ fn accept(stream: UnixStream, shared: &Arc<Shared>) {
             "too many connections (at most {})",
             shared.config.max_connections
         ));
-        // A fresh socket's send buffer takes the whole answer at once; if
-        // it does not, the client gets nothing, and never holds us up.
-        let _ = stream.try_write(&Answer::error(&e).to_bytes());
+        // One non-blocking write, straight to the socket (tokio's own
+        // try_write would wait for the reactor to report it writable): a
+        // fresh socket's send buffer takes the whole answer at once; if it
+        // does not, the client gets nothing, and never holds us up.
+        if let Ok(stream) = stream.into_std() {
+            let _ = (&stream).write(&Answer::error(&e).to_bytes());
+        }
         return;
     }
     let waiting = WaitingHead::new(shared);
