@@ -1,14 +1,16 @@
 //! The hand-over between the API thread and the VMM's event loop: a queue
 //! of requests, an eventfd that wakes the loop, and a one-shot reply
-//! channel per request.
+//! channel per request. The API side awaits the reply (the server runs on
+//! a single-threaded runtime, which must never block on the VMM).
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use crate::{ApiError, ApiRequest, ApiResponse};
@@ -76,7 +78,7 @@ impl AsRawFd for ApiReceiver {
 /// Takes the VMM's answer to one request.
 #[derive(Debug)]
 pub struct Responder {
-    tx: SyncSender<ApiResult>,
+    tx: oneshot::Sender<ApiResult>,
     state: Arc<AtomicU8>,
 }
 
@@ -110,35 +112,34 @@ impl ApiSender {
     /// it in time (the request is then withdrawn: it is never applied), 500
     /// when it drops the request or answers with the wrong kind of
     /// response. A request the VMM took is answered however long applying
-    /// it lasts.
-    pub fn call(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
+    /// it lasts. Dropping the future before the VMM took the request
+    /// withdraws it too (its client is gone).
+    pub async fn call_async(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
         let endpoint = request.endpoint();
-        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let (reply_tx, mut reply_rx) = oneshot::channel();
         let state = Arc::new(AtomicU8::new(QUEUED));
         let responder = Responder {
             tx: reply_tx,
             state: state.clone(),
         };
+        let _withdraw = WithdrawOnDrop(state.clone());
         let gone = || ApiError::Unavailable("the VMM is not taking requests".into());
         self.tx.send((request, responder)).map_err(|_| gone())?;
         self.eventfd.write(1).map_err(|_| gone())?;
         let dropped = || ApiError::Internal("the VMM dropped the request".into());
-        let result = match reply_rx.recv_timeout(timeout) {
-            Ok(result) => result,
-            Err(RecvTimeoutError::Timeout) => {
-                let withdrawn = state
-                    .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok();
-                if withdrawn {
+        let result = match tokio::time::timeout(timeout, &mut reply_rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => return Err(dropped()),
+            Err(_elapsed) => {
+                if withdraw(&state) {
                     return Err(ApiError::Unavailable(format!(
                         "the VMM did not take the request within {} s; it was not applied",
                         timeout.as_secs()
                     )));
                 }
                 // Taken: it is being applied; its answer will come.
-                reply_rx.recv().map_err(|_| dropped())?
+                reply_rx.await.map_err(|_| dropped())?
             }
-            Err(RecvTimeoutError::Disconnected) => return Err(dropped()),
         };
         let response = result?;
         if !response.answers(endpoint) {
@@ -147,6 +148,35 @@ impl ApiSender {
             )));
         }
         Ok(response)
+    }
+
+    /// [`ApiSender::call_async`] for a caller outside any async runtime:
+    /// blocks the calling thread (never the API thread) on a runtime of its
+    /// own.
+    pub fn call(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| ApiError::Internal(format!("cannot start a runtime: {e}")))?;
+        rt.block_on(self.call_async(request, timeout))
+    }
+}
+
+/// QUEUED -> CANCELLED; false when the VMM took the request first.
+fn withdraw(state: &AtomicU8) -> bool {
+    state
+        .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// Withdraws a request still queued when its caller goes away (the
+/// connection was dropped), so that the VMM never applies it late. After
+/// the VMM took it, this does nothing.
+struct WithdrawOnDrop(Arc<AtomicU8>);
+
+impl Drop for WithdrawOnDrop {
+    fn drop(&mut self) {
+        withdraw(&self.0);
     }
 }
 
@@ -249,5 +279,26 @@ mod tests {
             Ok(info())
         );
         slow.join().unwrap();
+    }
+
+    #[test]
+    fn a_call_dropped_before_the_vmm_took_it_is_never_applied() {
+        let (tx, rx) = channel().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let r = rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_millis(20),
+                tx.call_async(ApiRequest::VmInfo, T),
+            )
+            .await
+        });
+        assert!(r.is_err(), "the call must still wait: {r:?}");
+        assert!(
+            rx.try_recv().is_none(),
+            "a withdrawn request reached the VMM"
+        );
     }
 }

@@ -23,9 +23,16 @@ pub enum ApiError {
     /// overlapping extents, id taken).
     #[error("{0}")]
     Conflict(String),
+    /// 408: the client did not send its request head or body in time.
+    #[error("{0}")]
+    Timeout(String),
     /// 413: the body is larger than the server accepts.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 431: the request head (request line and headers) is larger than the
+    /// server accepts, or has too many headers.
+    #[error("request head larger than {limit} bytes or with too many headers")]
+    HeaderTooLarge { limit: usize },
     /// 500: something went wrong inside cxlvmm.
     #[error("{0}")]
     Internal(String),
@@ -42,7 +49,9 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
+            ApiError::Timeout(_) => 408,
             ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::HeaderTooLarge { .. } => 431,
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) => 503,
         }

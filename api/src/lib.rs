@@ -22,6 +22,7 @@
 mod channel;
 mod client;
 mod error;
+mod http;
 mod request;
 pub mod routes;
 mod server;
@@ -31,8 +32,9 @@ pub mod types;
 pub use channel::{channel, ApiReceiver, ApiResult, ApiSender, Responder};
 pub use client::{ApiClient, ApiClientError, RawResponse};
 pub use error::{ApiError, ErrorBody};
+pub use http::{parse_raw_request, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use request::{ApiRequest, ApiResponse, HttpRequest};
 pub use routes::{Endpoint, Route, API_PREFIX, ROUTES};
-pub use server::{ApiServer, ApiServerConfig, ApiServerHandle};
+pub use server::{ApiServer, ApiServerConfig, ApiServerHandle, ThreadInit};
 pub use socket::SOCKET_MODE;
 pub use types::*;

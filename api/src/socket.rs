@@ -12,6 +12,11 @@ use std::path::Path;
 /// Permissions of the socket file: owner only.
 pub const SOCKET_MODE: u32 = 0o600;
 
+/// Connections the kernel queues before the server accepts them (capped
+/// by `net.core.somaxconn`, 4096 on current kernels): room for a burst of
+/// clients, and for clients that arrive while `accept()` backs off.
+const LISTEN_BACKLOG: libc::c_int = 1024;
+
 /// Binds and listens on `path`. An existing socket nobody listens on is
 /// replaced; a live socket or any other kind of file is an error.
 pub fn bind(path: &Path) -> io::Result<UnixListener> {
@@ -35,7 +40,7 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     // owner out too).
     let ready = fs::set_permissions(path, fs::Permissions::from_mode(SOCKET_MODE)).and_then(|()| {
         // SAFETY: listen(2) on our bound socket.
-        check(unsafe { libc::listen(fd.as_raw_fd(), 128) })
+        check(unsafe { libc::listen(fd.as_raw_fd(), LISTEN_BACKLOG) })
     });
     if let Err(e) = ready {
         let _ = fs::remove_file(path);

@@ -6,26 +6,7 @@ use std::path::{Path, PathBuf};
 
 use vmm::launcher::{launch, Outcome};
 
-/// A bzImage with protocol 2.15 whose 64-bit entry runs `code`.
-fn bzimage(code: &[u8]) -> Vec<u8> {
-    let setup_sects = 1u8;
-    let mut img = vec![0u8; (setup_sects as usize + 1) * 512];
-    img[0x1f1] = setup_sects;
-    img[0x1fe..0x200].copy_from_slice(&0xaa55u16.to_le_bytes());
-    img[0x202..0x206].copy_from_slice(b"HdrS");
-    img[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes()); // version
-    img[0x211] = 0x01; // loadflags: LOADED_HIGH
-    img[0x214..0x218].copy_from_slice(&0x10_0000u32.to_le_bytes()); // code32_start
-    img[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes()); // initrd_addr_max
-    img[0x236..0x238].copy_from_slice(&1u16.to_le_bytes()); // xloadflags: XLF_KERNEL_64
-    img[0x238..0x23c].copy_from_slice(&2048u32.to_le_bytes()); // cmdline_size
-    img[0x260..0x264].copy_from_slice(&(1u32 << 20).to_le_bytes()); // init_size
-                                                                    // Protected-mode part: 0x200 bytes of 32-bit entry we never use, then
-                                                                    // the 64-bit entry.
-    img.extend(std::iter::repeat_n(0xf4, 0x200));
-    img.extend_from_slice(code);
-    img
-}
+use crate::harness::bzimage;
 
 /// out dx(=0x3f8), al
 const PUTC: [u8; 5] = [0x66, 0xba, 0xf8, 0x03, 0xee];

@@ -2,6 +2,7 @@
 //! real vCPUs with real memslots, and whole machines booting hand-made
 //! kernels.
 
+mod api_survival;
 mod backends;
 mod boot;
 mod dcd;

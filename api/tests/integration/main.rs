@@ -3,6 +3,7 @@
 //! OpenAPI document checked against the server; the `cxlvmm-remote` binary.
 
 mod cli;
+mod limits;
 mod mock;
 mod openapi;
 mod schema;
@@ -47,9 +48,13 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn start() -> Fixture {
+        Self::with_config(ApiServerConfig::default())
+    }
+
+    pub fn with_config(config: ApiServerConfig) -> Fixture {
         let dir = TempDir::create();
         let socket = dir.join("api.sock");
-        let (server, receiver) = ApiServer::start(&socket, ApiServerConfig::default()).unwrap();
+        let (server, receiver) = ApiServer::start(&socket, config).unwrap();
         Fixture {
             server: Some(server),
             vmm: mock::MockVmm::start(receiver),
