@@ -6,5 +6,6 @@ pub mod interrupt;
 pub mod legacy;
 pub mod memory;
 pub mod pci;
+pub mod virtio;
 
 pub use bus::{Bus, BusDevice, BusError, SharedDevice};
