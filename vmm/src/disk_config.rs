@@ -26,8 +26,7 @@ pub struct DiskConfig {
 pub fn parse_disk(s: &str, index: usize) -> Result<DiskConfig, String> {
     let kv = KeyValues::parse("--disk", s, &["path", "readonly", "id"], Some("path"))?;
     let path = PathBuf::from(kv.required("path")?);
-    let meta = std::fs::metadata(&path)
-        .map_err(|e| format!("--disk '{}': {e}", path.display()))?;
+    let meta = std::fs::metadata(&path).map_err(|e| format!("--disk '{}': {e}", path.display()))?;
     let t = meta.file_type();
     if !t.is_file() && !t.is_block_device() {
         return Err(format!(
@@ -39,7 +38,9 @@ pub fn parse_disk(s: &str, index: usize) -> Result<DiskConfig, String> {
         .get("id")
         .map_or_else(|| format!("disk{index}"), str::to_string);
     if id.len() > MAX_ID_LEN {
-        return Err(format!("--disk: id '{id}' is longer than {MAX_ID_LEN} bytes"));
+        return Err(format!(
+            "--disk: id '{id}' is longer than {MAX_ID_LEN} bytes"
+        ));
     }
     Ok(DiskConfig {
         path,
@@ -122,7 +123,9 @@ mod tests {
         let e = parse_disk(&format!("path={img},cache=none"), 0).unwrap_err();
         assert!(e.contains("unknown key 'cache'"), "{e}");
         assert!(parse_disk(&format!("path={img},readonly=maybe"), 0).is_err());
-        assert!(parse_disk("readonly=on", 0).unwrap_err().contains("'path' is required"));
+        assert!(parse_disk("readonly=on", 0)
+            .unwrap_err()
+            .contains("'path' is required"));
         let long = format!("path={img},id=abcdefghijklmnopqrstu");
         assert!(parse_disk(&long, 0).unwrap_err().contains("longer than 20"));
         let twice = parse_disks(&[format!("{img},id=a"), format!("{img},id=a")]);

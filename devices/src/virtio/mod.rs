@@ -30,6 +30,9 @@ pub mod status;
 pub mod transport;
 pub mod worker;
 
+#[cfg(test)]
+mod transport_tests;
+
 pub use device::{QueueOutcome, VirtioDevice};
 pub use transport::{NotifyEvent, VirtioPciDevice, VirtioPciError};
 
