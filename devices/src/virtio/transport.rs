@@ -378,10 +378,8 @@ impl PciDevice for VirtioPciDevice {
             o if o < COMMON_CFG_OFFSET + COMMON_CFG_SIZE as u64 => {
                 self.write_common(o - COMMON_CFG_OFFSET, data)
             }
-            o if (NOTIFY_OFFSET..notify_end).contains(&o) => {
-                if self.live() {
-                    self.notify_write(o - NOTIFY_OFFSET);
-                }
+            o if (NOTIFY_OFFSET..notify_end).contains(&o) && self.live() => {
+                self.notify_write(o - NOTIFY_OFFSET)
             }
             // The device configuration is read-only; ISR is read-only.
             _ => {}

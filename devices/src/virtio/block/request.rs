@@ -240,7 +240,7 @@ pub fn execute(req: &Request, disk: &DiskImage, mem: &GuestMemoryMmap, id: &[u8]
 
 fn transfer(req: &Request, disk: &DiskImage, mem: &GuestMemoryMmap) -> Result<u32, String> {
     let len = total(&req.data);
-    if len % SECTOR_SIZE != 0 {
+    if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(format!("{len} bytes is not whole sectors"));
     }
     let start = req
