@@ -8,3 +8,4 @@ mod harness;
 mod memslots;
 mod port_io;
 mod topology;
+mod virtio;
