@@ -255,10 +255,9 @@ impl VirtioPciDevice {
     }
 
     fn write_common(&mut self, offset: u64, data: &[u8]) {
-        if self.shared.resetting.load(Ordering::SeqCst) {
-            log::warn!("virtio: common configuration written during reset, ignored");
-            return;
-        }
+        // Registers were reset here at once; the device thread handles its
+        // commands in order, so what the driver writes next (it should wait
+        // for status 0, but may not) can only follow the reset.
         let before = self.status();
         match self.common.write(offset, data) {
             Transition::None => {}
