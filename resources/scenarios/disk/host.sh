@@ -33,7 +33,7 @@ for bad in "path=$WORKDIR/missing.img" "path=$WORKDIR" "path=$rw,cache=none" \
     check_eq "$name-one-line" "$(echo "$out" | wc -l)" 1
 done
 
-cmdline=$(l2_cmdline e2e.host_md5=$host_md5 e2e.rw_sectors=16384 e2e.ro_sectors=8192)
+cmdline=$(l2_cmdline e2e.host_md5="$host_md5" e2e.rw_sectors=16384 e2e.ro_sectors=8192)
 run_vm disk --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
     --cpus 2 --memory 256M \
     --disk "path=$rw,id=e2e-rw" --disk "path=$ro,readonly=on,id=e2e-ro"
