@@ -48,6 +48,13 @@ echo 3 >/proc/sys/vm/drop_caches
 check_eq read-back-own-data "$(dd if=/dev/vda bs=64k skip=64 count=32 2>/dev/null | md5)" "$sum"
 echo "E2E-VALUE guest_md5=$sum"
 
+# Discard (VIRTIO_BLK_F_DISCARD, write-zeroes too) on the writable disk
+# only; 6..7 MiB, past the data the host checks.
+check vda-discard-offered test "$(cat /sys/block/vda/queue/discard_max_bytes)" -gt 0
+check vda-write-zeroes-offered test "$(cat /sys/block/vda/queue/write_zeroes_max_bytes)" -gt 0
+check_eq vdb-no-discard "$(cat /sys/block/vdb/queue/discard_max_bytes)" 0
+check discard blkdiscard -o $((6 << 20)) -l $((1 << 20)) /dev/vda
+
 # The read-only disk refuses writes.
 if dd if=/tmp/data of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null; then
     check_fail readonly-write-refused "a write to vdb succeeded"

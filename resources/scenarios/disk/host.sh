@@ -5,7 +5,7 @@
 # 1 MiB, and a read-only image (4 MiB) with a marker. guest.sh checks what
 # Linux's virtio_blk sees (sizes, serials, read-only flag, write cache),
 # reads the host's data, writes 2 MiB of its own at 4 MiB with fsync (a
-# flush), and fails to write the read-only disk. Afterwards the host finds
+# flush), discards 1 MiB at 6 MiB, and fails to write the read-only disk. Afterwards the host finds
 # the guest's data in the image and the read-only image unchanged. Bad
 # --disk values are refused at start-up with exit status 2.
 # shellcheck source=resources/lib/check.sh

@@ -1,7 +1,9 @@
 //! virtio-blk on a raw image (virtio 1.2, 5.2): one request queue; read,
 //! write, flush and get-id; VIRTIO_BLK_F_RO for read-only images,
-//! VIRTIO_BLK_F_FLUSH, and SEG_MAX/SIZE_MAX limits that requests must keep.
+//! VIRTIO_BLK_F_FLUSH, SEG_MAX/SIZE_MAX limits that requests must keep, and
+//! on writable images VIRTIO_BLK_F_DISCARD and VIRTIO_BLK_F_WRITE_ZEROES.
 
+pub mod discard;
 pub mod disk;
 pub mod request;
 
@@ -11,8 +13,8 @@ mod tests;
 use std::mem::offset_of;
 
 use virtio_bindings::virtio_blk::{
-    virtio_blk_config, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX,
-    VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_ID_BYTES,
+    virtio_blk_config, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO,
+    VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_ID_BYTES,
 };
 use virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK;
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
@@ -45,6 +47,7 @@ impl VirtioBlock {
     pub fn new(disk: DiskImage, id: &str, name: String) -> Self {
         let mut id = id.as_bytes().to_vec();
         id.truncate(VIRTIO_BLK_ID_BYTES as usize);
+        let discard = !disk.readonly();
         Self {
             disk,
             id,
@@ -52,6 +55,7 @@ impl VirtioBlock {
             limits: Limits {
                 seg_max: SEG_MAX,
                 size_max: SIZE_MAX,
+                discard,
             },
         }
     }
@@ -76,26 +80,37 @@ impl VirtioDevice for VirtioBlock {
         if self.disk.readonly() {
             f |= 1 << VIRTIO_BLK_F_RO;
         }
+        if self.limits.discard {
+            f |= 1 << VIRTIO_BLK_F_DISCARD | 1 << VIRTIO_BLK_F_WRITE_ZEROES;
+        }
         f
     }
 
-    /// struct virtio_blk_config (5.2.4) up to num_queues: capacity,
-    /// size_max, seg_max; the rest zero (their features are not offered).
+    /// struct virtio_blk_config (5.2.4) up to the write-zeroes fields:
+    /// capacity, size_max, seg_max, and the discard and write-zeroes limits
+    /// when offered; the rest zero (their features are not offered).
     fn config_space(&self) -> Vec<u8> {
-        let mut c = vec![0u8; offset_of!(virtio_blk_config, max_discard_sectors)];
+        use virtio_blk_config as C;
+        let mut c = vec![0u8; offset_of!(C, max_secure_erase_sectors)];
         let mut put = |off: usize, b: &[u8]| c[off..off + b.len()].copy_from_slice(b);
-        put(
-            offset_of!(virtio_blk_config, capacity),
-            &self.disk.sectors().to_le_bytes(),
-        );
-        put(
-            offset_of!(virtio_blk_config, size_max),
-            &self.limits.size_max.to_le_bytes(),
-        );
-        put(
-            offset_of!(virtio_blk_config, seg_max),
-            &self.limits.seg_max.to_le_bytes(),
-        );
+        put(offset_of!(C, capacity), &self.disk.sectors().to_le_bytes());
+        put(offset_of!(C, size_max), &self.limits.size_max.to_le_bytes());
+        put(offset_of!(C, seg_max), &self.limits.seg_max.to_le_bytes());
+        if self.limits.discard {
+            let (sectors, seg) = (
+                discard::MAX_SECTORS.to_le_bytes(),
+                discard::MAX_SEG.to_le_bytes(),
+            );
+            put(offset_of!(C, max_discard_sectors), &sectors);
+            put(offset_of!(C, max_discard_seg), &seg);
+            put(
+                offset_of!(C, discard_sector_alignment),
+                &discard::SECTOR_ALIGNMENT.to_le_bytes(),
+            );
+            put(offset_of!(C, max_write_zeroes_sectors), &sectors);
+            put(offset_of!(C, max_write_zeroes_seg), &seg);
+            put(offset_of!(C, write_zeroes_may_unmap), &[1]);
+        }
         c
     }
 

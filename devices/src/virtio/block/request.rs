@@ -11,11 +11,13 @@
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use super::discard::{self, Op};
 use super::disk::{DiskImage, SECTOR_SIZE};
 use crate::virtio::queue::Buffer;
 use virtio_bindings::virtio_blk::{
     VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP,
-    VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
+    VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN,
+    VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES,
 };
 
 /// Size of struct virtio_blk_req's header (5.2.6).
@@ -28,6 +30,8 @@ pub struct Limits {
     pub seg_max: u32,
     /// Largest data segment.
     pub size_max: u32,
+    /// Discard and write-zeroes are offered.
+    pub discard: bool,
 }
 
 /// The request types served (5.2.6).
@@ -41,6 +45,10 @@ pub enum RequestType {
     Flush,
     /// VIRTIO_BLK_T_GET_ID.
     GetId,
+    /// VIRTIO_BLK_T_DISCARD (when offered).
+    Discard,
+    /// VIRTIO_BLK_T_WRITE_ZEROES (when offered).
+    WriteZeroes,
     /// Anything else.
     Unsupported(u32),
 }
@@ -52,6 +60,8 @@ impl RequestType {
             VIRTIO_BLK_T_OUT => Self::Out,
             VIRTIO_BLK_T_FLUSH => Self::Flush,
             VIRTIO_BLK_T_GET_ID => Self::GetId,
+            VIRTIO_BLK_T_DISCARD => Self::Discard,
+            VIRTIO_BLK_T_WRITE_ZEROES => Self::WriteZeroes,
             t => Self::Unsupported(t),
         }
     }
@@ -168,7 +178,10 @@ pub fn parse(
     let in_data = segments(bufs, true, 0, 1);
 
     let data = match kind {
-        RequestType::Out => {
+        RequestType::Discard | RequestType::WriteZeroes if !limits.discard => {
+            return Err(fail(S_UNSUPP, "discard and write-zeroes not offered"));
+        }
+        RequestType::Out | RequestType::Discard | RequestType::WriteZeroes => {
             if !in_data.is_empty() {
                 return Err(fail(S_IOERR, "device-writable data in a write"));
             }
@@ -234,6 +247,8 @@ pub fn execute(req: &Request, disk: &DiskImage, mem: &GuestMemoryMmap, id: &[u8]
             }
             (S_OK, written as u32)
         }
+        RequestType::Discard => (discard::execute(Op::Discard, &req.data, disk, mem), 0),
+        RequestType::WriteZeroes => (discard::execute(Op::WriteZeroes, &req.data, disk, mem), 0),
         RequestType::Unsupported(_) => (S_UNSUPP, 0),
     }
 }

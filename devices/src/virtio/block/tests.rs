@@ -307,3 +307,81 @@ fn avail_index_too_far_ahead_needs_reset() {
         QueueOutcome::Done { used: false }
     );
 }
+
+fn ranges_at(mem: &GuestMemoryMmap, ranges: &[(u64, u32, u32)]) -> u32 {
+    for (i, (sector, n, flags)) in ranges.iter().enumerate() {
+        let at = DATA + 16 * i as u64;
+        mem.write_obj(sector.to_le(), GuestAddress(at)).unwrap();
+        mem.write_obj(n.to_le(), GuestAddress(at + 8)).unwrap();
+        mem.write_obj(flags.to_le(), GuestAddress(at + 12)).unwrap();
+    }
+    16 * ranges.len() as u32
+}
+
+#[test]
+fn discard_and_write_zeroes() {
+    use virtio_bindings::virtio_blk::{VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES};
+    let mut r = rig(false);
+    let f = r.blk.features();
+    assert_ne!(f & (1 << VIRTIO_BLK_F_DISCARD), 0);
+    assert_ne!(f & (1 << VIRTIO_BLK_F_WRITE_ZEROES), 0);
+    let c = r.blk.config_space();
+    let u32_at = |o: usize| u32::from_le_bytes(c[o..o + 4].try_into().unwrap());
+    assert_eq!(
+        (u32_at(36), u32_at(40), u32_at(44)),
+        (super::discard::MAX_SECTORS, 16, 8)
+    );
+    assert_eq!((u32_at(52), c[56]), (16, 1));
+
+    // Write zeroes over sectors 10..12, and with unmap over 20..21.
+    let len = ranges_at(&r.mem, &[(10, 2, 0), (20, 1, 1)]);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))), (DONE, S_OK, 1));
+    assert_eq!(file_bytes(&r, 10 * 512, 1024), vec![0; 1024]);
+    assert_eq!(file_bytes(&r, 20 * 512, 512), vec![0; 512]);
+    assert_eq!(
+        file_bytes(&r, 12 * 512, 2),
+        vec![12, 13],
+        "next sector kept"
+    );
+    // Discard: advisory, answered OK; the image keeps its size.
+    let len = ranges_at(&r.mem, &[(32, 8, 0)]);
+    header(&r.mem, HDR, 11, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))).1, S_OK);
+    assert_eq!(
+        std::fs::metadata(&r.path).unwrap().len(),
+        DISK_SECTORS * 512
+    );
+
+    let before = file_bytes(&r, 0, (DISK_SECTORS * 512) as usize);
+    // Unmap on a discard, unknown flags on write-zeroes: unsupported.
+    let len = ranges_at(&r.mem, &[(0, 1, 1)]);
+    header(&r.mem, HDR, 11, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))).1, S_UNSUPP);
+    let len = ranges_at(&r.mem, &[(0, 1, 2)]);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))).1, S_UNSUPP);
+    // Past the end (checked before any range is applied), a partial range,
+    // too many ranges, ranges in device-writable memory.
+    let len = ranges_at(&r.mem, &[(0, 1, 0), (DISK_SECTORS - 1, 2, 0)]);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))).1, S_IOERR);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((8, 0)))).1, S_IOERR);
+    let many: Vec<_> = (0..17).map(|i| (i, 1, 0)).collect();
+    let len = ranges_at(&r.mem, &many);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))).1, S_IOERR);
+    let len = ranges_at(&r.mem, &[(0, 1, 0)]);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((len, WRITE)))).1, S_IOERR);
+    assert_eq!(file_bytes(&r, 0, before.len()), before);
+
+    // Not offered on a read-only disk.
+    let mut r = rig(true);
+    assert_eq!(r.blk.features() & (1 << VIRTIO_BLK_F_DISCARD), 0);
+    let len = ranges_at(&r.mem, &[(0, 1, 0)]);
+    header(&r.mem, HDR, 13, 0);
+    assert_eq!(run(&mut r, &request(Some((len, 0)))).1, S_UNSUPP);
+    assert_eq!(file_bytes(&r, 0, 2), vec![0, 1]);
+}
