@@ -47,7 +47,7 @@ fn ranges(data: &[Segment], mem: &GuestMemoryMmap) -> Option<Vec<Range>> {
         bytes.resize(start + *len as usize, 0);
         mem.read_slice(&mut bytes[start..], *addr).ok()?;
     }
-    if bytes.is_empty() || bytes.len() as u64 % RANGE_SIZE != 0 {
+    if bytes.is_empty() || !(bytes.len() as u64).is_multiple_of(RANGE_SIZE) {
         return None;
     }
     Some(
