@@ -14,6 +14,19 @@ pub const VIRTIO_PCI_CAP_NOTIFY_CFG: u8 = 2;
 pub const VIRTIO_PCI_CAP_ISR_CFG: u8 = 3;
 /// Device-specific configuration (4.1.4: VIRTIO_PCI_CAP_DEVICE_CFG).
 pub const VIRTIO_PCI_CAP_DEVICE_CFG: u8 = 4;
+/// Access to the BARs through configuration space (4.1.4:
+/// VIRTIO_PCI_CAP_PCI_CFG).
+pub const VIRTIO_PCI_CAP_PCI_CFG: u8 = 5;
+/// struct virtio_pci_cfg_cap (4.1.4.9): the capability plus pci_cfg_data.
+pub const VIRTIO_PCI_CFG_CAP_LEN: usize = 20;
+/// pci_cfg_data offset in that capability.
+pub const PCI_CFG_DATA: u16 = 16;
+/// bar offset in a capability.
+pub const PCI_CFG_BAR: u16 = 4;
+/// offset field in a capability.
+pub const PCI_CFG_OFFSET: u16 = 8;
+/// length field in a capability.
+pub const PCI_CFG_LENGTH: u16 = 12;
 
 /// struct virtio_pci_cap (4.1.4): cap_vndr, cap_next, cap_len, cfg_type,
 /// bar, id, padding[2], offset (le32), length (le32).
@@ -68,6 +81,19 @@ pub fn add_virtio_cap(
     if let Some(m) = notify_off_multiplier {
         b.set_u32(NOTIFY_OFF_MULTIPLIER, m);
     }
+    config.add_capability(CAP_ID_VENDOR, &b)
+}
+
+/// Adds the VIRTIO_PCI_CAP_PCI_CFG capability (4.1.4.9), whose bar, offset
+/// and length the driver writes before accessing pci_cfg_data; returns its
+/// offset.
+pub fn add_pci_cfg_cap(config: &mut ConfigSpace) -> Result<u16, ConfigError> {
+    let mut b = RegisterBlock::new(VIRTIO_PCI_CFG_CAP_LEN);
+    b.set_u8(CAP_LEN, VIRTIO_PCI_CFG_CAP_LEN as u8);
+    b.set_u8(CFG_TYPE, VIRTIO_PCI_CAP_PCI_CFG);
+    b.set_wmask_u8(BAR, 0xff);
+    b.set_wmask_u32(OFFSET, u32::MAX);
+    b.set_wmask_u32(LENGTH, u32::MAX);
     config.add_capability(CAP_ID_VENDOR, &b)
 }
 

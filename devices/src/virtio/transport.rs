@@ -1,8 +1,9 @@
 //! The virtio PCI transport, modern only (virtio 1.2, 4.1).
 //!
 //! One PCI function per device: vendor 0x1af4, device 0x1040 + type,
-//! revision 1. Capabilities: MSI-X and one vendor capability per structure,
-//! all in BAR 0 (32 KiB, 32-bit memory):
+//! revision 1. Capabilities: MSI-X, one vendor capability per structure,
+//! all in BAR 0 (32 KiB, 32-bit memory), and the PCI configuration access
+//! capability that reaches BAR 0 through configuration space (4.1.4.9):
 //!
 //! | offset | structure |
 //! |---|---|
@@ -29,8 +30,9 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use super::common_cfg::{CommonConfig, COMMON_CFG_SIZE, DEVICE_STATUS};
 use super::device::VirtioDevice;
 use super::pci_caps::{
-    add_virtio_cap, VirtioRegion, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_DEVICE_CFG,
-    VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_CAP_NOTIFY_CFG,
+    add_pci_cfg_cap, add_virtio_cap, VirtioRegion, PCI_CFG_BAR, PCI_CFG_DATA, PCI_CFG_LENGTH,
+    PCI_CFG_OFFSET, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_CAP_ISR_CFG,
+    VIRTIO_PCI_CAP_NOTIFY_CFG,
 };
 use super::queue::build_queue;
 use super::status::{Transition, STATUS_DRIVER_OK};
@@ -101,6 +103,7 @@ pub struct VirtioPciDevice {
     notify: Vec<EventFd>,
     mem: GuestMemoryMmap,
     status_before_reset: u8,
+    pci_cfg_cap: u16,
     worker: WorkerHandle,
 }
 
@@ -170,6 +173,7 @@ impl VirtioPciDevice {
             );
             add_virtio_cap(&mut config, r, None)?;
         }
+        let pci_cfg_cap = add_pci_cfg_cap(&mut config)?;
         let mut function = PciFunction::new(config);
         let at = |offset| BarLocation {
             bar: VIRTIO_BAR,
@@ -211,6 +215,7 @@ impl VirtioPciDevice {
             notify,
             mem,
             status_before_reset: 0,
+            pci_cfg_cap,
             worker,
         })
     }
@@ -326,12 +331,49 @@ impl VirtioPciDevice {
     }
 }
 
+impl VirtioPciDevice {
+    /// The BAR window pci_cfg_data stands for: (bar, offset, length) when
+    /// the access at `offset` is in pci_cfg_data and the window is a valid
+    /// 1, 2 or 4 byte access (4.1.4.9.1).
+    fn pci_cfg_window(&self, offset: u16) -> Option<(u8, u64, usize)> {
+        let data = self.pci_cfg_cap + PCI_CFG_DATA;
+        if !(data..data + 4).contains(&offset) {
+            return None;
+        }
+        let f = self.shared.function();
+        let c = f.config();
+        let bar = c.read_u8(self.pci_cfg_cap + PCI_CFG_BAR);
+        let off = u64::from(c.read_u32(self.pci_cfg_cap + PCI_CFG_OFFSET));
+        let len = c.read_u32(self.pci_cfg_cap + PCI_CFG_LENGTH) as usize;
+        let ok = matches!(len, 1 | 2 | 4) && off.is_multiple_of(len as u64);
+        Some((bar, off, if ok { len } else { 0 }))
+    }
+}
+
 impl PciDevice for VirtioPciDevice {
     fn config_read(&mut self, offset: u16, data: &mut [u8]) {
+        if let Some((bar, off, len)) = self.pci_cfg_window(offset) {
+            let mut buf = [0u8; 4];
+            if len > 0 {
+                self.bar_read(bar, off, &mut buf[..len]);
+            }
+            let at = usize::from(offset - self.pci_cfg_cap - PCI_CFG_DATA);
+            for (i, d) in data.iter_mut().enumerate() {
+                *d = buf.get(at + i).copied().unwrap_or(0);
+            }
+            return;
+        }
         self.shared.function().config_read(offset, data);
     }
 
     fn config_write(&mut self, offset: u16, data: &[u8]) {
+        if let Some((bar, off, len)) = self.pci_cfg_window(offset) {
+            let at = usize::from(offset - self.pci_cfg_cap - PCI_CFG_DATA);
+            if at == 0 && len > 0 && data.len() >= len {
+                self.bar_write(bar, off, &data[..len]);
+            }
+            return;
+        }
         self.shared.function().config_write(offset, data);
     }
 

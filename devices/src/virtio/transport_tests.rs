@@ -157,7 +157,10 @@ fn identity_capabilities_and_bar() {
         }
         ptr = (h >> 8) as u16 & 0xff;
     }
-    assert_eq!(types, vec![(1, 0), (2, 0x3000), (3, 0x1000), (4, 0x2000)]);
+    assert_eq!(
+        types,
+        vec![(1, 0), (2, 0x3000), (3, 0x1000), (4, 0x2000), (5, 0)]
+    );
     let bars = r.dev.bars();
     assert_eq!((bars[0].address, bars[0].size()), (BAR, VIRTIO_BAR_SIZE));
     let ev = r.dev.notify_events().unwrap();
@@ -264,4 +267,41 @@ fn legacy_driver_refused() {
     );
     r.wr(DEVICE_STATUS, 1, init | u64::from(STATUS_DRIVER_OK));
     assert_eq!(u64::from(r.status()), init);
+}
+
+#[test]
+fn pci_cfg_capability_reaches_the_bar() {
+    let mut r = rig();
+    // The last vendor capability is VIRTIO_PCI_CAP_PCI_CFG.
+    let mut cap = 0;
+    let mut ptr = r.cfg32(0x34) as u16 & 0xff;
+    while ptr != 0 {
+        let h = r.cfg32(ptr);
+        if h as u8 == CAP_ID_VENDOR && (h >> 24) == 5 {
+            cap = ptr;
+        }
+        ptr = (h >> 8) as u16 & 0xff;
+    }
+    assert_ne!(cap, 0);
+    // Read num_queues (2 bytes at 0x12 of the common configuration).
+    r.dev.config_write(cap + 4, &[0]);
+    r.dev
+        .config_write(cap + 8, &(NUM_QUEUES as u32).to_le_bytes());
+    r.dev.config_write(cap + 12, &2u32.to_le_bytes());
+    assert_eq!(r.cfg32(cap + 16) & 0xffff, 1);
+    // Write the status byte through it.
+    r.dev
+        .config_write(cap + 8, &(DEVICE_STATUS as u32).to_le_bytes());
+    r.dev.config_write(cap + 12, &1u32.to_le_bytes());
+    r.dev.config_write(cap + 16, &[STATUS_ACKNOWLEDGE]);
+    assert_eq!(r.status(), STATUS_ACKNOWLEDGE);
+    assert_eq!(r.cfg32(cap + 16) & 0xff, u32::from(STATUS_ACKNOWLEDGE));
+    // A bad length or a misaligned offset reads zero and writes nothing.
+    r.dev.config_write(cap + 12, &3u32.to_le_bytes());
+    assert_eq!(r.cfg32(cap + 16), 0);
+    r.dev.config_write(cap + 16, &[0]);
+    assert_eq!(r.status(), STATUS_ACKNOWLEDGE);
+    r.dev.config_write(cap + 8, &0x13u32.to_le_bytes());
+    r.dev.config_write(cap + 12, &2u32.to_le_bytes());
+    assert_eq!(r.cfg32(cap + 16), 0);
 }
