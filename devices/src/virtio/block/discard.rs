@@ -41,6 +41,11 @@ struct Range {
 }
 
 fn ranges(data: &[Segment], mem: &GuestMemoryMmap) -> Option<Vec<Range>> {
+    // Read no more than MAX_SEG ranges' worth of guest memory.
+    let total: u64 = data.iter().map(|s| u64::from(s.1)).sum();
+    if total > u64::from(MAX_SEG) * RANGE_SIZE {
+        return Some(Vec::new());
+    }
     let mut bytes = Vec::new();
     for (addr, len) in data {
         let start = bytes.len();
@@ -74,7 +79,7 @@ pub fn execute(op: Op, data: &[Segment], disk: &DiskImage, mem: &GuestMemoryMmap
         log::debug!("virtio-blk: {op:?} without whole ranges");
         return S_IOERR;
     };
-    if ranges.len() > MAX_SEG as usize {
+    if ranges.is_empty() || ranges.len() > MAX_SEG as usize {
         return S_IOERR;
     }
     // Check every range before touching the image.
