@@ -8,7 +8,7 @@
 #   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
 #      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
 #   4. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
-#      "boot cxl-static cxl-interleave dcd demo"; set it to "" to skip them;
+#      "boot cxl-static cxl-interleave dcd demo disk"; set it to "" to skip them;
 #      demo is the README's first command)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -26,7 +26,7 @@ if [[ $EUID -ne 0 ]]; then
         CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" "${keep[@]}" "$0" "$@"
 fi
 
-SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo}
+SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo disk}
 
 step() {
     local name=$1 t=$SECONDS

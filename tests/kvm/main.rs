@@ -13,3 +13,4 @@ mod memslots;
 mod port_io;
 mod sigbus;
 mod topology;
+mod virtio;

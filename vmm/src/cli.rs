@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::config::{SerialOutput, VmConfig};
 use crate::cxl_config::{self, CxlConfig};
+use crate::disk_config;
 use crate::size::parse_size;
 
 /// Default kernel command line when none is given.
@@ -72,6 +73,10 @@ pub struct Args {
     #[arg(long, value_name = "targets=...,size=SIZE")]
     pub cxl_fmw: Vec<String>,
 
+    /// A virtio-blk disk on a raw image (repeatable): `path=IMG[,readonly=on][,id=ID]`.
+    #[arg(long, value_name = "path=IMG,...")]
+    pub disk: Vec<String>,
+
     /// Serve the REST API (JSON over HTTP) on this unix socket.
     #[arg(long, value_name = "PATH")]
     pub api_socket: Option<PathBuf>,
@@ -106,6 +111,7 @@ impl Args {
             }
         }
         let cxl = self.cxl_config()?;
+        let disks = disk_config::parse_disks(&self.disk)?;
         Ok(VmConfig {
             kernel: self.kernel,
             initramfs: self.initramfs,
@@ -116,6 +122,7 @@ impl Args {
             hide_hypervisor: self.hide_hypervisor,
             cxl,
             api_socket: self.api_socket,
+            disks,
         })
     }
 

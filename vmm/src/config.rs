@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cxl_config::CxlConfig;
+use crate::disk_config::DiskConfig;
 
 /// Where the serial console's output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,4 +53,6 @@ pub struct VmConfig {
     pub cxl: CxlConfig,
     /// Where the REST API listens, if anywhere.
     pub api_socket: Option<PathBuf>,
+    /// virtio-blk disks, in command-line order.
+    pub disks: Vec<DiskConfig>,
 }

@@ -24,6 +24,7 @@ use crate::exit::{ExitReason, ExitState};
 use crate::interrupts::{GsiRouter, KvmMsiAllocator};
 use crate::memory::MemoryManager;
 use crate::platform::Platform;
+use crate::virtio_devices::VirtioDevices;
 
 /// Errors building devices.
 #[derive(Debug, Error)]
@@ -43,6 +44,9 @@ pub enum DeviceError {
     /// Building the CXL hierarchy failed.
     #[error("{0}")]
     Cxl(String),
+    /// Building a virtio device failed.
+    #[error("{0}")]
+    Virtio(String),
 }
 
 /// Every bus and the devices the VMM talks to after start-up.
@@ -57,6 +61,8 @@ pub struct DeviceManager {
     pub pci: SharedSegment,
     /// The CXL hierarchy.
     pub cxl: CxlDevices,
+    /// virtio devices on PCI0.
+    pub virtio: VirtioDevices,
 }
 
 fn serial_output(out: &SerialOutput) -> Result<Box<dyn Write + Send>, DeviceError> {
@@ -141,13 +147,18 @@ impl DeviceManager {
             mmio_bus.clone(),
             io_bus.clone(),
         )));
+        let (virtio, virtio_nodes) =
+            VirtioDevices::build(&cfg.disks, memory.ram(), &KvmMsiAllocator(router.clone()))
+                .map_err(DeviceError::Virtio)?;
         {
             let mut seg = pci.lock().unwrap_or_else(|e| e.into_inner());
             let host_bridge = PciNode::Function {
                 devfn: DevFn::new(0, 0).ok_or_else(|| DeviceError::Pci("devfn".into()))?,
                 device: Arc::new(Mutex::new(HostBridge::new())),
             };
-            assign_resources(&mut seg, &platform.pci0.resources, vec![host_bridge])
+            let mut nodes = vec![host_bridge];
+            nodes.extend(virtio_nodes);
+            assign_resources(&mut seg, &platform.pci0.resources, nodes)
                 .map_err(|e| DeviceError::Pci(e.to_string()))?;
         }
         mmio_bus
@@ -181,6 +192,7 @@ impl DeviceManager {
             serial,
             pci,
             cxl,
+            virtio,
         })
     }
 }

@@ -122,6 +122,10 @@ impl Machine {
             &memory,
             exit.clone(),
         )?);
+        devices
+            .virtio
+            .register_ioeventfds(&vm.fd)
+            .map_err(|e| MachineError::Device(DeviceError::Virtio(e)))?;
 
         for t in &tables.tables {
             memory

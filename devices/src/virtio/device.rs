@@ -1,0 +1,52 @@
+//! What a virtio device model provides to the transport (virtio 1.2, 2).
+//!
+//! The transport owns the registers a driver sees; the model owns what its
+//! queues carry. The model's static properties (type, features, queue
+//! sizes, configuration bytes) are read once when the transport is built;
+//! afterwards the model lives on the device thread and only sees
+//! [`VirtioDevice::activate`], [`VirtioDevice::process_queue`] and
+//! [`VirtioDevice::reset`].
+
+use virtio_queue::Queue;
+use vm_memory::GuestMemoryMmap;
+
+/// How processing a queue ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOutcome {
+    /// Every available chain was served; `used` tells whether any entry was
+    /// added to the used ring (so the driver may need an interrupt).
+    Done {
+        /// At least one used entry was added.
+        used: bool,
+    },
+    /// The driver broke the queue (a loop, a chain too long, a descriptor
+    /// outside RAM, an avail index too far ahead, a request with nowhere to
+    /// put its status): the device stops and sets DEVICE_NEEDS_RESET (2.1.2).
+    NeedsReset(String),
+}
+
+/// A virtio device model.
+pub trait VirtioDevice: Send + 'static {
+    /// The virtio device ID (5: 2 for block).
+    fn device_type(&self) -> u16;
+    /// Short name for threads and logs.
+    fn name(&self) -> String;
+    /// The maximum size of each queue (powers of two).
+    fn queue_max_sizes(&self) -> Vec<u16>;
+    /// Device-specific feature bits offered (the transport adds the
+    /// reserved ones it implements, VIRTIO_F_VERSION_1 among them).
+    fn features(&self) -> u64;
+    /// The device configuration space (read-only for the driver).
+    fn config_space(&self) -> Vec<u8>;
+    /// The driver set DRIVER_OK with these features accepted.
+    fn activate(&mut self, features: u64);
+    /// Serves the available chains of queue `index`.
+    fn process_queue(
+        &mut self,
+        index: usize,
+        queue: &mut Queue,
+        mem: &GuestMemoryMmap,
+    ) -> QueueOutcome;
+    /// The device was reset (2.4): forget negotiated state.
+    fn reset(&mut self) {}
+}

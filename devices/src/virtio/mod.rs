@@ -1,0 +1,44 @@
+//! Virtio devices over PCI (virtio 1.2: 4.1 the modern PCI transport, 2.7
+//! split virtqueues, 5.2 the block device).
+//!
+//! - [`device`]: the [`VirtioDevice`] trait a device model implements (its
+//!   type, features, configuration bytes and the processing of a queue).
+//! - [`queue`]: virtqueue helpers on the rust-vmm `virtio-queue` crate: the
+//!   checks a queue gets when the driver enables it, and the walk of a
+//!   descriptor chain that refuses loops, overlong chains and buffers
+//!   outside guest RAM.
+//! - [`status`]: device status and feature negotiation (2.1, 2.2, 3.1.1).
+//! - [`common_cfg`]: the common configuration structure (4.1.4.3).
+//! - [`pci_caps`]: the virtio PCI capabilities (4.1.4).
+//! - [`transport`]: the PCI function: capabilities, one memory BAR with the
+//!   common, ISR, device and notify structures and the MSI-X table.
+//! - [`worker`]: the device thread that serves queue notifications.
+//! - [`block`]: virtio-blk on a raw image.
+//!
+//! Notifications: each queue has an eventfd that the VMM attaches to the
+//! queue's notify address as a KVM ioeventfd, so a driver's notify never
+//! leaves the kernel; the device thread waits on the eventfds. A notify that
+//! reaches the BAR as an MMIO exit (the BAR was moved) signals the same
+//! eventfd. Interrupts go through MSI-X (irqfds behind [`crate::interrupt`]).
+
+pub mod block;
+pub mod common_cfg;
+pub mod device;
+pub mod pci_caps;
+pub mod queue;
+pub mod status;
+pub mod transport;
+pub mod worker;
+
+#[cfg(test)]
+mod transport_tests;
+
+pub use device::{QueueOutcome, VirtioDevice};
+pub use transport::{NotifyEvent, VirtioPciDevice, VirtioPciError};
+
+/// PCI vendor ID of virtio devices (4.1.2).
+pub const VIRTIO_PCI_VENDOR_ID: u16 = 0x1af4;
+/// Modern PCI device IDs are 0x1040 plus the virtio device ID (4.1.2).
+pub const VIRTIO_PCI_DEVICE_ID_BASE: u16 = 0x1040;
+/// MSI-X "no vector" (4.1.4.3: VIRTIO_MSI_NO_VECTOR).
+pub const VIRTIO_MSI_NO_VECTOR: u16 = 0xffff;

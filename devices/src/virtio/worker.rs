@@ -1,0 +1,305 @@
+//! The device thread: one per virtio device, named after it. It waits
+//! (epoll) on the queues' notification eventfds and on a control eventfd,
+//! serves the queues with the device model, and raises MSI-X vectors.
+//!
+//! The transport talks to it with [`Command`]s: [`Command::Activate`] when
+//! the driver sets DRIVER_OK, [`Command::Reset`] when it writes 0 to the
+//! status (the thread drops the queues and then clears
+//! [`DeviceShared::resetting`], so the status reads 0 only once no request
+//! is in flight, 4.1.4.3.2), [`Command::Stop`] at exit.
+//!
+//! Syscalls made on this thread: epoll_wait, read (eventfds), write (the
+//! MSI-X irqfds), futex (locks), and those of the device model (for
+//! virtio-blk: pread64, pwrite64, fdatasync).
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use virtio_queue::{Queue, QueueT};
+use vm_memory::GuestMemoryMmap;
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use super::device::{QueueOutcome, VirtioDevice};
+use super::status::STATUS_NEEDS_RESET;
+use super::VIRTIO_MSI_NO_VECTOR;
+use crate::pci::PciFunction;
+
+/// ISR status bit 0: a queue was used (4.1.4.5).
+pub const ISR_QUEUE: u8 = 1 << 0;
+/// ISR status bit 1: the configuration changed (4.1.4.5).
+pub const ISR_CONFIG: u8 = 1 << 1;
+
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// State the transport (vCPU threads) and the device thread share.
+pub struct DeviceShared {
+    /// The PCI function, for MSI-X delivery.
+    pub function: Mutex<PciFunction>,
+    /// ISR status (4.1.4.5), cleared when read.
+    pub isr: AtomicU8,
+    /// The device gave up on the driver's queues (DEVICE_NEEDS_RESET).
+    pub needs_reset: AtomicBool,
+    /// A reset was asked for and the thread has not finished it.
+    pub resetting: AtomicBool,
+}
+
+impl DeviceShared {
+    /// Shared state around `function`.
+    pub fn new(function: PciFunction) -> Self {
+        Self {
+            function: Mutex::new(function),
+            isr: AtomicU8::new(0),
+            needs_reset: AtomicBool::new(false),
+            resetting: AtomicBool::new(false),
+        }
+    }
+
+    /// Locks the PCI function.
+    pub fn function(&self) -> std::sync::MutexGuard<'_, PciFunction> {
+        self.function.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signals `vector` with `isr` bits set (4.1.5.2 / 4.1.5.3).
+    pub fn interrupt(&self, isr: u8, vector: u16) {
+        self.isr.fetch_or(isr, Ordering::SeqCst);
+        if vector != VIRTIO_MSI_NO_VECTOR {
+            self.function().trigger_msix(vector);
+        }
+    }
+
+    /// Sets DEVICE_NEEDS_RESET and sends a configuration change (2.1.2).
+    pub fn fail(&self, why: &str, config_vector: u16) {
+        log::warn!("virtio: device needs reset: {why}");
+        self.needs_reset.store(true, Ordering::SeqCst);
+        self.interrupt(ISR_CONFIG, config_vector);
+    }
+
+    /// The status bits the device adds to what the driver wrote.
+    pub fn device_status_bits(&self) -> u8 {
+        if self.needs_reset.load(Ordering::SeqCst) {
+            STATUS_NEEDS_RESET
+        } else {
+            0
+        }
+    }
+}
+
+/// One live queue.
+pub struct ActiveQueue {
+    /// Queue index.
+    pub index: usize,
+    /// The queue.
+    pub queue: Queue,
+    /// Its MSI-X vector.
+    pub vector: u16,
+}
+
+/// What the transport tells the thread.
+pub enum Command {
+    /// DRIVER_OK: serve these queues with these features.
+    Activate {
+        /// The enabled queues.
+        queues: Vec<ActiveQueue>,
+        /// Negotiated features.
+        features: u64,
+        /// config_msix_vector.
+        config_vector: u16,
+    },
+    /// The driver reset the device.
+    Reset,
+    /// The VMM is going away.
+    Stop,
+}
+
+/// The transport's end of a device thread.
+pub struct WorkerHandle {
+    tx: Sender<Command>,
+    wake: EventFd,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Sends `cmd` and wakes the thread.
+    pub fn send(&self, cmd: Command) {
+        if self.tx.send(cmd).is_err() {
+            log::warn!("virtio: device thread is gone");
+            return;
+        }
+        if let Err(e) = self.wake.write(1) {
+            log::warn!("virtio: waking the device thread: {e}");
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.send(Command::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    device: Box<dyn VirtioDevice>,
+    mem: GuestMemoryMmap,
+    shared: Arc<DeviceShared>,
+    notify: Vec<EventFd>,
+    rx: Receiver<Command>,
+    wake: EventFd,
+    queues: Vec<ActiveQueue>,
+    config_vector: u16,
+    broken: bool,
+}
+
+/// Starts the thread for `device`; `notify` are (clones of) the queues'
+/// notification eventfds, by queue index.
+pub fn spawn(
+    name: String,
+    device: Box<dyn VirtioDevice>,
+    mem: GuestMemoryMmap,
+    shared: Arc<DeviceShared>,
+    notify: Vec<EventFd>,
+) -> std::io::Result<WorkerHandle> {
+    let (tx, rx) = channel();
+    let wake = EventFd::new(EFD_NONBLOCK)?;
+    let worker = Worker {
+        device,
+        mem,
+        shared,
+        notify,
+        rx,
+        wake: wake.try_clone()?,
+        queues: Vec::new(),
+        config_vector: VIRTIO_MSI_NO_VECTOR,
+        broken: false,
+    };
+    let epoll = Epoll::new()?;
+    epoll.ctl(
+        ControlOperation::Add,
+        worker.wake.as_raw_fd(),
+        EpollEvent::new(EventSet::IN, WAKE_TOKEN),
+    )?;
+    for (i, fd) in worker.notify.iter().enumerate() {
+        epoll.ctl(
+            ControlOperation::Add,
+            fd.as_raw_fd(),
+            EpollEvent::new(EventSet::IN, i as u64),
+        )?;
+    }
+    let thread = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || worker.run(epoll))?;
+    Ok(WorkerHandle {
+        tx,
+        wake,
+        thread: Some(thread),
+    })
+}
+
+impl Worker {
+    fn run(mut self, epoll: Epoll) {
+        let mut events = vec![EpollEvent::default(); self.notify.len() + 1];
+        loop {
+            let n = match epoll.wait(-1, &mut events) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::error!("virtio: device thread epoll: {e}");
+                    return;
+                }
+            };
+            for ev in events.iter().take(n) {
+                let token = ev.data();
+                if token == WAKE_TOKEN {
+                    let _ = self.wake.read();
+                    if !self.commands() {
+                        return;
+                    }
+                } else if let Some(fd) = self.notify.get(token as usize) {
+                    let _ = fd.read();
+                    self.serve(token as usize);
+                }
+            }
+        }
+    }
+
+    /// Applies queued commands; false when the thread must end.
+    fn commands(&mut self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(Command::Activate {
+                    queues,
+                    features,
+                    config_vector,
+                }) => {
+                    self.queues = queues;
+                    self.config_vector = config_vector;
+                    self.broken = false;
+                    self.device.activate(features);
+                    // Buffers made available before DRIVER_OK are served now.
+                    let indexes: Vec<usize> = self.queues.iter().map(|q| q.index).collect();
+                    for i in indexes {
+                        self.serve(i);
+                    }
+                }
+                Ok(Command::Reset) => {
+                    self.queues.clear();
+                    self.broken = false;
+                    self.device.reset();
+                    self.shared.needs_reset.store(false, Ordering::SeqCst);
+                    self.shared.isr.store(0, Ordering::SeqCst);
+                    self.shared.resetting.store(false, Ordering::SeqCst);
+                }
+                Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
+                Err(TryRecvError::Empty) => return true,
+            }
+        }
+    }
+
+    /// Serves queue `index` until the driver adds nothing more (with
+    /// EVENT_IDX, re-checking after re-enabling notifications).
+    fn serve(&mut self, index: usize) {
+        if self.broken {
+            return;
+        }
+        let Some(aq) = self.queues.iter_mut().find(|q| q.index == index) else {
+            return;
+        };
+        let mut any = false;
+        let result = loop {
+            if let Err(e) = aq.queue.disable_notification(&self.mem) {
+                break Err(format!("queue {index}: {e}"));
+            }
+            match self.device.process_queue(index, &mut aq.queue, &self.mem) {
+                QueueOutcome::Done { used } => any |= used,
+                QueueOutcome::NeedsReset(why) => break Err(format!("queue {index}: {why}")),
+            }
+            match aq.queue.enable_notification(&self.mem) {
+                Ok(true) => continue,
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(format!("queue {index}: {e}")),
+            }
+        };
+        if let Err(why) = result {
+            self.broken = true;
+            self.shared.fail(&why, self.config_vector);
+            return;
+        }
+        if any {
+            match aq.queue.needs_notification(&self.mem) {
+                Ok(true) => self.shared.interrupt(ISR_QUEUE, aq.vector),
+                Ok(false) => {}
+                Err(e) => {
+                    self.broken = true;
+                    self.shared
+                        .fail(&format!("queue {index}: {e}"), self.config_vector);
+                }
+            }
+        }
+    }
+}
