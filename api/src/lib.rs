@@ -33,6 +33,6 @@ pub use client::{ApiClient, ApiClientError, RawResponse};
 pub use error::{ApiError, ErrorBody};
 pub use request::{ApiRequest, ApiResponse, HttpRequest};
 pub use routes::{Endpoint, Route, API_PREFIX, ROUTES};
-pub use server::{ApiServer, ApiServerConfig, ApiServerHandle};
+pub use server::{ApiServer, ApiServerConfig, ApiServerHandle, ThreadInit};
 pub use socket::SOCKET_MODE;
 pub use types::*;

@@ -15,8 +15,13 @@ use tiny_http::{Header, Request, Response, Server};
 use crate::channel::{channel, ApiReceiver, ApiResult, ApiSender};
 use crate::{routes, socket, ApiError, ApiRequest};
 
+/// Runs first thing on the API thread, before it serves anything (the VMM
+/// installs the thread's seccomp filter with it); the server does not start
+/// if it fails. Threads the API thread starts inherit what it set up.
+pub type ThreadInit = Arc<dyn Fn() -> io::Result<()> + Send + Sync>;
+
 /// Server limits.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiServerConfig {
     /// Largest request body accepted (413 beyond).
     pub max_body: usize,
@@ -24,6 +29,19 @@ pub struct ApiServerConfig {
     pub reply_timeout: Duration,
     /// Requests handled at once (503 beyond).
     pub max_in_flight: usize,
+    /// Set-up run on the API thread before anything else.
+    pub thread_init: Option<ThreadInit>,
+}
+
+impl std::fmt::Debug for ApiServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServerConfig")
+            .field("max_body", &self.max_body)
+            .field("reply_timeout", &self.reply_timeout)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("thread_init", &self.thread_init.as_ref().map(|_| "..."))
+            .finish()
+    }
 }
 
 impl Default for ApiServerConfig {
@@ -32,6 +50,7 @@ impl Default for ApiServerConfig {
             max_body: 64 << 10,
             reply_timeout: Duration::from_secs(30),
             max_in_flight: 16,
+            thread_init: None,
         }
     }
 }
@@ -51,14 +70,48 @@ impl ApiServer {
         let path = path.as_ref().to_path_buf();
         let (sender, receiver) = channel()?;
         let listener = socket::bind(&path)?;
-        // From here on, dropping `server` removes the socket file.
-        let server = Arc::new(Server::from_listener(listener, None).map_err(io::Error::other)?);
         let stop = Arc::new(AtomicBool::new(false));
+        // tiny_http starts its own threads (the acceptor and a pool) when
+        // the server is created: create it on the API thread, after
+        // `thread_init`, so that they inherit what it set up.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = {
-            let (server, stop) = (server.clone(), stop.clone());
+            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("api".into())
-                .spawn(move || serve(&server, Arc::new(sender), &config, &stop))?
+                .spawn(move || {
+                    if let Some(init) = &config.thread_init {
+                        if let Err(e) = init() {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    // From here on, dropping `server` removes the socket file.
+                    let server = match Server::from_listener(listener, None) {
+                        Ok(s) => Arc::new(s),
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(io::Error::other(e)));
+                            return;
+                        }
+                    };
+                    if ready_tx.send(Ok(server.clone())).is_err() {
+                        return;
+                    }
+                    serve(&server, Arc::new(sender), &config, &stop)
+                })?
+        };
+        let server = match ready_rx.recv() {
+            Ok(Ok(server)) => server,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                let _ = std::fs::remove_file(&path);
+                return Err(io::Error::other("the API thread ended before serving"));
+            }
         };
         let handle = ApiServerHandle {
             server,

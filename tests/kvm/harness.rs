@@ -38,6 +38,7 @@ pub fn vm_config(cxl: vmm::cxl_config::CxlConfig) -> VmConfig {
         hide_hypervisor: false,
         cxl: cxl.finish().unwrap(),
         api_socket: None,
+        seccomp: vmm::seccomp::SeccompMode::On,
     }
 }
 

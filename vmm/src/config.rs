@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cxl_config::CxlConfig;
+use crate::seccomp::SeccompMode;
 
 /// Where the serial console's output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,4 +53,6 @@ pub struct VmConfig {
     pub cxl: CxlConfig,
     /// Where the REST API listens, if anywhere.
     pub api_socket: Option<PathBuf>,
+    /// Seccomp filters on every thread.
+    pub seccomp: SeccompMode,
 }

@@ -17,6 +17,7 @@ pub mod machine;
 pub mod memory;
 pub mod options;
 pub mod platform;
+pub mod seccomp;
 pub mod size;
 pub mod vcpu;
 pub mod vm;

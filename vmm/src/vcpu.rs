@@ -17,6 +17,7 @@ use thiserror::Error;
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
 use crate::exit::{ExitReason, ExitState};
+use crate::seccomp::{SeccompFilters, ThreadKind};
 
 /// Errors configuring a vCPU.
 #[derive(Debug, Error)]
@@ -246,13 +247,21 @@ pub struct VcpuThread {
 }
 
 impl VcpuThread {
-    /// Starts `vcpu` on its own thread.
-    pub fn spawn(mut vcpu: Vcpu) -> Result<Self, VcpuError> {
+    /// Starts `vcpu` on its own thread, which installs the vCPU seccomp
+    /// filter of `seccomp` before it runs the guest (a filter that cannot
+    /// be installed ends the VM).
+    pub fn spawn(mut vcpu: Vcpu, seccomp: &SeccompFilters) -> Result<Self, VcpuError> {
         let id = vcpu.id;
+        let name = format!("vcpu{id}");
+        let seccomp = seccomp.clone();
         let handle = std::thread::Builder::new()
-            .name(format!("vcpu{id}"))
+            .name(name.clone())
             .spawn(move || {
                 let exit = vcpu.exit.clone();
+                if let Err(e) = seccomp.install(ThreadKind::Vcpu, &name) {
+                    exit.request(ExitReason::VmmError(format!("vCPU {id}: {e}")));
+                    return;
+                }
                 // A bug that panics on this thread must end the VM, not
                 // leave it running a vCPU short (or hang it with one).
                 let run = std::panic::AssertUnwindSafe(|| vcpu.run());
