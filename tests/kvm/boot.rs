@@ -102,7 +102,10 @@ fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
         &serial,
     ];
     argv.extend_from_slice(extra);
-    launch(argv)
+    // The VMM thread's seccomp filter (on by default) stays with the thread
+    // that ran the machine: give each run a thread of its own.
+    let argv: Vec<String> = argv.into_iter().map(String::from).collect();
+    std::thread::spawn(move || launch(argv)).join().unwrap()
 }
 
 #[test]
@@ -174,6 +177,10 @@ fn user_errors_are_one_line() {
         ),
         (vec!["cxlvmm", "--kernel", k, "--cpus", "1000"], "--cpus"),
         (vec!["cxlvmm", "--kernel", k, "--bogus"], "--bogus"),
+        (
+            vec!["cxlvmm", "--kernel", k, "--seccomp", "strict"],
+            "invalid seccomp mode 'strict': expected off, log or on",
+        ),
     ];
     for (argv, want) in cases {
         let out = launch(argv.clone());

@@ -7,4 +7,5 @@ mod dcd;
 mod harness;
 mod memslots;
 mod port_io;
+mod seccomp;
 mod topology;

@@ -1,6 +1,7 @@
 //! vCPUs: configuration before the first run, and the run loop that turns
 //! KVM exits into bus accesses.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -244,6 +245,7 @@ pub fn install_kick_handler() -> Result<(), std::io::Error> {
 pub struct VcpuThread {
     id: u32,
     handle: JoinHandle<()>,
+    tid: Arc<AtomicI32>,
 }
 
 impl VcpuThread {
@@ -254,10 +256,14 @@ impl VcpuThread {
         let id = vcpu.id;
         let name = format!("vcpu{id}");
         let seccomp = seccomp.clone();
+        let tid = Arc::new(AtomicI32::new(0));
+        let thread_tid = tid.clone();
         let handle = std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
                 let exit = vcpu.exit.clone();
+                // SAFETY: gettid(2) has no preconditions.
+                thread_tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
                 if let Err(e) = seccomp.install(ThreadKind::Vcpu, &name) {
                     exit.request(ExitReason::VmmError(format!("vCPU {id}: {e}")));
                     return;
@@ -271,7 +277,12 @@ impl VcpuThread {
                 debug!("vCPU {id} stopped");
             })
             .map_err(|e| VcpuError::Thread(id, e))?;
-        Ok(Self { id, handle })
+        Ok(Self { id, handle, tid })
+    }
+
+    /// The thread's kernel id (for /proc/self/task), once it has started.
+    pub fn tid(&self) -> Option<i32> {
+        Some(self.tid.load(Ordering::SeqCst)).filter(|&t| t != 0)
     }
 
     /// Interrupts KVM_RUN (if the thread is in it).

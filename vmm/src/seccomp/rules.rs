@@ -100,6 +100,10 @@ pub fn common() -> Result<RuleSet> {
     r.allow(libc::SYS_read);
     // Dropping descriptors (eventfds, files, the kvm_run mapping's fd).
     r.allow(libc::SYS_close);
+    // Queries of a descriptor's flags: std's debug builds check that a
+    // descriptor is open (F_GETFD) whenever one is borrowed or dropped.
+    r.allow_when(libc::SYS_fcntl, arg_eq(1, libc::F_GETFD as u64)?);
+    r.allow_when(libc::SYS_fcntl, arg_eq(1, libc::F_GETFL as u64)?);
     // Time: Instant/SystemTime when the vDSO falls back to the kernel
     // (nested or unstable TSC), sleeps and timed waits.
     r.allow(libc::SYS_clock_gettime);
