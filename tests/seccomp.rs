@@ -193,3 +193,81 @@ fn off_mode_installs_nothing() {
     .unwrap();
     assert_eq!(mode, "0");
 }
+
+/// Answers `GET /vm` from `rx` until `stop`.
+fn answer_vm_info(rx: api::ApiReceiver, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
+    while !stop.load(Ordering::SeqCst) {
+        while let Some((request, responder)) = rx.try_recv() {
+            responder.respond(match request {
+                api::ApiRequest::VmInfo => Ok(api::ApiResponse::VmInfo(api::VmInfo {
+                    state: api::VmState::Running,
+                    cpus: 1,
+                    memory: 1 << 30,
+                    version: "test".into(),
+                    devices: 0,
+                })),
+                _ => Err(api::ApiError::Internal("not in this test".into())),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn the_api_server_serves_under_its_filter() {
+    // The API thread and every thread it starts run under the API filter in
+    // `on` mode: good requests, bad ones, many at once, and the stop.
+    if !in_child() {
+        let out = run_child("the_api_server_serves_under_its_filter");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stdout.contains(ALLOWED),
+            "stdout: {stdout}\nstderr: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+        return;
+    }
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("cxlvmm-seccomp-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("api.sock");
+    let filters = SeccompFilters::new(SeccompMode::On).unwrap();
+    let config = api::ApiServerConfig {
+        thread_init: Some(filters.thread_init(ThreadKind::Api, "api")),
+        ..api::ApiServerConfig::default()
+    };
+    let (server, rx) = api::ApiServer::start(&path, config).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let vmm = {
+        let stop = stop.clone();
+        std::thread::spawn(move || answer_vm_info(rx, stop))
+    };
+    let client = api::ApiClient::new(&path);
+    assert_eq!(client.vm_info().unwrap().cpus, 1);
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| assert!(api::ApiClient::new(&path).vm_info().is_ok()));
+        }
+    });
+    assert_eq!(client.devices().unwrap_err().status, Some(500));
+    for bytes in [
+        &b"GET /api/v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"POST /api/v1/memory-backends HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n",
+        b"garbage\r\n\r\n",
+    ] {
+        let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        c.write_all(bytes).unwrap();
+        let _ = c.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let _ = c.read_to_end(&mut answer);
+    }
+    server.shutdown();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    vmm.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{ALLOWED}");
+}

@@ -14,6 +14,7 @@
 
 mod api;
 mod ioctls;
+mod prepare;
 mod rules;
 mod sigsys;
 mod vcpu;
@@ -157,14 +158,18 @@ pub struct SeccompFilters {
 }
 
 impl SeccompFilters {
-    /// Compiles every kind's filter for `mode`; in `on` mode also installs
-    /// the SIGSYS handler that reports a refused call.
+    /// Compiles every kind's filter for `mode`, prepares the process (see
+    /// [`prepare`]), and in `on` mode installs the SIGSYS handler that
+    /// reports a refused call.
     pub fn new(mode: SeccompMode) -> Result<Self, SeccompError> {
         let programs = [
             compile(ThreadKind::Vcpu, mode)?,
             compile(ThreadKind::Api, mode)?,
             compile(ThreadKind::Vmm, mode)?,
         ];
+        if mode != SeccompMode::Off {
+            prepare::malloc_arenas();
+        }
         if mode == SeccompMode::On {
             sigsys::install_handler().map_err(SeccompError::Handler)?;
         }

@@ -120,6 +120,9 @@ pub fn common() -> Result<RuleSet> {
     r.allow(libc::SYS_sigaltstack);
     // std's HashMap seeds its hasher from the kernel, once per thread.
     r.allow(libc::SYS_getrandom);
+    // The SIGSYS report names a thread by its kernel name when cxlvmm did
+    // not label it (threads a library started).
+    r.allow_when(libc::SYS_prctl, arg_eq(0, libc::PR_GET_NAME as u64)?);
     // glibc's raise()/abort() (an allocation failure aborts): who am I.
     r.allow(libc::SYS_gettid);
     r.allow(libc::SYS_getpid);

@@ -111,7 +111,21 @@ extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
             }
         }
     };
-    let (buf, n, tid) = LABEL.with(Cell::get);
+    let (mut buf, mut n, mut tid) = LABEL.with(Cell::get);
+    if n == 0 {
+        // A thread cxlvmm did not label (started by a library): its kernel
+        // name, at most 16 bytes with the NUL.
+        let mut comm = [0u8; 16];
+        // SAFETY: PR_GET_NAME writes at most 16 bytes into `comm`; gettid
+        // has no preconditions. Both are allowed by every filter.
+        unsafe {
+            if libc::prctl(libc::PR_GET_NAME, comm.as_mut_ptr()) == 0 {
+                n = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+                buf[..n].copy_from_slice(&comm[..n]);
+            }
+            tid = libc::gettid();
+        }
+    }
     let line = report(&buf[..n], tid, nr);
     // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is a
     // local. Nothing else can be done usefully if the write fails.
