@@ -16,6 +16,8 @@ pub fn rules() -> rules::Result<RuleSet> {
     // Unix sockets only: accepting clients, and (to stop an accept loop or
     // to check a stale socket) connecting to its own; never the network.
     r.allow_when(libc::SYS_socket, arg_eq(0, libc::AF_UNIX as u64)?);
+    // An async runtime's signal plumbing is a unix socket pair.
+    r.allow_when(libc::SYS_socketpair, arg_eq(0, libc::AF_UNIX as u64)?);
     r.allow(libc::SYS_accept4);
     r.allow(libc::SYS_accept);
     r.allow(libc::SYS_connect);
