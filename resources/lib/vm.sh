@@ -121,14 +121,16 @@ finish_vm() {
 }
 
 # check_seccomp NAME THREAD...: every thread of the cxlvmm started by
-# start_vm (the child of its `timeout`, $VM_PID) shows "Seccomp: 2" (a
-# filter) in /proc/PID/task/TID/status, and a thread of each given name is
-# among them. Prints the threads and their modes on an E2E-SECCOMP line.
+# start_vm shows "Seccomp: 2" (a filter) in /proc/PID/task/TID/status, and a
+# thread of each given name is among them. Prints the threads and their
+# modes on an E2E-SECCOMP line. cxlvmm is $VM_PID itself under busybox's
+# `timeout` (which execs the command), its child under coreutils'.
 check_seccomp() {
     _sc_name=$1
     shift
     _sc_pid=""
-    for _sc_stat in /proc/[0-9]*/stat; do
+    [ "$(cat /proc/"$VM_PID"/comm 2>/dev/null)" = cxlvmm ] && _sc_pid=$VM_PID
+    [ -n "$_sc_pid" ] || for _sc_stat in /proc/[0-9]*/stat; do
         # pid (comm) state ppid ...: comm is "cxlvmm", no spaces.
         read -r _sc_p _sc_c _sc_s _sc_pp _sc_rest <"$_sc_stat" 2>/dev/null || continue
         if [ "$_sc_pp" = "$VM_PID" ] && [ "$_sc_c" = "(cxlvmm)" ]; then
