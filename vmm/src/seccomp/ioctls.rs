@@ -19,22 +19,22 @@ ioctl_iow_nr!(KVM_IRQFD, KVMIO, 0x76, kvm_irqfd);
 
 /// `KVM_RUN` (vCPU fd): run the guest until the next exit.
 pub fn kvm_run() -> u64 {
-    u64::from(KVM_RUN())
+    KVM_RUN()
 }
 
 /// `KVM_SET_USER_MEMORY_REGION` (VM fd): add, move or remove a memslot.
 pub fn kvm_set_user_memory_region() -> u64 {
-    u64::from(KVM_SET_USER_MEMORY_REGION())
+    KVM_SET_USER_MEMORY_REGION()
 }
 
 /// `KVM_SET_GSI_ROUTING` (VM fd): the whole interrupt routing table.
 pub fn kvm_set_gsi_routing() -> u64 {
-    u64::from(KVM_SET_GSI_ROUTING())
+    KVM_SET_GSI_ROUTING()
 }
 
 /// `KVM_IRQFD` (VM fd): connect or disconnect an eventfd and a GSI.
 pub fn kvm_irqfd() -> u64 {
-    u64::from(KVM_IRQFD())
+    KVM_IRQFD()
 }
 
 /// Terminal attributes: `isatty` and `tcgetattr` (TCGETS).
