@@ -114,6 +114,10 @@ pub fn common() -> Result<RuleSet> {
     r.allow(libc::SYS_restart_syscall);
     // Returning from signal handlers (the vCPU kick, SIGINT/SIGTERM).
     r.allow(libc::SYS_rt_sigreturn);
+    // A fault handler (std's SIGSEGV/SIGBUS handler, when the fault is not
+    // a stack overflow) restores the default action and lets the fault
+    // happen again: a crash must show as that crash, not as a refused call.
+    r.allow(libc::SYS_rt_sigaction);
     // glibc masks signals around thread start/exit and in abort().
     r.allow(libc::SYS_rt_sigprocmask);
     // std removes a thread's alternate signal stack when the thread ends.
