@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use vmm::launcher::{launch, Outcome};
 
 /// A bzImage with protocol 2.15 whose 64-bit entry runs `code`.
-fn bzimage(code: &[u8]) -> Vec<u8> {
+pub(crate) fn bzimage(code: &[u8]) -> Vec<u8> {
     let setup_sects = 1u8;
     let mut img = vec![0u8; (setup_sects as usize + 1) * 512];
     img[0x1f1] = setup_sects;
@@ -71,15 +71,15 @@ fn report_then(end: End) -> Vec<u8> {
     c
 }
 
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let d = std::env::temp_dir().join(format!("cxlvmm-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         Self(d)
     }
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.0.join(name);
         std::fs::write(&p, bytes).unwrap();
         p
@@ -92,7 +92,7 @@ impl Drop for Scratch {
     }
 }
 
-fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
+pub(crate) fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
     let serial = format!("file:{}", console.display());
     let mut argv = vec![
         "cxlvmm",
