@@ -52,6 +52,7 @@ pub fn rules() -> rules::Result<RuleSet> {
     // the server stops.
     r.allow(libc::SYS_fchmod);
     r.allow(libc::SYS_fchmodat);
+    r.allow(libc::SYS_chmod);
     r.allow(libc::SYS_unlink);
     r.allow(libc::SYS_unlinkat);
     allow_stat(&mut r);
