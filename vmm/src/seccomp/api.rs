@@ -55,17 +55,6 @@ pub fn rules() -> rules::Result<RuleSet> {
     r.allow(libc::SYS_chmod);
     r.allow(libc::SYS_unlink);
     r.allow(libc::SYS_unlinkat);
-    allow_stat(&mut r);
+    rules::allow_stat(&mut r);
     Ok(r)
-}
-
-/// File status in every form a dynamic or static glibc and std use
-/// (`statx` first, `newfstatat` for fstat/stat in recent glibc, the old
-/// calls otherwise).
-pub fn allow_stat(r: &mut RuleSet) {
-    r.allow(libc::SYS_statx);
-    r.allow(libc::SYS_newfstatat);
-    r.allow(libc::SYS_fstat);
-    r.allow(libc::SYS_stat);
-    r.allow(libc::SYS_lstat);
 }

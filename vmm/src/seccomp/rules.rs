@@ -157,3 +157,14 @@ pub fn allow_spawning(r: &mut RuleSet) -> Result<()> {
     r.allow(libc::SYS_sched_getaffinity);
     Ok(())
 }
+
+/// File status in every form a dynamic or static glibc and std use
+/// (`statx` first, `newfstatat` for fstat/stat in recent glibc, the old
+/// calls otherwise).
+pub fn allow_stat(r: &mut RuleSet) {
+    r.allow(libc::SYS_statx);
+    r.allow(libc::SYS_newfstatat);
+    r.allow(libc::SYS_fstat);
+    r.allow(libc::SYS_stat);
+    r.allow(libc::SYS_lstat);
+}

@@ -2,7 +2,6 @@
 //! every other thread started: the event loop, the API requests it applies
 //! (memory backends, DC capacity, memslots), and the shutdown.
 
-use super::api::allow_stat;
 use super::ioctls;
 use super::rules::{self, arg_eq, RuleSet};
 
@@ -50,7 +49,7 @@ pub fn rules() -> rules::Result<RuleSet> {
     r.allow(libc::SYS_unlinkat);
     r.allow(libc::SYS_readlink);
     r.allow(libc::SYS_readlinkat);
-    allow_stat(&mut r);
+    rules::allow_stat(&mut r);
     // Stopping the API server: a connection to its own socket wakes its
     // accept loop, then the socket file is removed.
     r.allow_when(libc::SYS_socket, arg_eq(0, libc::AF_UNIX as u64)?);
