@@ -15,6 +15,9 @@
 #   vm_failed NAME           print the cxlvmm output and console tails
 #   start_vm NAME ARGS... / finish_vm NAME / wait_console NAME RE COUNT [S]
 #                            a VM in the background, driven through its API
+#   check_seccomp NAME THREAD...
+#                            every thread of the background cxlvmm runs under
+#                            a seccomp filter, and the named threads exist
 #   console_input NAME / console_send LINE
 #                            type lines on that VM's console (set up before
 #                            start_vm)
@@ -115,4 +118,51 @@ finish_vm() {
     fi
     [ -n "${E2E_SHOW_CONSOLE:-}" ] && check_tail "$WORKDIR/$1-console.log" 100000 "guest console"
     return 0
+}
+
+# check_seccomp NAME THREAD...: every thread of the cxlvmm started by
+# start_vm shows "Seccomp: 2" (a filter) in /proc/PID/task/TID/status, and a
+# thread of each given name is among them. Prints the threads and their
+# modes on an E2E-SECCOMP line. KVM's kernel worker threads are shown but
+# not required to have a filter. cxlvmm is $VM_PID itself under busybox's
+# `timeout` (which execs the command), its child under coreutils'.
+check_seccomp() {
+    _sc_name=$1
+    shift
+    _sc_pid=""
+    [ "$(cat /proc/"$VM_PID"/comm 2>/dev/null)" = cxlvmm ] && _sc_pid=$VM_PID
+    [ -n "$_sc_pid" ] || for _sc_stat in /proc/[0-9]*/stat; do
+        # pid (comm) state ppid ...: comm is "cxlvmm", no spaces.
+        read -r _sc_p _sc_c _sc_s _sc_pp _sc_rest <"$_sc_stat" 2>/dev/null || continue
+        if [ "$_sc_pp" = "$VM_PID" ] && [ "$_sc_c" = "(cxlvmm)" ]; then
+            _sc_pid=$_sc_p
+            break
+        fi
+    done
+    if [ -z "$_sc_pid" ]; then
+        check_fail "$_sc_name" "no cxlvmm process under pid $VM_PID"
+        return 1
+    fi
+    _sc_all="" _sc_bad=""
+    for _sc_task in /proc/"$_sc_pid"/task/*; do
+        _sc_comm=$(cat "$_sc_task/comm" 2>/dev/null) || continue
+        _sc_mode=$(sed -n 's/^Seccomp:[[:space:]]*//p' "$_sc_task/status" 2>/dev/null)
+        _sc_all="$_sc_all $_sc_comm:$_sc_mode"
+        # KVM's own worker threads in the process (kvm-nx-lpage-recovery)
+        # run kernel code only; some kernels start them before any filter.
+        case $_sc_comm in kvm-*) continue ;; esac
+        [ "$_sc_mode" = 2 ] || _sc_bad="$_sc_bad $_sc_comm:$_sc_mode"
+    done
+    echo "E2E-SECCOMP: cxlvmm pid $_sc_pid threads (name:mode):$_sc_all"
+    for _sc_want in "$@"; do
+        case "$_sc_all " in
+        *" $_sc_want:"*) ;;
+        *) _sc_bad="$_sc_bad $_sc_want:missing" ;;
+        esac
+    done
+    if [ -z "$_sc_bad" ]; then
+        check_pass "$_sc_name"
+    else
+        check_fail "$_sc_name" "threads without a filter or missing:$_sc_bad"
+    fi
 }

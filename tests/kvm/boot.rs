@@ -52,15 +52,15 @@ fn report_then(end: End) -> Vec<u8> {
     c
 }
 
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let d = std::env::temp_dir().join(format!("cxlvmm-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         Self(d)
     }
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.0.join(name);
         std::fs::write(&p, bytes).unwrap();
         p
@@ -73,7 +73,7 @@ impl Drop for Scratch {
     }
 }
 
-fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
+pub(crate) fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
     let serial = format!("file:{}", console.display());
     let mut argv = vec![
         "cxlvmm",
@@ -83,7 +83,10 @@ fn run(kernel: &Path, extra: &[&str], console: &Path) -> Outcome {
         &serial,
     ];
     argv.extend_from_slice(extra);
-    launch(argv)
+    // The VMM thread's seccomp filter (on by default) stays with the thread
+    // that ran the machine: give each run a thread of its own.
+    let argv: Vec<String> = argv.into_iter().map(String::from).collect();
+    std::thread::spawn(move || launch(argv)).join().unwrap()
 }
 
 #[test]
@@ -155,6 +158,10 @@ fn user_errors_are_one_line() {
         ),
         (vec!["cxlvmm", "--kernel", k, "--cpus", "1000"], "--cpus"),
         (vec!["cxlvmm", "--kernel", k, "--bogus"], "--bogus"),
+        (
+            vec!["cxlvmm", "--kernel", k, "--seccomp", "strict"],
+            "invalid seccomp mode 'strict': expected off, log or on",
+        ),
     ];
     for (argv, want) in cases {
         let out = launch(argv.clone());

@@ -12,5 +12,6 @@ mod harness;
 mod memslots;
 mod port_io;
 mod sigbus;
+mod seccomp;
 mod topology;
 mod virtio;

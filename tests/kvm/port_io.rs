@@ -101,7 +101,8 @@ fn a_panic_on_a_vcpu_thread_ends_the_vm_with_a_vmm_error() {
     t.io.insert(Arc::new(Mutex::new(Buggy)), u64::from(PORT), 8)
         .unwrap();
     let exit = t.exit.clone();
-    let thread = vmm::vcpu::VcpuThread::spawn(t.vcpu).unwrap();
+    let seccomp = vmm::seccomp::SeccompFilters::off();
+    let thread = vmm::vcpu::VcpuThread::spawn(t.vcpu, &seccomp).unwrap();
     let start = std::time::Instant::now();
     while !exit.stopping() && start.elapsed() < std::time::Duration::from_secs(20) {
         std::thread::sleep(std::time::Duration::from_millis(10));

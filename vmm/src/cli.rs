@@ -9,6 +9,7 @@ use clap::Parser;
 use crate::config::{SerialOutput, VmConfig};
 use crate::cxl_config::{self, CxlConfig};
 use crate::disk_config;
+use crate::seccomp::SeccompMode;
 use crate::size::parse_size;
 
 /// Default kernel command line when none is given.
@@ -81,6 +82,13 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub api_socket: Option<PathBuf>,
 
+    /// Seccomp filters on every cxlvmm thread (vCPUs, API, VMM): `on`
+    /// refuses a system call outside a thread's list (cxlvmm reports the
+    /// thread and the call and exits with status 1), `log` allows it and
+    /// has the kernel log it (audit, dmesg), `off` installs none.
+    #[arg(long, value_name = "off|log|on", default_value = "on", value_parser = SeccompMode::parse)]
+    pub seccomp: SeccompMode,
+
     /// Write every ACPI table as DIR/SIGNATURE.dat and exit.
     #[arg(long, value_name = "DIR")]
     pub dump_acpi: Option<PathBuf>,
@@ -123,6 +131,7 @@ impl Args {
             cxl,
             api_socket: self.api_socket,
             disks,
+            seccomp: self.seccomp,
         })
     }
 
@@ -168,6 +177,21 @@ mod tests {
         assert_eq!((c.cpus, c.memory), (1, 512 << 20));
         assert_eq!(c.cmdline, DEFAULT_CMDLINE);
         assert_eq!(c.serial, SerialOutput::Stdout);
+        assert_eq!(c.seccomp, SeccompMode::On);
+    }
+
+    #[test]
+    fn seccomp_modes() {
+        for (arg, mode) in [
+            ("on", SeccompMode::On),
+            ("log", SeccompMode::Log),
+            ("off", SeccompMode::Off),
+        ] {
+            let c = parse(&["--dump-acpi", "d", "--seccomp", arg]).unwrap();
+            assert_eq!(c.seccomp, mode);
+        }
+        let e = parse(&["--dump-acpi", "d", "--seccomp", "strict"]).unwrap_err();
+        assert!(e.contains("invalid seccomp mode 'strict'"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::cxl_config::CxlConfig;
 use crate::disk_config::DiskConfig;
+use crate::seccomp::SeccompMode;
 
 /// Where the serial console's output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,4 +56,6 @@ pub struct VmConfig {
     pub api_socket: Option<PathBuf>,
     /// virtio-blk disks, in command-line order.
     pub disks: Vec<DiskConfig>,
+    /// Seccomp filters on every thread.
+    pub seccomp: SeccompMode,
 }

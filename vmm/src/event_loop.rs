@@ -132,11 +132,14 @@ impl Drop for RawTerminal {
     }
 }
 
-/// Runs until an exit is requested, answering API requests from `api` if given.
+/// Runs until an exit is requested, answering API requests from `api` if
+/// given. `ready` runs once everything is set up, right before the loop (the
+/// VMM thread's seccomp filter goes on there); its failure ends the loop.
 pub fn run(
     exit: &Arc<ExitState>,
     devices: &DeviceManager,
     api: Option<(api::ApiReceiver, ApiContext)>,
+    ready: impl FnOnce() -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     EXIT_FD.store(exit.eventfd().as_raw_fd(), Ordering::SeqCst);
     for sig in [libc::SIGINT, libc::SIGTERM] {
@@ -154,6 +157,7 @@ pub fn run(
     if let Some((rx, ctx)) = api {
         em.add_subscriber(Box::new(ApiWatcher { rx, ctx }));
     }
+    ready()?;
     while !exit.stopping() {
         em.run()
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod options;
 pub mod platform;
 pub mod sigbus;
+pub mod seccomp;
 pub mod size;
 pub mod vcpu;
 pub mod virtio_devices;

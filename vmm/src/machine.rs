@@ -17,6 +17,7 @@ use crate::event_loop;
 use crate::exit::{ExitReason, ExitState};
 use crate::memory::{MemoryError, MemoryManager};
 use crate::platform::Platform;
+use crate::seccomp::{SeccompError, SeccompFilters, SeccompMode, ThreadKind};
 use crate::vcpu::{self, Vcpu, VcpuBuses, VcpuError, VcpuThread};
 use crate::vm::{Vm, VmError};
 
@@ -47,6 +48,9 @@ pub enum MachineError {
     /// A host call failed.
     #[error("{0}: {1}")]
     Io(&'static str, std::io::Error),
+    /// Seccomp filters could not be built or installed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
 }
 
 /// The ACPI tables for `platform`.
@@ -88,6 +92,7 @@ pub struct Machine {
     vcpus: Vec<Vcpu>,
     exit: Arc<ExitState>,
     api_socket: Option<std::path::PathBuf>,
+    seccomp: SeccompMode,
     cpus: u32,
     ram: u64,
 }
@@ -178,6 +183,7 @@ impl Machine {
             vcpus,
             exit,
             api_socket: cfg.api_socket.clone(),
+            seccomp: cfg.seccomp,
             cpus: cfg.cpus,
             ram: cfg.memory,
         })
@@ -186,10 +192,16 @@ impl Machine {
     /// Runs the guest until it stops, and says why.
     pub fn run(self) -> Result<ExitReason, MachineError> {
         vcpu::install_kick_handler().map_err(|e| MachineError::Io("signal handler", e))?;
+        // Compiled before any thread starts; each thread installs its own.
+        let seccomp = SeccompFilters::new(self.seccomp)?;
         let api = match &self.api_socket {
             None => None,
             Some(path) => {
-                let (handle, rx) = api::ApiServer::start(path, api::ApiServerConfig::default())
+                let config = api::ApiServerConfig {
+                    thread_init: Some(seccomp.thread_init(ThreadKind::Api, "api")),
+                    ..api::ApiServerConfig::default()
+                };
+                let (handle, rx) = api::ApiServer::start(path, config)
                     .map_err(|e| MachineError::Io("API socket", e))?;
                 let ctx = ApiContext {
                     devices: self.devices.clone(),
@@ -204,9 +216,21 @@ impl Machine {
             Some((h, rx, ctx)) => (Some(h), Some((rx, ctx))),
             None => (None, None),
         };
+        // Device threads run their filter's installation before anything
+        // else they do (queued ahead of any work a guest can give them).
+        for (i, dev) in self.devices.virtio.devices.iter().enumerate() {
+            let filters = seccomp.clone();
+            let label = format!("virtio{i}");
+            let setup = Box::new(move || {
+                filters
+                    .install(ThreadKind::Virtio, &label)
+                    .map_err(|e| e.to_string())
+            });
+            dev.lock().unwrap_or_else(|e| e.into_inner()).setup_thread(setup);
+        }
         let mut threads = Vec::with_capacity(self.vcpus.len());
         for v in self.vcpus {
-            match VcpuThread::spawn(v) {
+            match VcpuThread::spawn(v, &seccomp) {
                 Ok(t) => threads.push(t),
                 Err(e) => {
                     self.exit.request(ExitReason::VmmError(e.to_string()));
@@ -215,7 +239,14 @@ impl Machine {
                 }
             }
         }
-        let result = event_loop::run(&self.exit, &self.devices, api);
+        // The VMM thread's filter goes on once the loop is set up (signal
+        // handlers, epoll) and every other thread has started.
+        let ready = || {
+            seccomp
+                .install(ThreadKind::Vmm, "main")
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let result = event_loop::run(&self.exit, &self.devices, api, ready);
         if let Err(e) = &result {
             self.exit.request(ExitReason::VmmError(e.to_string()));
         }

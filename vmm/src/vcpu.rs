@@ -1,6 +1,7 @@
 //! vCPUs: configuration before the first run, and the run loop that turns
 //! KVM exits into bus accesses.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -18,6 +19,7 @@ use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
 use crate::exit::{ExitReason, ExitState};
 use crate::memory::MemoryManager;
+use crate::seccomp::{SeccompFilters, ThreadKind};
 
 /// Errors configuring a vCPU.
 #[derive(Debug, Error)]
@@ -269,16 +271,29 @@ pub fn install_kick_handler() -> Result<(), std::io::Error> {
 pub struct VcpuThread {
     id: u32,
     handle: JoinHandle<()>,
+    tid: Arc<AtomicI32>,
 }
 
 impl VcpuThread {
-    /// Starts `vcpu` on its own thread.
-    pub fn spawn(mut vcpu: Vcpu) -> Result<Self, VcpuError> {
+    /// Starts `vcpu` on its own thread, which installs the vCPU seccomp
+    /// filter of `seccomp` before it runs the guest (a filter that cannot
+    /// be installed ends the VM).
+    pub fn spawn(mut vcpu: Vcpu, seccomp: &SeccompFilters) -> Result<Self, VcpuError> {
         let id = vcpu.id;
+        let name = format!("vcpu{id}");
+        let seccomp = seccomp.clone();
+        let tid = Arc::new(AtomicI32::new(0));
+        let thread_tid = tid.clone();
         let handle = std::thread::Builder::new()
-            .name(format!("vcpu{id}"))
+            .name(name.clone())
             .spawn(move || {
                 let exit = vcpu.exit.clone();
+                // SAFETY: gettid(2) has no preconditions.
+                thread_tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+                if let Err(e) = seccomp.install(ThreadKind::Vcpu, &name) {
+                    exit.request(ExitReason::VmmError(format!("vCPU {id}: {e}")));
+                    return;
+                }
                 // A bug that panics on this thread must end the VM, not
                 // leave it running a vCPU short (or hang it with one).
                 let run = std::panic::AssertUnwindSafe(|| vcpu.run());
@@ -288,7 +303,12 @@ impl VcpuThread {
                 debug!("vCPU {id} stopped");
             })
             .map_err(|e| VcpuError::Thread(id, e))?;
-        Ok(Self { id, handle })
+        Ok(Self { id, handle, tid })
+    }
+
+    /// The thread's kernel id (for /proc/self/task), once it has started.
+    pub fn tid(&self) -> Option<i32> {
+        Some(self.tid.load(Ordering::SeqCst)).filter(|&t| t != 0)
     }
 
     /// Interrupts KVM_RUN (if the thread is in it).

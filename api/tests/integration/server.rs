@@ -298,3 +298,46 @@ fn client_reports_a_missing_socket() {
     assert_eq!(e.status, None);
     assert!(e.message.starts_with("cannot connect to"), "{e}");
 }
+
+#[test]
+fn thread_init_runs_first_on_the_api_thread() {
+    let dir = TempDir::create();
+    let path = dir.join("api.sock");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let config = ApiServerConfig {
+        thread_init: Some({
+            let seen = seen.clone();
+            std::sync::Arc::new(move || {
+                let name = std::thread::current().name().map(String::from);
+                seen.lock().unwrap().push(name);
+                Ok(())
+            })
+        }),
+        ..ApiServerConfig::default()
+    };
+    let (_server, rx) = ApiServer::start(&path, config).unwrap();
+    // Run once, on the API thread, before start returned.
+    assert_eq!(*seen.lock().unwrap(), vec![Some("api".to_string())]);
+    let _vmm = MockVmm::start(rx);
+    assert!(ApiClient::new(&path).vm_info().is_ok());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_failing_thread_init_fails_the_start() {
+    let dir = TempDir::create();
+    let path = dir.join("api.sock");
+    let config = ApiServerConfig {
+        thread_init: Some(std::sync::Arc::new(|| {
+            Err(std::io::Error::other("no filter for you"))
+        })),
+        ..ApiServerConfig::default()
+    };
+    let e = ApiServer::start(&path, config).err().unwrap();
+    assert_eq!(e.to_string(), "no filter for you");
+    // Nothing left listening, nor a socket file.
+    assert!(!path.exists());
+    let (_server, rx) = ApiServer::start(&path, ApiServerConfig::default()).unwrap();
+    let _vmm = MockVmm::start(rx);
+    assert!(ApiClient::new(&path).vm_info().is_ok());
+}

@@ -220,6 +220,12 @@ impl VirtioPciDevice {
         })
     }
 
+    /// Runs `setup` on the device's thread before it serves anything: the
+    /// VMM calls this before the vCPUs start.
+    pub fn setup_thread(&self, setup: worker::ThreadSetup) {
+        self.worker.send(Command::Setup(setup));
+    }
+
     /// The queues' notify addresses as BAR 0 is now placed, with their
     /// eventfds (empty while the BAR is not programmed).
     pub fn notify_events(&self) -> Result<Vec<NotifyEvent>, VirtioPciError> {

@@ -98,8 +98,14 @@ pub struct ActiveQueue {
     pub vector: u16,
 }
 
+/// Work the VMM runs on a device thread before anything else there (it
+/// installs the thread's seccomp filter); an error ends the thread.
+pub type ThreadSetup = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
 /// What the transport tells the thread.
 pub enum Command {
+    /// Run this on the thread first (sent before the vCPUs start).
+    Setup(ThreadSetup),
     /// DRIVER_OK: serve these queues with these features.
     Activate {
         /// The enabled queues.
@@ -232,6 +238,12 @@ impl Worker {
     fn commands(&mut self) -> bool {
         loop {
             match self.rx.try_recv() {
+                Ok(Command::Setup(setup)) => {
+                    if let Err(e) = setup() {
+                        log::error!("virtio: {}: thread set-up failed: {e}", self.device.name());
+                        return false;
+                    }
+                }
                 Ok(Command::Activate {
                     queues,
                     features,

@@ -83,6 +83,9 @@ check tm0-hpa has "$out" "\"hpa\":$hpa0"
 check tm0-mapped has "$out" '"mapped":true'
 check tm0-backend has "$out" '"backend":"tm0"'
 check tm0-pattern-in-backend-file "$CXL_GUEST" file-check "$tm0" 0 65536 "$seed"
+# Every cxlvmm thread (main, vCPUs, API and the threads it started to serve
+# the requests above) runs under its seccomp filter (the default).
+check_seccomp seccomp-every-thread cxlvmm vcpu0 vcpu1 api
 expect_ok status-tm0-accepted dc-status dcd0 --region 0 --tag $t0
 check status-accepted has "$out" '"accepted"'
 

@@ -63,3 +63,10 @@ else
 fi
 check_eq readonly-marker-kept "$(head -c 20 /dev/vdb)" cxlvmm-readonly-disk
 echo "E2E-INFO: vda $(cat /sys/block/vda/size) sectors, vdb $(cat /sys/block/vdb/size) sectors (ro)"
+
+# Hold until the host has looked at cxlvmm's threads (seccomp on the disk
+# threads), so they are still there while it looks.
+echo "E2E-DISK holding"
+while read -r -t 120 _line; do
+    [ "$_line" = done ] && break
+done

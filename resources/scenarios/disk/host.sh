@@ -34,9 +34,17 @@ for bad in "path=$WORKDIR/missing.img" "path=$WORKDIR" "path=$rw,cache=none" \
 done
 
 cmdline=$(l2_cmdline e2e.host_md5="$host_md5" e2e.rw_sectors=16384 e2e.ro_sectors=8192)
-run_vm disk --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
+console_input disk
+start_vm disk --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
     --cpus 2 --memory 256M \
     --disk "path=$rw,id=e2e-rw" --disk "path=$ro,readonly=on,id=e2e-ro"
+# The disks' device threads ran the guest's I/O under their own filter.
+if check guest-did-its-io wait_console disk 'E2E-DISK holding' 1 240; then
+    check_seccomp seccomp-every-thread cxlvmm vcpu0 vcpu1 virtio-blk0 virtio-blk1
+fi
+console_send done
+finish_vm disk
+check_import "$WORKDIR/disk-console.log" guest/
 
 # The guest's data is in the image after the VM exited.
 guest_md5=$(console_value disk guest_md5)
