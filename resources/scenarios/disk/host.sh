@@ -45,6 +45,7 @@ fi
 console_send done
 finish_vm disk
 check_import "$WORKDIR/disk-console.log" guest/
+tr -d '\r' <"$WORKDIR/disk-console.log" | sed -n 's/.*\(E2E-INFO: \)/\1/p'
 
 # The guest's data is in the image after the VM exited.
 guest_md5=$(console_value disk guest_md5)
