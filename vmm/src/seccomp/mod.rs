@@ -175,7 +175,7 @@ impl SeccompFilters {
             compile(ThreadKind::Virtio, mode)?,
         ];
         if mode != SeccompMode::Off {
-            prepare::malloc_arenas();
+            prepare::malloc_params();
         }
         if mode == SeccompMode::On {
             sigsys::install_handler().map_err(SeccompError::Handler)?;
