@@ -11,7 +11,7 @@ mod dcd_withdraw;
 mod harness;
 mod memslots;
 mod port_io;
-mod sigbus;
 mod seccomp;
+mod sigbus;
 mod topology;
 mod virtio;

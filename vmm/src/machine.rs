@@ -226,7 +226,9 @@ impl Machine {
                     .install(ThreadKind::Virtio, &label)
                     .map_err(|e| e.to_string())
             });
-            dev.lock().unwrap_or_else(|e| e.into_inner()).setup_thread(setup);
+            dev.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .setup_thread(setup);
         }
         let mut threads = Vec::with_capacity(self.vcpus.len());
         for v in self.vcpus {
