@@ -1,5 +1,5 @@
 use super::*;
-use crate::cxl::component::hdm::HdmDecoderInfo;
+use crate::cxl::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
 use crate::memory::{BackendConfig, BackendKind};
 
 const BASE: u64 = 0x80_0000_0000;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::tests::backend;
 use super::*;
+use crate::cxl::component::hdm::HdmDecoderTarget;
 
 const BASE: u64 = 0x80_0000_0000;
 const MIB: u64 = 1 << 20;
