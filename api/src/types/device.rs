@@ -21,6 +21,34 @@ pub struct DcRegionInfo {
     pub sanitize_on_release: Option<bool>,
 }
 
+/// How the guest reaches an HPA range of a device's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryPath {
+    /// Every level 1-way: memslots on the backend (native speed).
+    Direct,
+    /// Interleaved at page granularity or coarser: one memslot composed of
+    /// the devices' backends (native speed).
+    Composed,
+    /// Every access decoded by the window's MMIO device (data only, slow).
+    Trapped,
+}
+
+/// An HPA range the committed decoders decode a device at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HpaRangeInfo {
+    /// First HPA.
+    pub hpa: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// How the guest reaches it.
+    pub path: MemoryPath,
+    /// Why an interleaved range is trapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// One CXL Type 3 device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,4 +58,7 @@ pub struct CxlDeviceInfo {
     /// Statically provisioned (persistent plus volatile) capacity in bytes.
     pub static_capacity: u64,
     pub dc_regions: Vec<DcRegionInfo>,
+    /// Where its memory is decoded now and how the guest reaches it.
+    #[serde(default)]
+    pub hpa_ranges: Vec<HpaRangeInfo>,
 }

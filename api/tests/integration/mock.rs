@@ -100,6 +100,22 @@ impl State {
                 serial: 0xc0ffee,
                 static_capacity: 256 << 20,
                 dc_regions: vec![region(0, 0x1000_0000), region(1, 0x5000_0000)],
+                hpa_ranges: vec![
+                    HpaRangeInfo {
+                        hpa: 0x80_0000_0000,
+                        len: 512 << 20,
+                        path: MemoryPath::Composed,
+                        reason: None,
+                    },
+                    HpaRangeInfo {
+                        hpa: 0x80_2000_0000,
+                        len: 512 << 20,
+                        path: MemoryPath::Trapped,
+                        reason: Some(
+                            "interleave granularity 256 is below the 4096-byte host page".into(),
+                        ),
+                    },
+                ],
             },
             extents: Vec::new(),
             released: Vec::new(),
