@@ -592,3 +592,7 @@ mod tests;
 #[cfg(test)]
 #[path = "fabric_update_tests.rs"]
 mod update_tests;
+
+#[cfg(test)]
+#[path = "fabric_compose_tests.rs"]
+mod compose_tests;
