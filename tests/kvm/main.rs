@@ -5,6 +5,7 @@
 mod boot;
 mod dcd;
 mod harness;
+mod interleave;
 mod memslots;
 mod port_io;
 mod topology;
