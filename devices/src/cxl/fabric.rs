@@ -338,7 +338,7 @@ impl CxlMemoryPath {
                 Err(reason) => span.path = MemPath::Trapped(reason),
             }
         }
-        for (r, _) in overlapping {
+        for r in overlapping {
             debug!(
                 "CXL: {:#x}+{:#x} interleaved: trapped: overlaps another range",
                 r.start,

@@ -14,9 +14,12 @@ const MIB: u64 = 1 << 20;
 /// Region size: small, so a 4 KiB composition is 512 pieces.
 const REGION: u64 = 2 * MIB;
 
-/// Records composed mappings (pieces as (at, len, backend address, offset)).
+/// A composed piece as (at, len, backend address, offset).
+type Piece = (u64, u64, u64, u64);
+
+/// Records composed mappings.
 struct Composer {
-    composed: Mutex<BTreeMap<u64, (u64, Vec<(u64, u64, u64, u64)>)>>,
+    composed: Mutex<BTreeMap<u64, (u64, Vec<Piece>)>>,
     calls: Mutex<Vec<String>>,
     budget: AtomicU64,
     fail: AtomicBool,
@@ -308,7 +311,8 @@ fn a_refused_composition_stays_trapped_whole_and_is_retried() {
     assert_eq!(r, [5; 4]);
     rec.fail.store(false, Ordering::SeqCst);
     // Any change retries it (here: a DC-style update of endpoint 0).
-    path.update_endpoint_memory(0, &[0..MIB], |_| vec![mem(0, MIB, &b0, 0)]);
+    let changed = 0..MIB;
+    path.update_endpoint_memory(0, &[changed], |_| vec![mem(0, MIB, &b0, 0)]);
     assert_eq!(path.mappings(), vec![(BASE, REGION)]);
 }
 

@@ -16,12 +16,15 @@ const MIB: u64 = 1 << 20;
 const BLOCK: u64 = 2 * MIB;
 const BLOCKS: u64 = 256;
 
+/// A composed piece as (at, len, backend address, offset).
+type Piece = (u64, u64, u64, u64);
+
 /// One mapper call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Call {
     Map(u64, u64, u64),
     /// GPA, length, pieces as (at, len, backend address, offset).
-    Compose(u64, u64, Vec<(u64, u64, u64, u64)>),
+    Compose(u64, u64, Vec<Piece>),
     Unmap(u64),
 }
 
@@ -30,7 +33,7 @@ enum Call {
 struct Log {
     calls: Mutex<Vec<Call>>,
     /// Composed memslots by GPA.
-    composed: Mutex<BTreeMap<u64, Vec<(u64, u64, u64, u64)>>>,
+    composed: Mutex<BTreeMap<u64, Vec<Piece>>>,
     fail: AtomicBool,
 }
 

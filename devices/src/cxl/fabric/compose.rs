@@ -172,9 +172,7 @@ impl State {
     /// (each endpoint decoder's range cut at window and host bridge decoder
     /// boundaries, like a 1-way memslot), with the endpoints they may reach.
     /// A range overlapping an earlier different one is reported apart.
-    pub(super) fn interleaved_spans(
-        &self,
-    ) -> (BTreeMap<u64, Span>, Vec<(Range<u64>, BTreeSet<EndpointId>)>) {
+    pub(super) fn interleaved_spans(&self) -> (BTreeMap<u64, Span>, Vec<Range<u64>>) {
         let mut spans: BTreeMap<u64, Span> = BTreeMap::new();
         let mut overlapping = Vec::new();
         for (endpoint, ep) in self.endpoints.iter().enumerate() {
@@ -233,7 +231,7 @@ impl State {
                             .next_back()
                             .is_some_and(|(&h, s)| h + s.len > piece.start);
                         if overlaps {
-                            overlapping.push((piece, BTreeSet::from([endpoint])));
+                            overlapping.push(piece);
                             continue;
                         }
                         spans.insert(
