@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::route::{contains, interleave};
-use super::{EndpointId, State};
+use super::{EndpointId, Route, State};
 use crate::cxl::component::hdm::HdmDecoderTarget;
 use crate::memory::ComposedPiece;
 
@@ -274,6 +274,20 @@ impl State {
             let len = (granule_end.min(span.end) - hpa).min(left);
             if !len.is_multiple_of(PAGE_SIZE) || !offset.is_multiple_of(PAGE_SIZE) {
                 return Err(TrapReason::Unbacked(hpa + len));
+            }
+            // The piece's last byte must decode where linearity says (it
+            // does for granule-aligned bases, which the decoders' commit
+            // rules guarantee): never compose what the decode disagrees with.
+            let last = self.route(hpa + len - 1);
+            if last.map(|(l, ..)| l)
+                != Some(Route {
+                    endpoint: r.endpoint,
+                    dpa: r.dpa + len - 1,
+                })
+            {
+                return Err(TrapReason::Failed(format!(
+                    "HPA {hpa:#x}+{len:#x} does not decode linearly"
+                )));
             }
             if m.backend.shared_fd().is_none() {
                 return Err(TrapReason::NotShareable(m.backend.id().to_string()));
