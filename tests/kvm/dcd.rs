@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use api::{
     ApiRequest, ApiResponse, DcAddRequest, DcReleaseRequest, DcReleaseStatusQuery, ExtentSpec,
-    ExtentState, MemoryBackendConfig, ReleaseSelector, ReleaseStatus, RemovalPolicy,
-    SelectionPolicy,
+    ExtentState, HpaRangeInfo, MemoryBackendConfig, MemoryPath, ReleaseSelector, ReleaseStatus,
+    RemovalPolicy, SelectionPolicy,
 };
 use arch::layout::{CXL_FMW_START, PCI_ECAM_START};
 use devices::Bus;
@@ -163,6 +163,17 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
         assert_ne!(cap, 0, "no CXL device DVSEC");
     };
     r.write(TYPE3_ECAM + dvsec + 0x0c, 1 << 2, 2); // Mem_Enable
+                                                   // The API shows where the device is decoded and how: 1-way, direct.
+    let ApiResponse::Devices(list) = api(&ctx, ApiRequest::DeviceList) else {
+        panic!("devices");
+    };
+    let direct = HpaRangeInfo {
+        hpa: WINDOW,
+        len: 256 * MIB,
+        path: MemoryPath::Direct,
+        reason: None,
+    };
+    assert_eq!(list[0].hpa_ranges, vec![direct]);
 
     // The operator creates a tagged backend and adds it as capacity.
     let resp = api(

@@ -356,7 +356,10 @@ impl CxlMemoryPath {
         done &= self.apply_composed(s, composed, &mut spans);
         for (hpa, span) in &spans {
             // Once per range and path (not again as more endpoints join it).
-            if s.spans.get(hpa).is_none_or(|old| old.len != span.len || old.path != span.path) {
+            if s.spans
+                .get(hpa)
+                .is_none_or(|old| old.len != span.len || old.path != span.path)
+            {
                 let how = match &span.path {
                     MemPath::Composed { mappings } => {
                         format!("composed from {mappings} host mappings into one memslot")
