@@ -67,11 +67,10 @@ fn write_loop() -> Vec<u8> {
     Asm(code).mov_rax(0x5a).finish()
 }
 
-#[test]
-fn a_4k_interleave_is_one_memslot_the_vcpu_writes_without_exits() {
-    let mut t = TestVm::new(&write_loop());
-    t.map_high_gib(WINDOW);
-    let devs = [backend("il0"), backend("il1")];
+/// The memory path of two devices below one host bridge (a 1-way window),
+/// mapping through `t`'s memory manager, the window device on its MMIO
+/// bus, both endpoints' decoders committed (the host bridge's is not yet).
+fn interleaved_path(t: &TestVm, devs: &[Arc<HostMemory>; 2]) -> Arc<CxlMemoryPath> {
     let path = Arc::new(CxlMemoryPath::new(
         Topology {
             windows: vec![WindowDesc {
@@ -110,6 +109,57 @@ fn a_4k_interleave_is_one_memslot_the_vcpu_writes_without_exits() {
         };
         path.set_endpoint_decoders(ep, vec![decoder(2, target)], true);
     }
+    path
+}
+
+/// Mappings in this process.
+fn map_count() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_refused_memslot_leaves_no_composed_range_and_is_retried() {
+    let mut t = TestVm::new(&Asm::default().mov_rax(0x5a).finish());
+    let devs = [backend("il0"), backend("il1")];
+    let path = interleaved_path(&t, &devs);
+    // A memslot already sits inside the region: KVM refuses the composed one.
+    let blocker = backend("blocker");
+    // SAFETY: `blocker` outlives the slot (unmapped below).
+    unsafe { t.memory.map(WINDOW + REGION / 2, 4096, blocker.host_addr()) }.unwrap();
+    let before = map_count();
+    path.set_host_bridge_decoders(0, vec![decoder(2, HdmDecoderTarget::Ports(vec![0, 1]))]);
+    let MemPath::Trapped(why) = path.paths(0)[0].path.clone() else {
+        panic!("composed over a live memslot");
+    };
+    assert!(why.to_string().contains("overlaps"), "{why}");
+    // The 512 mappings it built are gone again (other tests may map a
+    // little meanwhile).
+    assert!(map_count() < before + 64, "{before} -> {}", map_count());
+    assert_eq!(t.memory.slot_at(WINDOW), None);
+    // Once the way is clear, the next change composes it.
+    t.memory.unmap(WINDOW + REGION / 2).unwrap();
+    path.set_endpoint_memory(
+        0,
+        vec![MemoryRange {
+            dpa: 0,
+            len: REGION / 2,
+            backend: devs[0].clone(),
+            offset: 0,
+        }],
+    );
+    assert_eq!(t.memory.slot_at(WINDOW).map(|s| s.len), Some(REGION));
+    assert_eq!(t.run(100), Ok(0x5a));
+}
+
+#[test]
+fn a_4k_interleave_is_one_memslot_the_vcpu_writes_without_exits() {
+    let mut t = TestVm::new(&write_loop());
+    t.map_high_gib(WINDOW);
+    let devs = [backend("il0"), backend("il1")];
+    let path = interleaved_path(&t, &devs);
     let hb = decoder(2, HdmDecoderTarget::Ports(vec![0, 1]));
     path.set_host_bridge_decoders(0, vec![hb.clone()]);
     let slot = t
