@@ -6,8 +6,8 @@
 
 use api::{
     ApiRequest, ApiResponse, DcAddRequest, DcReleaseRequest, DcReleaseStatusQuery, ExtentSpec,
-    ExtentState, MemoryBackendConfig, ReleaseSelector, ReleaseStatus, RemovalPolicy,
-    SelectionPolicy,
+    ExtentState, HpaRangeInfo, MemoryBackendConfig, MemoryPath, ReleaseSelector, ReleaseStatus,
+    RemovalPolicy, SelectionPolicy,
 };
 use uuid::Uuid;
 use vmm::api_handler::ApiContext;
@@ -38,6 +38,17 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     // Firmware-assigned BAR 0; the guest side programs decoder 0 over the
     // DC partition and enables it.
     let r = Regs::guest_setup(&t.mmio);
+    // The API shows where the device is decoded and how: 1-way, direct.
+    let ApiResponse::Devices(list) = api(&ctx, ApiRequest::DeviceList) else {
+        panic!("devices");
+    };
+    let direct = HpaRangeInfo {
+        hpa: WINDOW,
+        len: 256 * MIB,
+        path: MemoryPath::Direct,
+        reason: None,
+    };
+    assert_eq!(list[0].hpa_ranges, vec![direct]);
 
     // The operator creates a tagged backend and adds it as capacity.
     let resp = api(

@@ -7,13 +7,15 @@ use std::sync::{Arc, MutexGuard};
 use api::{
     ApiError, ApiRequest, ApiResponse, ApiResult, BoundTo, CxlDeviceInfo, DcAddRequest,
     DcEventLogInfo, DcExtent, DcExtentList, DcRegionInfo, DcReleaseRequest, DcReleaseStatus,
-    DcReleaseStatusQuery, ExtentInfo, ExtentRef, ExtentSpec, ExtentState, MemoryBackendConfig,
-    MemoryBackendInfo, ReleaseSelector, ReleaseStatus, VmInfo, VmState,
+    DcReleaseStatusQuery, ExtentInfo, ExtentRef, ExtentSpec, ExtentState, HpaRangeInfo,
+    MemoryBackendConfig, MemoryBackendInfo, MemoryPath, ReleaseSelector, ReleaseStatus, VmInfo,
+    VmState,
 };
 use devices::cxl::dcd::{
     AddRequest, DcExtent as DeviceExtent, DcdError, ExtentState as DeviceState, ExtentStatus,
     ReleaseRequest, RemovalPolicy, RequestedExtent, SelectionPolicy,
 };
+use devices::cxl::fabric::MemPath;
 use devices::cxl::type3::Type3;
 use devices::memory::{BackendConfig, BackendKind, HostMemory};
 
@@ -393,5 +395,23 @@ fn device_info(h: &Type3Handle) -> CxlDeviceInfo {
             read: count(log.read),
             full: log.full(),
         }),
+        hpa_ranges: dev
+            .path()
+            .paths(dev.endpoint())
+            .into_iter()
+            .map(|r| HpaRangeInfo {
+                hpa: r.hpa,
+                len: r.len,
+                path: match r.path {
+                    MemPath::Direct => MemoryPath::Direct,
+                    MemPath::Composed { .. } => MemoryPath::Composed,
+                    MemPath::Trapped(_) => MemoryPath::Trapped,
+                },
+                reason: match r.path {
+                    MemPath::Trapped(why) => Some(why.to_string()),
+                    _ => None,
+                },
+            })
+            .collect(),
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use devices::memory::{ComposedMapping, ComposedPiece};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
 use thiserror::Error;
@@ -109,6 +110,9 @@ struct State {
     slots: SlotAllocator,
     /// Installed slots by guest physical address.
     by_gpa: BTreeMap<u64, Slot>,
+    /// Host ranges composed for interleaved memslots, by the slot's guest
+    /// address: each lives exactly as long as its slot.
+    composed: BTreeMap<u64, ComposedMapping>,
 }
 
 /// Owns guest RAM and the memslot table.
@@ -137,6 +141,7 @@ impl MemoryManager {
             state: Mutex::new(State {
                 slots: SlotAllocator::new(slot_limit),
                 by_gpa: BTreeMap::new(),
+                composed: BTreeMap::new(),
             }),
         };
         for region in mm.ram.iter() {
@@ -200,7 +205,26 @@ impl MemoryManager {
         Ok(entry)
     }
 
-    /// Removes the memslot that starts at `gpa`.
+    /// Installs a memslot at `gpa` over a host range composed of `pieces`
+    /// (see [`ComposedMapping`]); the range is unmapped when the slot is.
+    /// On failure nothing stays mapped.
+    pub fn map_composed(
+        &self,
+        gpa: u64,
+        len: u64,
+        pieces: &[ComposedPiece],
+    ) -> Result<Slot, String> {
+        let mapping = ComposedMapping::new(len, pieces)?;
+        // SAFETY: the composed range stays mapped until `unmap` removes the
+        // slot (it is kept below, under the slot's guest address); if the
+        // slot is refused, dropping `mapping` unmaps it.
+        let slot = unsafe { self.map(gpa, len, mapping.host_addr()) }.map_err(|e| e.to_string())?;
+        self.lock().composed.insert(gpa, mapping);
+        Ok(slot)
+    }
+
+    /// Removes the memslot that starts at `gpa` (and, after it, the host
+    /// range composed for it, if any).
     pub fn unmap(&self, gpa: u64) -> Result<Slot, MemoryError> {
         let mut s = self.lock();
         let entry = *s.by_gpa.get(&gpa).ok_or(MemoryError::NotMapped(gpa))?;
@@ -215,6 +239,8 @@ impl MemoryManager {
         unsafe { self.vm.set_user_memory_region(region) }?;
         s.by_gpa.remove(&gpa);
         s.slots.release(entry.slot);
+        // KVM no longer maps it: the host range may go.
+        drop(s.composed.remove(&gpa));
         Ok(entry)
     }
 
@@ -284,6 +310,15 @@ impl devices::cxl::fabric::GuestMemoryMapper for MemoryManager {
         unsafe { MemoryManager::map(self, gpa, len, backend.host_addr() + offset) }
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    fn map_composed(&self, gpa: u64, len: u64, pieces: &[ComposedPiece]) -> Result<(), String> {
+        MemoryManager::map_composed(self, gpa, len, pieces).map(|_| ())
+    }
+
+    fn mapping_budget(&self) -> u64 {
+        // Unknown limits compose nothing rather than risk failing halfway.
+        devices::memory::composed::mapping_budget().unwrap_or(0)
     }
 
     fn unmap(&self, gpa: u64) -> Result<(), String> {

@@ -38,6 +38,34 @@ pub struct DcEventLogInfo {
     pub full: bool,
 }
 
+/// How the guest reaches an HPA range of a device's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryPath {
+    /// Every level 1-way: memslots on the backend (native speed).
+    Direct,
+    /// Interleaved at page granularity or coarser: one memslot composed of
+    /// the devices' backends (native speed).
+    Composed,
+    /// Every access decoded by the window's MMIO device (data only, slow).
+    Trapped,
+}
+
+/// An HPA range the committed decoders decode a device at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HpaRangeInfo {
+    /// First HPA.
+    pub hpa: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// How the guest reaches it.
+    pub path: MemoryPath,
+    /// Why an interleaved range is trapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// One CXL Type 3 device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -50,4 +78,7 @@ pub struct CxlDeviceInfo {
     /// The Dynamic Capacity Event Log, on devices with DC regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dc_event_log: Option<DcEventLogInfo>,
+    /// Where its memory is decoded now and how the guest reaches it.
+    #[serde(default)]
+    pub hpa_ranges: Vec<HpaRangeInfo>,
 }

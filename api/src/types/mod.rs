@@ -16,7 +16,7 @@ pub use dc::{
     ExtentInfo, ExtentRef, ExtentSpec, ExtentState, ReleaseSelector, ReleaseStatus, RemovalPolicy,
     SelectionPolicy,
 };
-pub use device::{CxlDeviceInfo, DcEventLogInfo, DcRegionInfo};
+pub use device::{CxlDeviceInfo, DcEventLogInfo, DcRegionInfo, HpaRangeInfo, MemoryPath};
 pub use vm::{VmInfo, VmState};
 
 /// Longest object id (backend or device) the API accepts.

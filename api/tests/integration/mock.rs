@@ -106,6 +106,22 @@ impl State {
                     read: 0,
                     full: false,
                 }),
+                hpa_ranges: vec![
+                    HpaRangeInfo {
+                        hpa: 0x80_0000_0000,
+                        len: 512 << 20,
+                        path: MemoryPath::Composed,
+                        reason: None,
+                    },
+                    HpaRangeInfo {
+                        hpa: 0x80_2000_0000,
+                        len: 512 << 20,
+                        path: MemoryPath::Trapped,
+                        reason: Some(
+                            "interleave granularity 256 is below the 4096-byte host page".into(),
+                        ),
+                    },
+                ],
             },
             extents: Vec::new(),
             released: Vec::new(),

@@ -10,9 +10,13 @@
 //!   passthrough, endpoint decoder), each backed piece of the endpoint's
 //!   decoded DPA range is installed as a memslot at its HPA through the
 //!   [`GuestMemoryMapper`], so the guest runs from it at native speed;
-//! - everything else in a window (interleaved paths, unbacked DPA) reaches
-//!   [`CxlMemoryPath::read`] / [`CxlMemoryPath::write`] through the window's
-//!   MMIO device, which routes every access by the same rules.
+//! - where a level interleaves with granules of at least a page, the
+//!   range's host view is composed from the devices' backends granule by
+//!   granule and installed as one memslot (`compose.rs`);
+//! - everything else in a window (finer interleaves, backends that cannot
+//!   be mapped twice, unbacked DPA) reaches [`CxlMemoryPath::read`] /
+//!   [`CxlMemoryPath::write`] through the window's MMIO device, which
+//!   routes every access by the same rules (`emulated.rs`).
 //!
 //! Recomputing diffs the wanted mappings against the installed ones, so a
 //! change touches only the memslots it affects. A change to some of an
@@ -25,16 +29,38 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
+use super::component::hdm::HdmDecoderInfo;
 use super::decode::Interleave;
-use crate::memory::HostMemory;
+use crate::memory::{ComposedPiece, HostMemory};
+
+mod compose;
+mod emulated;
+mod route;
+mod wanted;
+
+use compose::{Composed, Span};
+pub use compose::{MemPath, RangePath, TrapReason, PAGE_SIZE};
+use wanted::{coalesce, hull_with, in_ranges};
 
 /// The narrow door to guest memory slots (the VMM's memory manager).
 pub trait GuestMemoryMapper: Send + Sync {
     /// Maps `len` bytes of `backend` from `offset` at guest address `gpa`.
     fn map(&self, gpa: u64, backend: &Arc<HostMemory>, offset: u64, len: u64)
         -> Result<(), String>;
-    /// Removes the mapping that starts at `gpa`.
+    /// Maps `len` bytes at `gpa` composed of `pieces` (offsets from `gpa`,
+    /// together covering all of it) as one memslot; on failure nothing of
+    /// it stays mapped. A mapper that cannot compose refuses, and the range
+    /// stays on the trapped path.
+    fn map_composed(&self, gpa: u64, len: u64, pieces: &[ComposedPiece]) -> Result<(), String> {
+        let _ = (gpa, len, pieces);
+        Err("this mapper does not compose mappings".into())
+    }
+    /// How many more host mappings a composition may use.
+    fn mapping_budget(&self) -> u64 {
+        u64::MAX
+    }
+    /// Removes the mapping that starts at `gpa` (composed ones too: the
+    /// memslot first, then the host range).
     fn unmap(&self, gpa: u64) -> Result<(), String>;
 }
 
@@ -141,6 +167,10 @@ struct State {
     host_bridges: Vec<Vec<HdmDecoderInfo>>,
     endpoints: Vec<EndpointState>,
     installed: BTreeMap<u64, Installed>,
+    /// The installed composed memslots by HPA.
+    composed: BTreeMap<u64, Composed>,
+    /// The interleaved ranges and the path each took, as of the last sync.
+    spans: BTreeMap<u64, Span>,
     /// The installed memslots by (endpoint, DPA): HPA.
     by_dpa: BTreeMap<(EndpointId, u64), u64>,
     /// The installed memslots are exactly the wanted ones: the last sync
@@ -158,267 +188,6 @@ pub struct CxlMemoryPath {
     state: Mutex<State>,
 }
 
-fn interleave(d: &HdmDecoderInfo) -> Option<Interleave> {
-    Interleave::new(d.interleave_ways, d.interleave_granularity).ok()
-}
-
-fn contains(d: &HdmDecoderInfo, hpa: u64) -> bool {
-    d.committed && d.base <= hpa && hpa - d.base < d.size
-}
-
-impl State {
-    fn window(&self, hpa: u64) -> Option<&WindowDesc> {
-        self.topology
-            .windows
-            .iter()
-            .find(|w| w.base <= hpa && hpa - w.base < w.size)
-    }
-
-    /// The root port a host bridge sends `hpa` to.
-    fn port_of(&self, hb: HostBridgeId, hpa: u64) -> Option<(u8, u32)> {
-        let desc = self.topology.host_bridges.get(hb)?;
-        if !desc.has_hdm {
-            return desc.root_ports.first().map(|p| (p.0, 1));
-        }
-        let d = self
-            .host_bridges
-            .get(hb)?
-            .iter()
-            .find(|d| contains(d, hpa))?;
-        let il = interleave(d)?;
-        let HdmDecoderTarget::Ports(ports) = &d.target else {
-            return None;
-        };
-        Some((il.target(ports, hpa - d.base)?, il.ways()))
-    }
-
-    /// The endpoint and DPA `hpa` decodes to, and whether every level of the
-    /// path is 1-way.
-    fn route(&self, hpa: u64) -> Option<(Route, bool)> {
-        let w = self.window(hpa)?;
-        let hb = w.interleave.target(&w.targets, hpa - w.base)?;
-        let (port, hb_ways) = self.port_of(hb, hpa)?;
-        let endpoint = self
-            .topology
-            .host_bridges
-            .get(hb)?
-            .root_ports
-            .iter()
-            .find(|p| p.0 == port)?
-            .1?;
-        let ep = self.endpoints.get(endpoint)?;
-        if !ep.enabled {
-            return None;
-        }
-        let d = ep.decoders.iter().find(|d| contains(d, hpa))?;
-        let il = interleave(d)?;
-        let HdmDecoderTarget::Dpa { dpa: Some(dpa), .. } = &d.target else {
-            return None;
-        };
-        let dpa = dpa.start.checked_add(il.hpa_to_dpa(hpa - d.base))?;
-        let direct = w.interleave.ways() == 1 && hb_ways == 1 && il.ways() == 1;
-        Some((Route { endpoint, dpa }, direct))
-    }
-
-    fn backing(&self, endpoint: EndpointId, dpa: u64) -> Option<(&MemoryRange, u64)> {
-        let (_, r) = self
-            .endpoints
-            .get(endpoint)?
-            .memory
-            .range(..=dpa)
-            .next_back()?;
-        (dpa - r.dpa < r.len).then(|| (r, r.offset + (dpa - r.dpa)))
-    }
-
-    /// The parts of `hpa` (an endpoint decoder's range) that every level
-    /// above sends 1-way to `endpoint`: cut at window and host bridge
-    /// decoder boundaries, so a memslot never covers HPA that decodes to
-    /// another device or to nothing.
-    fn direct_spans(&self, endpoint: EndpointId, hpa: &Range<u64>) -> Vec<Range<u64>> {
-        let mut spans = Vec::new();
-        for w in &self.topology.windows {
-            let start = hpa.start.max(w.base);
-            let end = hpa.end.min(w.base.saturating_add(w.size));
-            if start >= end || w.interleave.ways() != 1 {
-                continue;
-            }
-            let Some(&hb) = w.targets.first() else {
-                continue;
-            };
-            let Some(desc) = self.topology.host_bridges.get(hb) else {
-                continue;
-            };
-            if !desc.has_hdm {
-                // Passthrough: everything goes to the one root port.
-                if desc
-                    .root_ports
-                    .first()
-                    .is_some_and(|p| p.1 == Some(endpoint))
-                {
-                    spans.push(start..end);
-                }
-                continue;
-            }
-            let leads_here = |port: &u8| {
-                desc.root_ports
-                    .iter()
-                    .any(|p| p.0 == *port && p.1 == Some(endpoint))
-            };
-            for d in self.host_bridges.get(hb).into_iter().flatten() {
-                let s = start.max(d.base);
-                let e = end.min(d.base.saturating_add(d.size));
-                if !d.committed || s >= e || d.interleave_ways != 1 {
-                    continue;
-                }
-                if let HdmDecoderTarget::Ports(ports) = &d.target {
-                    if ports.first().is_some_and(leads_here) {
-                        spans.push(s..e);
-                    }
-                }
-            }
-        }
-        spans.sort_by_key(|r| r.start);
-        spans
-    }
-
-    fn insert_installed(&mut self, hpa: u64, i: Installed) {
-        self.remove_installed(hpa);
-        self.by_dpa.insert((i.endpoint, i.dpa), hpa);
-        self.installed.insert(hpa, i);
-    }
-
-    fn remove_installed(&mut self, hpa: u64) {
-        if let Some(old) = self.installed.remove(&hpa) {
-            self.by_dpa.remove(&(old.endpoint, old.dpa));
-        }
-    }
-
-    /// The memslots the current state calls for, by HPA, added to `out`:
-    /// all of them, or with `scope` only those of one endpoint whose first
-    /// DPA lies in the given range. Returns true if two pieces asked for
-    /// the same HPA (the later one wins).
-    fn collect_wanted(
-        &self,
-        scope: Option<(EndpointId, &Range<u64>)>,
-        out: &mut BTreeMap<u64, Installed>,
-    ) -> bool {
-        let mut clash = false;
-        for (endpoint, ep) in self.endpoints.iter().enumerate() {
-            let starts = match scope {
-                None => 0..u64::MAX,
-                Some((e, r)) if e == endpoint => r.clone(),
-                Some(_) => continue,
-            };
-            if !ep.enabled {
-                continue;
-            }
-            for d in ep.decoders.iter().filter(|d| d.committed) {
-                let HdmDecoderTarget::Dpa { dpa: Some(dpa), .. } = &d.target else {
-                    continue;
-                };
-                if d.interleave_ways != 1 || d.size == 0 {
-                    continue;
-                }
-                let range = d.base..d.base.saturating_add(d.size);
-                for span in self.direct_spans(endpoint, &range) {
-                    // A 1-way endpoint decoder is linear: HPA - base = DPA - start.
-                    let first = dpa.start.saturating_add(span.start - d.base);
-                    let sub = first..first.saturating_add(span.end - span.start).min(dpa.end);
-                    if sub.start >= sub.end {
-                        continue;
-                    }
-                    for piece in pieces(ep, &sub, &starts) {
-                        let old = out.insert(
-                            span.start + (piece.dpa - sub.start),
-                            Installed {
-                                len: piece.len,
-                                backend: piece.backend,
-                                offset: piece.offset,
-                                endpoint,
-                                dpa: piece.dpa,
-                            },
-                        );
-                        clash |= old.is_some();
-                    }
-                }
-            }
-        }
-        clash
-    }
-}
-
-/// `w` grown to whole ranges of `memory` that overlap it (the ranges of an
-/// endpoint never overlap each other).
-fn hull_with(memory: &BTreeMap<u64, MemoryRange>, w: &Range<u64>) -> Range<u64> {
-    let mut out = w.clone();
-    if let Some((_, r)) = memory.range(..w.start).next_back() {
-        let end = r.dpa.saturating_add(r.len);
-        if end > w.start {
-            out.start = r.dpa;
-            out.end = out.end.max(end);
-        }
-    }
-    if let Some((_, r)) = memory.range(w.start..w.end).next_back() {
-        out.end = out.end.max(r.dpa.saturating_add(r.len));
-    }
-    out
-}
-
-/// `ranges` sorted, with overlapping or touching ones merged and empty
-/// ones dropped.
-fn coalesce(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
-    ranges.retain(|r| r.start < r.end);
-    ranges.sort_unstable_by_key(|r| r.start);
-    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-            _ => out.push(r),
-        }
-    }
-    out
-}
-
-/// Whether `x` lies in one of `ranges` (sorted, disjoint).
-fn in_ranges(ranges: &[Range<u64>], x: u64) -> bool {
-    let i = ranges.partition_point(|r| r.end <= x);
-    ranges.get(i).is_some_and(|r| r.contains(&x))
-}
-
-/// The page-aligned parts of `ep`'s backed memory inside `dpa` that start
-/// in `starts` (everything: `0..u64::MAX`).
-fn pieces(ep: &EndpointState, dpa: &Range<u64>, starts: &Range<u64>) -> Vec<MemoryRange> {
-    let mut v = Vec::new();
-    let from = dpa.start.max(starts.start);
-    let to = dpa.end.min(starts.end);
-    if from >= to {
-        return v;
-    }
-    let first = ep
-        .memory
-        .range(..=from)
-        .next_back()
-        .map_or(from, |(k, _)| *k);
-    for r in ep.memory.range(first..to).map(|(_, r)| r) {
-        let start = r.dpa.max(dpa.start);
-        let end = (r.dpa + r.len).min(dpa.end);
-        if start >= end
-            || !starts.contains(&start)
-            || !start.is_multiple_of(4096)
-            || !end.is_multiple_of(4096)
-        {
-            continue;
-        }
-        v.push(MemoryRange {
-            dpa: start,
-            len: end - start,
-            backend: r.backend.clone(),
-            offset: r.offset + (start - r.dpa),
-        });
-    }
-    v
-}
-
 impl CxlMemoryPath {
     /// A path over `topology` that maps through `mapper`.
     pub fn new(topology: Topology, mapper: Arc<dyn GuestMemoryMapper>) -> Self {
@@ -431,6 +200,8 @@ impl CxlMemoryPath {
                 host_bridges: vec![Vec::new(); hbs],
                 endpoints: vec![EndpointState::default(); eps],
                 installed: BTreeMap::new(),
+                composed: BTreeMap::new(),
+                spans: BTreeMap::new(),
                 by_dpa: BTreeMap::new(),
                 // Nothing installed, nothing wanted (no decoder yet).
                 in_sync: true,
@@ -546,8 +317,123 @@ impl CxlMemoryPath {
             .filter(|(hpa, i)| !wanted.get(hpa).is_some_and(|w| w.same_as(i)))
             .map(|(hpa, _)| *hpa)
             .collect();
-        let done = self.apply(s, stale, wanted);
+        let (mut spans, overlapping) = s.interleaved_spans();
+        let mut composed = BTreeMap::new();
+        for (&hpa, span) in spans.iter_mut() {
+            match s.compose(&(hpa..hpa + span.len)) {
+                Ok(pieces) => {
+                    span.path = MemPath::Composed {
+                        mappings: pieces.len() as u64,
+                    };
+                    composed.insert(
+                        hpa,
+                        Composed {
+                            len: span.len,
+                            pieces,
+                        },
+                    );
+                }
+                Err(reason) => span.path = MemPath::Trapped(reason),
+            }
+        }
+        for r in overlapping {
+            crate::debug_limited!(
+                "CXL: {:#x}+{:#x} interleaved: trapped: overlaps another range",
+                r.start,
+                r.end - r.start
+            );
+        }
+        let stale_composed: Vec<u64> = s
+            .composed
+            .iter()
+            .filter(|(hpa, c)| !composed.get(hpa).is_some_and(|w| w.same_as(c)))
+            .map(|(hpa, _)| *hpa)
+            .collect();
+        let mut done = self.unmap_all(s, stale, stale_composed);
+        done &= self.apply(s, Vec::new(), wanted);
+        done &= self.apply_composed(s, composed, &mut spans);
+        for (hpa, span) in &spans {
+            // Once per range and path (not again as more endpoints join it).
+            if s.spans
+                .get(hpa)
+                .is_none_or(|old| old.len != span.len || old.path != span.path)
+            {
+                let how = match &span.path {
+                    MemPath::Composed { mappings } => {
+                        format!("composed from {mappings} host mappings into one memslot")
+                    }
+                    other => format!("{}: {}", other.name(), trap_text(other)),
+                };
+                crate::info_limited!(burst = crate::log_limit::VERBOSE_BURST; "CXL: {hpa:#x}+{:#x} interleaved: {how}", span.len);
+            }
+        }
+        s.spans = spans;
         s.in_sync = done && !clash;
+    }
+
+    /// Unmaps the stale 1-way and composed memslots. Returns false if the
+    /// mapper refused anything (the slot stays on the books).
+    fn unmap_all(&self, s: &mut State, stale: Vec<u64>, stale_composed: Vec<u64>) -> bool {
+        let mut done = self.apply(s, stale, BTreeMap::new());
+        for hpa in stale_composed {
+            match self.mapper.unmap(hpa) {
+                Ok(()) => {
+                    crate::info_limited!(burst = crate::log_limit::VERBOSE_BURST; "CXL: unmapped composed {hpa:#x}");
+                    s.composed.remove(&hpa);
+                }
+                Err(e) => {
+                    crate::warn_limited!("CXL: unmapping composed {hpa:#x}: {e}");
+                    done = false;
+                }
+            }
+        }
+        done
+    }
+
+    /// Maps what of `wanted` has no composed memslot yet, within the host's
+    /// mapping budget; what cannot be mapped stays trapped, its reason in
+    /// `spans`. Returns false if the mapper refused anything.
+    fn apply_composed(
+        &self,
+        s: &mut State,
+        wanted: BTreeMap<u64, Composed>,
+        spans: &mut BTreeMap<u64, Span>,
+    ) -> bool {
+        let mut done = true;
+        for (hpa, c) in wanted {
+            if s.composed.contains_key(&hpa) {
+                continue;
+            }
+            let needed = c.pieces.len() as u64;
+            let budget = self.mapper.mapping_budget();
+            let result = if needed > budget {
+                Err(TrapReason::TooManyMappings { needed, budget })
+            } else {
+                self.mapper
+                    .map_composed(hpa, c.len, &c.pieces)
+                    .map_err(|e| {
+                        crate::warn_limited!("CXL: composing {hpa:#x}+{:#x}: {e}", c.len);
+                        done = false;
+                        TrapReason::Failed(e)
+                    })
+            };
+            match result {
+                Ok(()) => {
+                    crate::info_limited!(burst = crate::log_limit::VERBOSE_BURST;
+                        "CXL: mapped composed {hpa:#x}+{:#x} ({needed} host mappings)",
+                        c.len
+                    );
+                    s.composed.insert(hpa, c);
+                }
+                // Accesses keep working through the trapped path.
+                Err(reason) => {
+                    if let Some(span) = spans.get_mut(&hpa) {
+                        span.path = MemPath::Trapped(reason);
+                    }
+                }
+            }
+        }
+        done
     }
 
     /// [`Self::sync`] when only `endpoint`'s backed memory in `dpa` (sorted,
@@ -557,7 +443,8 @@ impl CxlMemoryPath {
     /// `in_sync`, installed as it is; where that cannot be shown (pieces
     /// clash over an HPA), the full sync runs instead.
     fn sync_dpa(&self, s: &mut State, endpoint: EndpointId, dpa: &[Range<u64>]) {
-        if !s.in_sync {
+        // An endpoint in an interleaved range may change its composition.
+        if !s.in_sync || s.spans.values().any(|sp| sp.endpoints.contains(&endpoint)) {
             return self.sync(s);
         }
         let mut wanted = BTreeMap::new();
@@ -629,7 +516,7 @@ impl CxlMemoryPath {
 
     /// Where `hpa` goes, if anywhere.
     pub fn route(&self, hpa: u64) -> Option<Route> {
-        self.lock().route(hpa).map(|(r, _)| r)
+        self.lock().route(hpa).map(|(r, _, _)| r)
     }
 
     /// The HPA at which `endpoint`'s `dpa` is directly mapped, if it is.
@@ -640,83 +527,64 @@ impl CxlMemoryPath {
         (ep == endpoint && dpa - start < len).then(|| hpa + (dpa - start))
     }
 
-    /// Installed memslots: (HPA, length).
+    /// Installed memslots, 1-way and composed: (HPA, length).
     pub fn mappings(&self) -> Vec<(u64, u64)> {
-        self.lock()
-            .installed
+        let s = self.lock();
+        let mut v: Vec<(u64, u64)> = s.installed.iter().map(|(h, i)| (*h, i.len)).collect();
+        v.extend(s.composed.iter().map(|(h, c)| (*h, c.len)));
+        v.sort_unstable();
+        v
+    }
+
+    /// The HPA ranges `endpoint`'s committed decoders decode it at and the
+    /// path each takes: 1-way ranges are direct (memslots where backed),
+    /// interleaved ones composed or trapped with the reason.
+    pub fn paths(&self, endpoint: EndpointId) -> Vec<RangePath> {
+        let s = self.lock();
+        let mut v = Vec::new();
+        if let Some(ep) = s.endpoints.get(endpoint).filter(|ep| ep.enabled) {
+            for d in ep
+                .decoders
+                .iter()
+                .filter(|d| d.committed && d.interleave_ways == 1)
+            {
+                let range = d.base..d.base.saturating_add(d.size);
+                for span in s.direct_spans(endpoint, &range) {
+                    v.push(RangePath {
+                        hpa: span.start,
+                        len: span.end - span.start,
+                        path: MemPath::Direct,
+                    });
+                }
+            }
+        }
+        for (&hpa, span) in s
+            .spans
             .iter()
-            .map(|(h, i)| (*h, i.len))
-            .collect()
+            .filter(|(_, sp)| sp.endpoints.contains(&endpoint))
+        {
+            v.push(RangePath {
+                hpa,
+                len: span.len,
+                path: span.path.clone(),
+            });
+        }
+        v.sort_unstable_by_key(|r| r.hpa);
+        v
     }
 
     /// What the emulated path has done so far.
     pub fn stats(&self) -> PathStats {
         self.lock().stats
     }
-
-    /// Emulated read at `hpa` (the window's MMIO exit).
-    pub fn read(&self, hpa: u64, data: &mut [u8]) {
-        let mut s = self.lock();
-        let mut done = 0;
-        while done < data.len() {
-            let Some(addr) = hpa.checked_add(done as u64) else {
-                data[done..].fill(0xff);
-                break;
-            };
-            // Granularity is at least 256 bytes: a piece never crosses a
-            // 256-byte boundary, so it stays on one device.
-            let n = chunk(addr, data.len() - done);
-            let piece = &mut data[done..done + n];
-            let hit = s
-                .route(addr)
-                .and_then(|(r, _)| s.backing(r.endpoint, r.dpa))
-                .map(|(m, off)| (m.backend.clone(), off, m.len - (off - m.offset)));
-            match hit {
-                Some((backend, off, left)) if left >= n as u64 => {
-                    if backend.read(off, piece).is_err() {
-                        piece.fill(0xff);
-                    }
-                    s.stats.emulated += 1;
-                }
-                _ => {
-                    piece.fill(0xff);
-                    s.stats.unrouted += 1;
-                }
-            }
-            done += n;
-        }
-    }
-
-    /// Emulated write at `hpa`.
-    pub fn write(&self, hpa: u64, data: &[u8]) {
-        let mut s = self.lock();
-        let mut done = 0;
-        while done < data.len() {
-            let Some(addr) = hpa.checked_add(done as u64) else {
-                break;
-            };
-            let n = chunk(addr, data.len() - done);
-            let piece = &data[done..done + n];
-            let hit = s
-                .route(addr)
-                .and_then(|(r, _)| s.backing(r.endpoint, r.dpa))
-                .map(|(m, off)| (m.backend.clone(), off, m.len - (off - m.offset)));
-            match hit {
-                Some((backend, off, left)) if left >= n as u64 => {
-                    let _ = backend.write(off, piece);
-                    s.stats.emulated += 1;
-                }
-                _ => s.stats.unrouted += 1,
-            }
-            done += n;
-        }
-    }
 }
 
-/// How many bytes from `addr` stay within its 256-byte chunk (at most `left`).
-fn chunk(addr: u64, left: usize) -> usize {
-    let room = 256 - (addr % 256) as usize;
-    room.min(left)
+/// The reason of a trapped path, empty for the others.
+fn trap_text(p: &MemPath) -> String {
+    match p {
+        MemPath::Trapped(r) => r.to_string(),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -726,3 +594,7 @@ mod tests;
 #[cfg(test)]
 #[path = "fabric_update_tests.rs"]
 mod update_tests;
+
+#[cfg(test)]
+#[path = "fabric_compose_tests.rs"]
+mod compose_tests;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::cxl::component::hdm::HdmDecoderInfo;
+use crate::cxl::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
 use crate::memory::{BackendConfig, BackendKind};
 
 const BASE: u64 = 0x80_0000_0000;
@@ -63,7 +63,13 @@ pub(super) fn backend(size: u64) -> Arc<HostMemory> {
     )
 }
 
-fn ep_decoder(base: u64, size: u64, ways: u32, gran: u64, dpa: Range<u64>) -> HdmDecoderInfo {
+pub(super) fn ep_decoder(
+    base: u64,
+    size: u64,
+    ways: u32,
+    gran: u64,
+    dpa: Range<u64>,
+) -> HdmDecoderInfo {
     HdmDecoderInfo {
         index: 0,
         committed: true,
@@ -80,7 +86,7 @@ fn ep_decoder(base: u64, size: u64, ways: u32, gran: u64, dpa: Range<u64>) -> Hd
     }
 }
 
-fn hb_decoder(base: u64, size: u64, gran: u64, ports: Vec<u8>) -> HdmDecoderInfo {
+pub(super) fn hb_decoder(base: u64, size: u64, gran: u64, ports: Vec<u8>) -> HdmDecoderInfo {
     HdmDecoderInfo {
         index: 0,
         committed: true,
@@ -112,7 +118,7 @@ fn single(size: u64) -> (Arc<Recorder>, CxlMemoryPath) {
     (rec.clone(), CxlMemoryPath::new(topo, rec))
 }
 
-fn mem(dpa: u64, len: u64, b: &Arc<HostMemory>, offset: u64) -> MemoryRange {
+pub(super) fn mem(dpa: u64, len: u64, b: &Arc<HostMemory>, offset: u64) -> MemoryRange {
     MemoryRange {
         dpa,
         len,

@@ -421,6 +421,14 @@ impl HostMemory {
         }
     }
 
+    /// The file behind a shared mapping, which another `MAP_SHARED` mapping
+    /// of it at the same offset sees byte for byte (a composed interleave);
+    /// `None` for a private mapping, whose copies no second mapping sees.
+    pub fn shared_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.config.share.then(|| self.file.as_fd())
+    }
+
     fn check(&self, offset: u64, len: usize) -> Result<(), BackendError> {
         match offset.checked_add(len as u64) {
             Some(end) if end <= self.config.size => Ok(()),

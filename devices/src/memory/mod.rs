@@ -1,10 +1,12 @@
 //! Host memory that backs guest-visible device capacity.
 
 pub mod backend;
+pub mod composed;
 pub mod file;
 pub mod ranges;
 #[cfg(test)]
 mod tests;
 
 pub use backend::{BackendConfig, BackendError, BackendKind, HostMemory};
+pub use composed::{ComposedMapping, ComposedPiece};
 pub use file::FileId;

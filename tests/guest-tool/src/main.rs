@@ -13,6 +13,9 @@
 //! cxl-guest interleave-check GRANULARITY LEN SEED FILE0:OFF0 [FILE1:OFF1 ...]
 //!                                               check the pattern of region offsets 0..LEN, split over the files by
 //!                                               modulo interleave, in the files (each at its base offset)
+//! cxl-guest map-bench PATH OFFSET LEN [MAPLEN]
+//!                                               time 8-byte stores, then loads, over LEN bytes of a shared
+//!                                               mapping of PATH (`ram`: anonymous memory); print MB/s
 //! cxl-guest dcd-serve WINDOW SEED PLAN       drive the DCD device from user space (see dcd.rs):
 //!                                               PLAN is accept/decline words for successive offers
 //! ```
@@ -89,6 +92,38 @@ fn run(args: &[String]) -> Result<(), String> {
                 }
             }
             println!("{cmd} ok: {len} bytes at {path}+{offset:#x}");
+            Ok(())
+        }
+        "map-bench" => {
+            let path = args.get(2).ok_or("missing PATH")?;
+            let offset = arg(args, 3, "OFFSET")?;
+            let len = arg(args, 4, "LEN")? as usize;
+            let map_len = match args.get(5) {
+                Some(_) => (arg(args, 5, "MAPLEN")? as usize).max(len),
+                None => len,
+            };
+            let m = if path == "ram" {
+                Mapping::on_node(0, map_len)?
+            } else {
+                Mapping::file(path, offset, map_len)?
+            };
+            let mb_s = |t: std::time::Duration| len as f64 / 1e6 / t.as_secs_f64().max(1e-9);
+            // Fault every page in first: the figures are steady-state.
+            for off in (0..len).step_by(4096) {
+                m.write_u64(off, 0);
+            }
+            let t = std::time::Instant::now();
+            for off in (0..len).step_by(8) {
+                m.write_u64(off, off as u64);
+            }
+            let write = mb_s(t.elapsed());
+            let t = std::time::Instant::now();
+            let mut sum = 0u64;
+            for off in (0..len).step_by(8) {
+                sum = sum.wrapping_add(m.read_u64(off));
+            }
+            let read = mb_s(t.elapsed());
+            println!("map-bench {path}: {len} bytes, write {write:.3} MB/s, read {read:.3} MB/s (sum {sum:#x})");
             Ok(())
         }
         "file-check" => {

@@ -1,8 +1,8 @@
 //! Human-readable output: aligned tables and `key value` lines.
 
 use api::{
-    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentInfo, MemoryBackendInfo, VmInfo,
-    VmState,
+    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentInfo, MemoryBackendInfo, MemoryPath,
+    VmInfo, VmState,
 };
 
 /// The text printed for `response` to `request`.
@@ -108,6 +108,21 @@ fn devices(list: &[CxlDeviceInfo]) -> String {
                 } else {
                     ""
                 }
+            ));
+        }
+        for r in &d.hpa_ranges {
+            let path = match r.path {
+                MemoryPath::Direct => "direct",
+                MemoryPath::Composed => "composed",
+                MemoryPath::Trapped => "trapped",
+            };
+            out.push_str(&format!(
+                "  HPA {}+{}  {path}{}\n",
+                hex(r.hpa),
+                size(r.len),
+                r.reason
+                    .as_ref()
+                    .map_or(String::new(), |w| format!(" ({w})"))
             ));
         }
     }
