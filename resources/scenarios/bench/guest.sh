@@ -1,10 +1,10 @@
 # shellcheck shell=sh
 # bench/guest.sh - inside the guest (under cxlvmm or QEMU, same script):
 # create the static and the two interleaved regions through Linux's CXL
-# stack, measure read/write/memcpy bandwidth on guest RAM and on each region
-# (cxl-guest bench), then hand the DCD device to cxl-guest dcd-serve, wait for
-# the host's extent, measure it through /dev/mem, and keep serving the
-# host's Dynamic Capacity requests until the VMM is shut down.
+# stack, measure read/write/memcpy bandwidth on each region (cxl-guest bench),
+# then hand the DCD device to cxl-guest dcd-serve, wait for the host's extent,
+# measure it through /dev/mem, measure guest RAM, and keep serving the host's
+# Dynamic Capacity requests until the VMM is shut down.
 # shellcheck source=resources/lib/cxl.sh
 . /lib/cxl.sh
 
@@ -86,8 +86,6 @@ check static-memdev test -n "$s"
 check interleave-memdevs test -n "$i0" -a -n "$i1"
 sleep 1
 
-bench ram anon 0
-
 ds=$(endpoint_decoder "$s")
 r=$(create_ram_region decoder0.0 $((256 << 20)) 256 "$ds" 2>/tmp/region.err)
 region_bench static "$r"
@@ -124,6 +122,8 @@ if [ -n "$hpa" ]; then
 else
     note dc "no extent accepted: $(tail -n 1 /tmp/dcd.log)"
 fi
+# Guest RAM last, once the kernel's CXL probing has long settled.
+bench ram anon 0
 echo "E2E-DCD bench-done"
 check_summary guest
 # Serve the host's requests until it shuts the VM down.

@@ -127,12 +127,26 @@ pub fn run(m: &Mapping, max: usize, budget_secs: f64, passes: usize) -> Result {
     }
 }
 
+/// A figure with at least 4 significant digits (trapped paths run at
+/// hundredths of a MB/s).
+fn fig(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.6}")
+    }
+}
+
 /// One result line: `E2E-BENCH: kind=bw path=LABEL bytes=N passes=P
-/// read=MB/s write=MB/s memcpy=MB/s` (MB/s with one decimal).
+/// read=MB/s write=MB/s memcpy=MB/s`.
 pub fn line(label: &str, r: &Result) -> String {
     format!(
-        "E2E-BENCH: kind=bw path={label} bytes={} passes={} read={:.1} write={:.1} memcpy={:.1}",
-        r.bytes, r.passes, r.read, r.write, r.memcpy
+        "E2E-BENCH: kind=bw path={label} bytes={} passes={} read={} write={} memcpy={}",
+        r.bytes,
+        r.passes,
+        fig(r.read),
+        fig(r.write),
+        fig(r.memcpy)
     )
 }
 
@@ -144,6 +158,21 @@ mod tests {
     fn median_odd_even() {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn small_figures_keep_their_digits() {
+        let r = Result {
+            bytes: 8192,
+            passes: 3,
+            read: 0.01712,
+            write: 4630.64,
+            memcpy: 12.5,
+        };
+        assert_eq!(
+            line("il", &r),
+            "E2E-BENCH: kind=bw path=il bytes=8192 passes=3 read=0.017120 write=4630.6 memcpy=12.500000"
+        );
     }
 
     #[test]

@@ -58,6 +58,10 @@ impl Mapping {
         if ptr == libc::MAP_FAILED {
             return Err(format!("mmap: {}", std::io::Error::last_os_error()));
         }
+        // Huge pages where the kernel has them, like the 2 MiB pages of a
+        // device-DAX mapping (advice only: failure changes nothing).
+        // SAFETY: advice on our own fresh mapping.
+        unsafe { libc::madvise(ptr, len, libc::MADV_HUGEPAGE) };
         Ok(Self {
             ptr: ptr.cast(),
             len,
