@@ -10,7 +10,7 @@
 #        backed by the device's own DC memory)
 # The guest (guest.sh) measures RAM, static and interleaves, then starts
 # cxl-guest dcd-serve; this script offers the bandwidth extent (DPA 0,
-# BENCH_DC_LEN) and, once the guest has measured it, times Add DC Response
+# BENCH_DC_LEN, at most 256 MiB) and, once the guest has measured it, times Add DC Response
 # and Release DC for 2 MiB and 1 GiB extents (in cxlvmm each with its own
 # tagged backend, so release frees it) and adding N extents one request each.
 #
@@ -35,6 +35,7 @@ maxlen=${BENCH_MAXLEN:-33554432}
 budget=${BENCH_BUDGET_MS:-500}
 passes=${BENCH_PASSES:-3}
 dc_len=${BENCH_DC_LEN:-67108864}
+[ "$dc_len" -le $((256 << 20)) ] || dc_len=$((256 << 20))
 dc_ns=${BENCH_DC_NS:-1 16 256}
 vmms=${BENCH_VMMS:-cxlvmm qemu}
 qemu=${BENCH_QEMU:-qemu-system-x86_64}
@@ -204,17 +205,17 @@ bench_vm() {
     fi
     check "$v-guest-benchmarks-done" wait_console "$v" 'E2E-DCD bench-done' 1 1200
 
-    # Dynamic Capacity timings: 2 MiB at 64 MiB, 1 GiB at 1 GiB.
+    # Dynamic Capacity timings: 2 MiB at 256 MiB, 1 GiB at 1 GiB.
     if [ "$v" = cxlvmm ]; then
-        timed_extent "$v" 2M $((64 * M)) $((2 * M)) 5be13bce-ae34-4a77-b6c3-16df975fcf1a
+        timed_extent "$v" 2M $((256 * M)) $((2 * M)) 5be13bce-ae34-4a77-b6c3-16df975fcf1a
         timed_extent "$v" 1G $((1024 * M)) $((1024 * M)) 6be13bce-ae34-4a77-b6c3-16df975fcf1a
     else
-        timed_extent "$v" 2M $((64 * M)) $((2 * M))
+        timed_extent "$v" 2M $((256 * M)) $((2 * M))
         timed_extent "$v" 1G $((1024 * M)) $((1024 * M))
     fi
-    # N extents of 2 MiB from 128 MiB on, one request each, each waited for
-    # (a chain at a time: QEMU's event log is shallow).
-    next=$((128 * M))
+    # N extents of 2 MiB from 260 MiB on (up to 1 GiB), one request each,
+    # each waited for (a chain at a time: QEMU's event log is shallow).
+    next=$((260 * M))
     for n in $dc_ns; do
         t0=$(now_ms)
         i=0 ok=1

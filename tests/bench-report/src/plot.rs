@@ -164,6 +164,7 @@ pub fn dc_ops(r: &Results, file: &Path) -> Result<(), String> {
                 String::new()
             }
         })
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()
         .map_err(err)?;
     for (k, vmm) in VMMS.iter().enumerate() {
