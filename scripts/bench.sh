@@ -18,11 +18,15 @@
 # target/e2e/bench/console.log.
 #
 # Environment:
-#   CXLVMM_BENCH_TINY=1           development sizes (1 MiB, 1 pass, N = 1 4)
-#   CXLVMM_BENCH_MAXLEN=128M      most bytes one path's buffer may have (at
-#                                 most 256M: the static region's size)
-#   CXLVMM_BENCH_BUDGET_MS=500    time one pass should take (sizes scale to it)
-#   CXLVMM_BENCH_PASSES=5         timed passes per operation (median reported)
+#   CXLVMM_BENCH_TINY=1           development sizes (1 MiB, 1 pass, N = 1 4,
+#                                 one DC timing each)
+#   CXLVMM_BENCH_MAXLEN=16M       the buffer of every path faster than 10 MB/s
+#                                 (at most 256M, the static region's size;
+#                                 nested, larger buffers measure TCG's TLB)
+#   CXLVMM_BENCH_BUDGET_MS=400    time one pass of a slower (emulated) path
+#                                 should take: its buffer scales to it
+#   CXLVMM_BENCH_PASSES=7         timed passes per operation (median reported)
+#   CXLVMM_BENCH_DC_REPS=3        repetitions of each DC add/release timing
 #   CXLVMM_BENCH_DC_NS="1 16 256" extent counts for the end-to-end adds
 #   CXLVMM_BENCH_VMMS="cxlvmm qemu"
 #   CXLVMM_BENCH_QEMU=qemu-system-x86_64
@@ -53,14 +57,15 @@ size_bytes() {
 }
 
 if [[ ${CXLVMM_BENCH_TINY:-0} == 1 ]]; then
-    maxlen=1M budget=150 passes=1 ns="1 4"
+    maxlen=1M budget=150 passes=1 ns="1 4" reps=1
 else
-    maxlen=128M budget=500 passes=5 ns="1 16 256"
+    maxlen=16M budget=400 passes=7 ns="1 16 256"
 fi
 maxlen=$(size_bytes "${CXLVMM_BENCH_MAXLEN:-$maxlen}")
 budget=${CXLVMM_BENCH_BUDGET_MS:-$budget}
 passes=${CXLVMM_BENCH_PASSES:-$passes}
 ns=${CXLVMM_BENCH_DC_NS:-$ns}
+reps=${CXLVMM_BENCH_DC_REPS:-${reps:-3}}
 vmms=${CXLVMM_BENCH_VMMS:-cxlvmm qemu}
 qemu=${CXLVMM_BENCH_QEMU:-qemu-system-x86_64}
 [[ $maxlen =~ ^[0-9]+$ && $maxlen -ge 8192 && $maxlen -le $((256 << 20)) ]] ||
@@ -100,7 +105,7 @@ stage_qemu() {
 }
 
 export BENCH_MAXLEN=$maxlen BENCH_BUDGET_MS=$budget BENCH_PASSES=$passes \
-    BENCH_DC_LEN=$dc_len BENCH_DC_NS=$ns BENCH_VMMS=$vmms BENCH_QEMU=$qemu
+    BENCH_DC_LEN=$dc_len BENCH_DC_REPS=$reps BENCH_DC_NS=$ns BENCH_VMMS=$vmms BENCH_QEMU=$qemu
 export E2E_GUEST_TIMEOUT=${E2E_GUEST_TIMEOUT:-1800}
 export CXLVMM_E2E_TIMEOUT=${CXLVMM_E2E_TIMEOUT:-3600}
 log "mode $mode; buffers up to $maxlen bytes, ${budget} ms per pass, $passes passes; N = $ns; VMMs: $vmms"
@@ -111,7 +116,7 @@ if [[ $mode == nested ]]; then
     env_file=$out/bench.env
     {
         printf "BENCH_%s='%s'\n" MAXLEN "$maxlen" BUDGET_MS "$budget" PASSES "$passes" \
-            DC_LEN "$dc_len" DC_NS "$ns" VMMS "$vmms" QEMU_DATA /opt/qemu/share \
+            DC_LEN "$dc_len" DC_REPS "$reps" DC_NS "$ns" VMMS "$vmms" QEMU_DATA /opt/qemu/share \
             QEMU "/opt/qemu/lib/ld-linux-x86-64.so.2 --library-path /opt/qemu/lib /opt/qemu/bin/qemu-system-x86_64"
     } >"$env_file"
     export CXLVMM_E2E_L1_FILES="${CXLVMM_E2E_L1_FILES:-} $out/qemu-l1:/opt/qemu $env_file:/e2e/bench.env"

@@ -21,9 +21,9 @@
 #   kind=dcn n=N requests=R e2e_ms=M
 #   kind=note path=P text=...
 # Settings (environment, or /e2e/bench.env when nested): BENCH_MAXLEN,
-# BENCH_BUDGET_MS, BENCH_PASSES, BENCH_DC_LEN, BENCH_DC_NS, BENCH_VMMS,
-# BENCH_QEMU (command), BENCH_QEMU_DATA (its -L directory), BENCH_QEMU_ACCEL,
-# BENCH_QEMU_CPU.
+# BENCH_BUDGET_MS, BENCH_PASSES, BENCH_DC_LEN, BENCH_DC_REPS, BENCH_DC_NS,
+# BENCH_VMMS, BENCH_QEMU (command), BENCH_QEMU_DATA (its -L directory),
+# BENCH_QEMU_ACCEL, BENCH_QEMU_CPU.
 # shellcheck source=resources/lib/check.sh
 . "$LIB"
 # shellcheck source=resources/lib/vm.sh
@@ -37,6 +37,7 @@ passes=${BENCH_PASSES:-3}
 dc_len=${BENCH_DC_LEN:-67108864}
 [ "$dc_len" -le $((256 << 20)) ] || dc_len=$((256 << 20))
 dc_ns=${BENCH_DC_NS:-1 16 256}
+reps=${BENCH_DC_REPS:-3}
 vmms=${BENCH_VMMS:-cxlvmm qemu}
 qemu=${BENCH_QEMU:-qemu-system-x86_64}
 M=1048576
@@ -132,13 +133,15 @@ start_qemu() {
 }
 
 # timed_extent VMM SIZE OFFSET LEN [TAG]: add, wait for the guest's accept,
-# release, wait for its release; one kind=dc line each.
-accepted=0
+# release, wait for its release; one kind=dc line each. `accepted` and
+# `released` count the guest's answers so far.
+accepted=0 released=0
 timed_extent() {
     _v=$1 _s=$2 _o=$3 _l=$4 _t=${5:-}
     _dpa=$(printf '%#x' "$_o")
     if [ -n "$_t" ]; then
-        r backend-add --id "b$_s" --size "$((_l / M))M" --tag "$_t" >/dev/null ||
+        _b=b$_s-${_t##*-}
+        r backend-add --id "$_b" --size "$((_l / M))M" --tag "$_t" >/dev/null ||
             emit "$_v kind=note path=dc text=backend-add_failed"
     fi
     _t0=$(now_ms)
@@ -161,7 +164,8 @@ timed_extent() {
         emit "$_v kind=note path=dc text=release_$_s:_$(echo "$out" | tr ' ' '_' | cut -c1-120)"
         return
     fi
-    if ! wait_console "$_v" "E2E-DCD released dpa=$_dpa " 1 120; then
+    released=$((released + 1))
+    if ! wait_console "$_v" 'E2E-DCD released' "$released" 120; then
         emit "$_v kind=note path=dc text=release_${_s}_not_answered"
         return
     fi
@@ -170,7 +174,7 @@ timed_extent() {
     if [ -n "$_t" ]; then
         # The extent is gone and its backend bound to nothing.
         sleep 0.2
-        if r backend-list | grep -q "\"id\":\"b$_s\"[^}]*bound-to"; then _free=" backend_free=no"; else _free=" backend_free=yes"; fi
+        if r backend-list | grep -q "\"id\":\"$_b\"[^}]*bound-to"; then _free=" backend_free=no"; else _free=" backend_free=yes"; fi
     fi
     emit "$_v kind=dc op=release size=$_s respond_us=$(respond_us "$_v" released "$_dpa") e2e_ms=$((_t1 - _t0))$_free"
 }
@@ -184,7 +188,7 @@ bench_vm() {
     cmdline=$(l2_cmdline no_timer_check bench.maxlen="$maxlen" bench.budget="$budget" bench.passes="$passes")
     t_vm=$(now_ms)
     if [ "$v" = cxlvmm ]; then start_cxlvmm "$cmdline"; else start_qemu "$cmdline"; fi
-    accepted=0
+    accepted=0 released=0
     if ! wait_console "$v" 'E2E-DCD ready' 1 1200; then
         check_fail "$v-guest-driver-ready" "no 'E2E-DCD ready' on the console"
         vm_failed "$v"
@@ -205,14 +209,19 @@ bench_vm() {
     fi
     check "$v-guest-benchmarks-done" wait_console "$v" 'E2E-DCD bench-done' 1 1200
 
-    # Dynamic Capacity timings: 2 MiB at 256 MiB, 1 GiB at 1 GiB.
-    if [ "$v" = cxlvmm ]; then
-        timed_extent "$v" 2M $((256 * M)) $((2 * M)) 5be13bce-ae34-4a77-b6c3-16df975fcf1a
-        timed_extent "$v" 1G $((1024 * M)) $((1024 * M)) 6be13bce-ae34-4a77-b6c3-16df975fcf1a
-    else
-        timed_extent "$v" 2M $((256 * M)) $((2 * M))
-        timed_extent "$v" 1G $((1024 * M)) $((1024 * M))
-    fi
+    # Dynamic Capacity timings, BENCH_DC_REPS times each: 2 MiB at 256 MiB,
+    # 1 GiB at 1 GiB (in cxlvmm each time a fresh tagged backend).
+    k=0
+    while [ $k -lt "$reps" ]; do
+        if [ "$v" = cxlvmm ]; then
+            timed_extent "$v" 2M $((256 * M)) $((2 * M)) "5be13bce-ae34-4a77-b6c3-16df975fc${k}00"
+            timed_extent "$v" 1G $((1024 * M)) $((1024 * M)) "6be13bce-ae34-4a77-b6c3-16df975fc${k}00"
+        else
+            timed_extent "$v" 2M $((256 * M)) $((2 * M))
+            timed_extent "$v" 1G $((1024 * M)) $((1024 * M))
+        fi
+        k=$((k + 1))
+    done
     # N extents of 2 MiB from 260 MiB on (up to 1 GiB), one request each,
     # each waited for (a chain at a time: QEMU's event log is shallow).
     next=$((260 * M))

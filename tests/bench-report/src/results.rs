@@ -46,9 +46,61 @@ pub struct DcOp {
     pub respond_us: Option<u64>,
     /// Host request to the guest's answer seen on the console.
     pub e2e_ms: Option<u64>,
-    /// After a release: whether the extent's own backend was free again.
+    /// After a release: whether the extent's own backend was free again
+    /// (every time, when repeated).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub backend_free: Option<bool>,
+    /// How many times it was measured: `respond_us` and `e2e_ms` are then
+    /// medians, and `respond_us_range` the lowest and highest.
+    #[serde(default = "one")]
+    pub samples: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub respond_us_range: Option<(u64, u64)>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// The median of `v` (the lower middle one for an even count).
+fn median(mut v: Vec<u64>) -> Option<u64> {
+    v.sort_unstable();
+    v.get(v.len().saturating_sub(1) / 2).copied()
+}
+
+/// Folds repeated measurements of the same operation and size into one.
+fn fold_repeats(ops: Vec<DcOp>) -> Vec<DcOp> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for o in &ops {
+        let k = (o.op.clone(), o.size.clone());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys.into_iter()
+        .map(|(op, size)| {
+            let same: Vec<&DcOp> = ops
+                .iter()
+                .filter(|o| o.op == op && o.size == size)
+                .collect();
+            let respond: Vec<u64> = same.iter().filter_map(|o| o.respond_us).collect();
+            let frees: Vec<bool> = same.iter().filter_map(|o| o.backend_free).collect();
+            DcOp {
+                respond_us_range: (respond.len() > 1).then(|| {
+                    (
+                        respond.iter().copied().min().unwrap_or(0),
+                        respond.iter().copied().max().unwrap_or(0),
+                    )
+                }),
+                respond_us: median(respond),
+                e2e_ms: median(same.iter().filter_map(|o| o.e2e_ms).collect()),
+                backend_free: (!frees.is_empty()).then(|| frees.iter().all(|f| *f)),
+                samples: same.len() as u64,
+                op,
+                size,
+            }
+        })
+        .collect()
 }
 
 /// Adding N extents end to end.
@@ -170,6 +222,8 @@ impl Results {
                     respond_us: num(&f, "respond_us"),
                     e2e_ms: num(&f, "e2e_ms"),
                     backend_free: f.get("backend_free").map(|v| *v == "yes"),
+                    samples: 1,
+                    respond_us_range: None,
                 }),
                 "dcn" => {
                     if let (Some(n), Some(requests), Some(e2e_ms)) =
@@ -192,6 +246,9 @@ impl Results {
                 }
                 _ => {}
             }
+        }
+        for ops in r.dc_ops.values_mut() {
+            *ops = fold_repeats(std::mem::take(ops));
         }
         for vmm in &ran {
             for p in PATHS {
@@ -242,6 +299,8 @@ E2E-BENCH: vmm=cxlvmm kind=path path=dc mode=memslot
 E2E-BENCH: vmm=cxlvmm kind=path path=interleave_256 mode=trapped
 E2E-BENCH: vmm=cxlvmm kind=dc op=add size=2M respond_us=1200 e2e_ms=350
 E2E-BENCH: vmm=cxlvmm kind=dc op=release size=2M respond_us=900 e2e_ms=300 backend_free=yes
+E2E-BENCH: vmm=cxlvmm kind=dc op=add size=2M respond_us=1000 e2e_ms=330
+E2E-BENCH: vmm=cxlvmm kind=dc op=add size=2M respond_us=5000 e2e_ms=900
 E2E-BENCH: vmm=cxlvmm kind=dcn n=16 requests=16 e2e_ms=8000
 E2E-BENCH: vmm=qemu kind=bw path=dc bytes=8192 passes=1 read=0.04 write=0.05 memcpy=0.03
 E2E-BENCH: vmm=qemu kind=path path=dc mode=emulated
@@ -257,9 +316,17 @@ E2E-BENCH: vmm=qemu kind=bw path=ram bytes=1048576 passes=1 read=bad write=1 mem
         assert_eq!(r.bytes["cxlvmm"]["interleave_256"], 8192);
         assert_eq!(r.mode("cxlvmm", "interleave_256"), Some("trapped"));
         assert_eq!(r.mode("qemu", "dc"), Some("emulated"));
+        // Three adds fold into one: medians and the range.
         assert_eq!(r.dc_ops["cxlvmm"].len(), 2);
-        assert_eq!(r.dc_ops["cxlvmm"][1].backend_free, Some(true));
-        assert_eq!(r.dc_ops["cxlvmm"][0].respond_us, Some(1200));
+        let add = &r.dc_ops["cxlvmm"][0];
+        assert_eq!(add.samples, 3);
+        assert_eq!(add.respond_us, Some(1200));
+        assert_eq!(add.e2e_ms, Some(350));
+        assert_eq!(add.respond_us_range, Some((1000, 5000)));
+        let release = &r.dc_ops["cxlvmm"][1];
+        assert_eq!(release.backend_free, Some(true));
+        assert_eq!(release.samples, 1);
+        assert_eq!(release.respond_us_range, None);
         assert_eq!(
             r.dc_add_n["cxlvmm"],
             vec![DcAddN {

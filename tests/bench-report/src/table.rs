@@ -127,7 +127,8 @@ pub fn render(r: &Results) -> String {
             s,
             "`respond` is the guest driver's mailbox command, doorbell to completion (in cxlvmm the memslot \
              is installed or removed, and a tagged backend bound or freed, before the doorbell clears); \
-             `end to end` is the host's request until the guest's answer shows on its console.\n"
+             `end to end` is the host's request until the guest's answer shows on its console. \
+             Repeated measurements: the median, and the range in parentheses.\n"
         );
         let _ = writeln!(
             s,
@@ -150,6 +151,13 @@ pub fn render(r: &Results) -> String {
                     .and_then(|v| v.iter().find(|o| o.op == op && o.size == size))
             };
             let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "—".into());
+            let us = |o: Option<&crate::results::DcOp>| match o {
+                Some(o) => match (o.respond_us, o.respond_us_range) {
+                    (Some(m), Some((lo, hi))) => format!("{m} ({lo}–{hi})"),
+                    (v, _) => n(v),
+                },
+                None => "—".into(),
+            };
             let c = find("cxlvmm");
             let q = find("qemu");
             let free = match c.and_then(|o| o.backend_free) {
@@ -160,9 +168,9 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(
                 s,
                 "| {op} | {size} | {} | {} | {} | {} | {free} |",
-                n(c.and_then(|o| o.respond_us)),
+                us(c),
                 n(c.and_then(|o| o.e2e_ms)),
-                n(q.and_then(|o| o.respond_us)),
+                us(q),
                 n(q.and_then(|o| o.e2e_ms)),
             );
         }
@@ -233,6 +241,7 @@ E2E-BENCH: vmm=qemu kind=path path=dc mode=emulated
 E2E-BENCH: vmm=cxlvmm kind=dc op=add size=2M respond_us=1200 e2e_ms=350
 E2E-BENCH: vmm=qemu kind=dc op=add size=2M respond_us=800 e2e_ms=300
 E2E-BENCH: vmm=cxlvmm kind=dc op=release size=2M respond_us=900 e2e_ms=300 backend_free=yes
+E2E-BENCH: vmm=cxlvmm kind=dc op=release size=2M respond_us=700 e2e_ms=200 backend_free=yes
 E2E-BENCH: vmm=cxlvmm kind=dcn n=16 requests=16 e2e_ms=8000
 E2E-BENCH: vmm=qemu kind=dcn n=16 requests=16 e2e_ms=9000
 ";
@@ -270,7 +279,10 @@ E2E-BENCH: vmm=qemu kind=dcn n=16 requests=16 e2e_ms=9000
             md.contains("| add | 2M | 1200 | 350 | 800 | 300 |  |"),
             "{md}"
         );
-        assert!(md.contains("| release | 2M | 900 | 300 | — | — | yes |"));
+        assert!(
+            md.contains("| release | 2M | 700 (700–900) | 200 | — | — | yes |"),
+            "{md}"
+        );
         assert!(md.contains("| 16 | 8000 | 16 | 9000 | 16 |"));
         assert!(md.contains("- qemu static: no result"));
     }

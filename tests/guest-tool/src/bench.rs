@@ -7,12 +7,14 @@
 //! every path for the figures to compare. `memcpy` copies the first half of
 //! the buffer to the second half, word by word, and counts the bytes copied.
 //!
-//! Sizes scale to the path: a probe times one 4 KiB read, and the buffer is
-//! what that speed covers in the time budget (at least 8 KiB, at most the
-//! given maximum), so a trapped path (hundreds of microseconds per access
-//! nested) finishes in seconds while a memslot path is measured over
-//! megabytes. One untimed write pass first faults every page in; each
-//! operation then runs PASSES timed passes and the median is reported.
+//! Sizes scale to the path: a probe times one 4 KiB read. A path faster
+//! than 10 MB/s (memory the CPU reaches without exits) gets the whole
+//! maximum, so RAM, static CXL memory and a DC extent are measured over the
+//! same bytes; a slower one (every access an exit: microseconds each
+//! directly, hundreds nested) gets what its speed covers in the time budget
+//! (at least 8 KiB), so it finishes in seconds. One untimed write pass first
+//! faults every page in; each operation then runs PASSES timed passes and
+//! the median is reported.
 
 use std::time::Instant;
 
@@ -20,6 +22,8 @@ use crate::mem::Mapping;
 
 const PROBE: usize = 4096;
 const MIN_LEN: usize = 8192;
+/// Below this (MB/s) a path is taken for an emulated one and scaled down.
+const FAST_MB_S: f64 = 10.0;
 
 /// What one `bench` run measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,13 +80,17 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Buffer length for a path that read PROBE bytes in `probe_secs`: what
-/// that speed covers in `budget_secs`, 8 KiB aligned, within MIN_LEN..=max.
+/// Buffer length for a path that read PROBE bytes in `probe_secs`: `max`
+/// (8 KiB aligned) for a fast path; for a slow one what its speed covers in
+/// `budget_secs`, 8 KiB aligned, within MIN_LEN..=max.
 pub fn scaled_len(probe_secs: f64, budget_secs: f64, max: usize) -> usize {
     let speed = PROBE as f64 / probe_secs.max(1e-9);
+    let max = (max / MIN_LEN * MIN_LEN).max(MIN_LEN);
+    if speed / 1e6 >= FAST_MB_S {
+        return max;
+    }
     let want = (speed * budget_secs) as usize;
-    let max = max / MIN_LEN * MIN_LEN;
-    (want / MIN_LEN * MIN_LEN).clamp(MIN_LEN, max.max(MIN_LEN))
+    (want / MIN_LEN * MIN_LEN).clamp(MIN_LEN, max)
 }
 
 fn timed(f: impl FnOnce()) -> f64 {
@@ -177,12 +185,13 @@ mod tests {
 
     #[test]
     fn scaled_len_bounds() {
-        // 4 KiB in 1 ms = 4 MB/s; 0.5 s -> 2 MB, 8 KiB aligned.
+        // 4 KiB in 1 ms = 4 MB/s, slow; 0.5 s -> 2 MB, 8 KiB aligned.
         assert_eq!(scaled_len(0.001, 0.5, 64 << 20), 2_048_000 / 8192 * 8192);
         // A trapped path: the floor.
         assert_eq!(scaled_len(0.25, 0.5, 64 << 20), MIN_LEN);
-        // A fast path: the cap.
+        // Fast paths all get the whole maximum, however fast.
         assert_eq!(scaled_len(1e-7, 0.5, 1 << 20), 1 << 20);
+        assert_eq!(scaled_len(4e-4, 0.5, 64 << 20), 64 << 20);
     }
 
     #[test]
