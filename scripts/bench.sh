@@ -30,6 +30,8 @@
 #   CXLVMM_BENCH_DC_NS="1 16 256" extent counts for the end-to-end adds
 #   CXLVMM_BENCH_VMMS="cxlvmm qemu"
 #   CXLVMM_BENCH_QEMU=qemu-system-x86_64
+#   CXLVMM_BENCH_PUBLISH=1        also copy results.json, results.md and the
+#                                 plots to docs/perf/ (for docs/PERFORMANCE.md)
 #   CXLVMM_E2E_MODE, CXLVMM_E2E_MEM, CXLVMM_E2E_TIMEOUT (default 3600) as for
 #   e2e.sh
 set -euo pipefail
@@ -138,6 +140,11 @@ host_desc="$(nproc) CPU(s), $(uname -r), $(sed -n 's/^model name\s*: //p' /proc/
     --mode "$mode" --host "$host_desc" --seconds "$t_run"
 "$report" render "$out/results.json" "$out"
 log "report in $((SECONDS - t))s: $out/results.json, results.md, $(cd "$out" && echo ./*.svg)"
+if [[ ${CXLVMM_BENCH_PUBLISH:-0} == 1 ]]; then
+    mkdir -p "$ROOT/docs/perf"
+    cp "$out/results.json" "$out/results.md" "$out"/*.svg "$ROOT/docs/perf/"
+    log "copied to docs/perf/"
+fi
 echo
 cat "$out/results.md"
 echo
