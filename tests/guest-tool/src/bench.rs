@@ -5,14 +5,16 @@
 //! string instruction: on an emulated path each access exits to the VMM,
 //! whose instruction emulator must decode it, and the same loop must run on
 //! every path for the figures to compare. `memcpy` copies the first half of
-//! the buffer to the second half, word by word, and counts the bytes copied.
+//! the buffer, less one page, to the second half one page in (source and
+//! destination a power of two apart alias in direct-mapped structures: TCG's
+//! TLB, cache sets), word by word, and counts the bytes copied.
 //!
 //! Sizes scale to the path: a probe times one 4 KiB read. A path faster
 //! than 10 MB/s (memory the CPU reaches without exits) gets the whole
 //! maximum, so RAM, static CXL memory and a DC extent are measured over the
 //! same bytes; a slower one (every access an exit: microseconds each
 //! directly, hundreds nested) gets what its speed covers in the time budget
-//! (at least 8 KiB), so it finishes in seconds. One untimed write pass first
+//! (at least 16 KiB), so it finishes in seconds. One untimed write pass first
 //! faults every page in; each operation then runs PASSES timed passes and
 //! the median is reported.
 
@@ -21,7 +23,9 @@ use std::time::Instant;
 use crate::mem::Mapping;
 
 const PROBE: usize = 4096;
-const MIN_LEN: usize = 8192;
+const MIN_LEN: usize = 16384;
+/// memcpy's destination is this far past the buffer's middle.
+const COPY_SKEW: usize = 4096;
 /// Below this (MB/s) a path is taken for an emulated one and scaled down.
 const FAST_MB_S: f64 = 10.0;
 
@@ -81,8 +85,8 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Buffer length for a path that read PROBE bytes in `probe_secs`: `max`
-/// (8 KiB aligned) for a fast path; for a slow one what its speed covers in
-/// `budget_secs`, 8 KiB aligned, within MIN_LEN..=max.
+/// (16 KiB aligned) for a fast path; for a slow one what its speed covers
+/// in `budget_secs`, 16 KiB aligned, within MIN_LEN..=max.
 pub fn scaled_len(probe_secs: f64, budget_secs: f64, max: usize) -> usize {
     let speed = PROBE as f64 / probe_secs.max(1e-9);
     let max = (max / MIN_LEN * MIN_LEN).max(MIN_LEN);
@@ -122,9 +126,11 @@ pub fn run(m: &Mapping, max: usize, budget_secs: f64, passes: usize) -> Result {
             }),
         ));
         write.push(mb_s(len, timed(|| write_pass(p, words, pass as u64))));
-        // SAFETY: the second half starts words/2 words in.
-        let dst = unsafe { p.add(words / 2) };
-        copy.push(mb_s(len / 2, timed(|| copy_pass(p, dst, words / 2))));
+        // SAFETY: the destination starts one page into the second half and
+        // the copy ends at the buffer's end (len is a multiple of 16 KiB).
+        let dst = unsafe { p.add(words / 2 + COPY_SKEW / 8) };
+        let n = words / 2 - COPY_SKEW / 8;
+        copy.push(mb_s(n * 8, timed(|| copy_pass(p, dst, n))));
     }
     Result {
         bytes: len,
@@ -185,8 +191,11 @@ mod tests {
 
     #[test]
     fn scaled_len_bounds() {
-        // 4 KiB in 1 ms = 4 MB/s, slow; 0.5 s -> 2 MB, 8 KiB aligned.
-        assert_eq!(scaled_len(0.001, 0.5, 64 << 20), 2_048_000 / 8192 * 8192);
+        // 4 KiB in 1 ms = 4 MB/s, slow; 0.5 s -> 2 MB, 16 KiB aligned.
+        assert_eq!(
+            scaled_len(0.001, 0.5, 64 << 20),
+            2_048_000 / MIN_LEN * MIN_LEN
+        );
         // A trapped path: the floor.
         assert_eq!(scaled_len(0.25, 0.5, 64 << 20), MIN_LEN);
         // Fast paths all get the whole maximum, however fast.
