@@ -17,13 +17,25 @@
 //!                                               time 8-byte stores, then loads, over LEN bytes of a shared
 //!                                               mapping of PATH (`ram`: anonymous memory); print MB/s
 //! cxl-guest dcd-serve WINDOW SEED PLAN       drive the DCD device from user space (see dcd.rs):
-//!                                               PLAN is accept/decline words for successive offers
+//!                                               PLAN is accept/bare/decline/slow words for successive
+//!                                               offers; CXL_GUEST_SERIAL=N picks the device by serial
+//! cxl-guest bench LABEL TARGET OFFSET MAXLEN [BUDGET_MS [PASSES]]
+//!                                               read/write/memcpy bandwidth of TARGET (`anon` for
+//!                                               private RAM, or a file: /dev/mem, /dev/daxN.M) from
+//!                                               OFFSET, at most MAXLEN bytes (see bench.rs); prints
+//!                                               one `E2E-BENCH: kind=bw path=LABEL ...` line
+//! cxl-guest qmp SOCKET COMMAND_JSON...        run QMP commands on QEMU's unix socket; prints each
+//!                                               answer, fails on the first error
+//! cxl-guest mapped LOG HPA                    `memslot` if cxlvmm's -v LOG shows a memslot mapped
+//!                                               over HPA, else `trapped`
 //! ```
 //! Exit status 0 on success; errors and mismatches are one line on stderr.
 
+mod bench;
 mod dcd;
 mod mem;
 mod pattern;
+mod qmp;
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -181,6 +193,50 @@ fn run(args: &[String]) -> Result<(), String> {
             let seed = arg(args, 3, "SEED")?;
             let plan = args.get(4).map(String::as_str).unwrap_or("");
             dcd::serve(window, seed, plan)
+        }
+        "bench" => {
+            let label = args.get(2).ok_or("missing LABEL")?;
+            let target = args.get(3).ok_or("missing TARGET")?;
+            let offset = arg(args, 4, "OFFSET")?;
+            let max = arg(args, 5, "MAXLEN")? as usize;
+            let budget_ms = if args.len() > 6 {
+                arg(args, 6, "BUDGET_MS")?
+            } else {
+                500
+            };
+            let passes = if args.len() > 7 {
+                arg(args, 7, "PASSES")?
+            } else {
+                3
+            } as usize;
+            // DAX devices map in 2 MiB units.
+            let map_len = max.next_multiple_of(2 << 20);
+            let m = if target == "anon" {
+                Mapping::anon(map_len)?
+            } else {
+                Mapping::file(target, offset, map_len)?
+            };
+            let r = bench::run(&m, max, budget_ms as f64 / 1000.0, passes);
+            println!("{}", bench::line(label, &r));
+            Ok(())
+        }
+        "qmp" => {
+            let socket = args.get(2).ok_or("missing SOCKET")?;
+            qmp::run(socket, &args[3..])
+        }
+        "mapped" => {
+            let log = args.get(2).ok_or("missing LOG")?;
+            let hpa = arg(args, 3, "HPA")?;
+            let text = std::fs::read_to_string(log).map_err(|e| format!("{log}: {e}"))?;
+            println!(
+                "{}",
+                if qmp::log_maps(&text, hpa) {
+                    "memslot"
+                } else {
+                    "trapped"
+                }
+            );
+            Ok(())
         }
         _ => Err(format!("unknown command '{cmd}' (see the source's header)")),
     }

@@ -42,6 +42,42 @@ impl Mapping {
         })
     }
 
+    /// Anonymous private memory (guest RAM), not touched yet.
+    pub fn anon(len: usize) -> Result<Self, String> {
+        // SAFETY: anonymous mapping; checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+        }
+        // Huge pages where the kernel has them, like the 2 MiB pages of a
+        // device-DAX mapping (advice only: failure changes nothing).
+        // SAFETY: advice on our own fresh mapping.
+        unsafe { libc::madvise(ptr, len, libc::MADV_HUGEPAGE) };
+        Ok(Self {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// Length of the mapping in bytes.
+    pub fn size(&self) -> usize {
+        self.len
+    }
+
+    /// The mapping as 8-byte words (for the bandwidth loops).
+    pub fn words(&self) -> *mut u64 {
+        self.ptr.cast()
+    }
+
     /// Anonymous private memory bound to NUMA node `node`, every page touched.
     pub fn on_node(node: u32, len: usize) -> Result<Self, String> {
         // SAFETY: anonymous mapping; checked below.
@@ -93,6 +129,21 @@ impl Mapping {
         assert!(off + 8 <= self.len);
         // SAFETY: in bounds (checked) and 8-byte aligned by every caller.
         unsafe { std::ptr::write_volatile(self.ptr.add(off).cast::<u64>(), v) }
+    }
+
+    /// Stores a 32-bit register (one 4-byte store: some devices take
+    /// doorbells only as dwords).
+    pub fn write_u32(&self, off: usize, v: u32) {
+        assert!(off + 4 <= self.len && off & 3 == 0);
+        // SAFETY: in bounds and aligned (checked).
+        unsafe { std::ptr::write_volatile(self.ptr.add(off).cast::<u32>(), v) }
+    }
+
+    /// Loads a 32-bit register.
+    pub fn read_u32(&self, off: usize) -> u32 {
+        assert!(off + 4 <= self.len && off & 3 == 0);
+        // SAFETY: as above.
+        unsafe { std::ptr::read_volatile(self.ptr.add(off).cast::<u32>()) }
     }
 
     /// Loads a word.
