@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use devices::memory::composed::MapBudget;
 use devices::memory::{ComposedMapping, ComposedPiece};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
@@ -120,6 +121,9 @@ pub struct MemoryManager {
     vm: Arc<VmFd>,
     ram: GuestMemoryMmap,
     state: Mutex<State>,
+    /// Room left under `vm.max_map_count` for composed interleaves; `None`
+    /// if its files could not be opened (interleaves then stay trapped).
+    map_budget: Option<MapBudget>,
 }
 
 impl MemoryManager {
@@ -135,9 +139,13 @@ impl MemoryManager {
             .collect();
         let ram = GuestMemoryMmap::<()>::from_ranges(&ranges)
             .map_err(|e| MemoryError::Alloc(format!("{e:?}")))?;
+        let map_budget = MapBudget::open()
+            .map_err(|e| log::warn!("cannot read the host's mapping limit ({e}): interleaved CXL regions will take the emulated path"))
+            .ok();
         let mm = Self {
             vm,
             ram,
+            map_budget,
             state: Mutex::new(State {
                 slots: SlotAllocator::new(slot_limit),
                 by_gpa: BTreeMap::new(),
@@ -318,7 +326,10 @@ impl devices::cxl::fabric::GuestMemoryMapper for MemoryManager {
 
     fn mapping_budget(&self) -> u64 {
         // Unknown limits compose nothing rather than risk failing halfway.
-        devices::memory::composed::mapping_budget().unwrap_or(0)
+        self.map_budget
+            .as_ref()
+            .and_then(MapBudget::available)
+            .unwrap_or(0)
     }
 
     fn unmap(&self, gpa: u64) -> Result<(), String> {

@@ -9,7 +9,9 @@
 //! it unmaps the whole range. Whoever installs it as a memslot must remove
 //! the memslot first.
 
+use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -170,17 +172,58 @@ impl Drop for ComposedMapping {
 }
 
 /// How many more mappings this process may create before reaching
-/// `vm.max_map_count`, less [`MAP_COUNT_MARGIN`]; `None` if the limit or the
-/// process's mappings cannot be read.
-pub fn mapping_budget() -> Option<u64> {
-    let limit: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let maps = std::fs::read("/proc/self/maps").ok()?;
-    let used = maps.iter().filter(|b| **b == b'\n').count() as u64;
-    Some(limit.saturating_sub(used).saturating_sub(MAP_COUNT_MARGIN))
+/// `vm.max_map_count`, less [`MAP_COUNT_MARGIN`]. The two proc files are
+/// opened once, when the VMM starts, and read again at each question: the
+/// question comes from a vCPU thread, whose seccomp filter opens no files.
+#[derive(Debug)]
+pub struct MapBudget {
+    /// `/proc/sys/vm/max_map_count`.
+    limit: File,
+    /// `/proc/self/maps` (this process, whichever thread reads it).
+    maps: File,
+}
+
+impl MapBudget {
+    /// Opens the files it reads.
+    pub fn open() -> std::io::Result<Self> {
+        Ok(Self {
+            limit: File::open("/proc/sys/vm/max_map_count")?,
+            maps: File::open("/proc/self/maps")?,
+        })
+    }
+
+    /// Mappings left; `None` if the limit or the process's mappings cannot
+    /// be read.
+    pub fn available(&self) -> Option<u64> {
+        let mut text = Vec::new();
+        let limit: u64 = {
+            each_chunk(&self.limit, |c| text.extend_from_slice(c))?;
+            std::str::from_utf8(&text).ok()?.trim().parse().ok()?
+        };
+        let mut used = 0u64;
+        each_chunk(&self.maps, |c| {
+            used += c.iter().filter(|b| **b == b'\n').count() as u64
+        })?;
+        Some(limit.saturating_sub(used).saturating_sub(MAP_COUNT_MARGIN))
+    }
+}
+
+/// Reads `f` from its start (pread: no shared file offset) to its end in
+/// chunks; `None` on a read error.
+fn each_chunk(f: &File, mut chunk: impl FnMut(&[u8])) -> Option<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = 0u64;
+    loop {
+        match f.read_at(&mut buf, at) {
+            Ok(0) => return Some(()),
+            Ok(n) => {
+                chunk(&buf[..n]);
+                at += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -276,7 +319,13 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        let b = mapping_budget().unwrap();
+        let budget = MapBudget::open().unwrap();
+        let b = budget.available().unwrap();
         assert!(b + MAP_COUNT_MARGIN < limit, "{b} of {limit}");
+        // Read again from the same descriptors: more mappings, less budget.
+        let extra: Vec<_> = (0..8).map(|_| backend(4096, true)).collect();
+        let after = budget.available().unwrap();
+        assert!(after < b, "{after} after 8 more mappings, {b} before");
+        drop(extra);
     }
 }
