@@ -159,6 +159,27 @@ mod tests {
         assert_eq!(run(&file), Outcome::Accepted(false), "not built: a file");
     }
 
+    /// The seed corpus (fuzz/seeds/cli_topology) holds valid command lines
+    /// of every form, so the fuzzer starts from accepted topologies.
+    #[test]
+    fn seeds_are_accepted() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/cli_topology");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            let got = run(&std::fs::read(&path).unwrap());
+            match path.file_name().unwrap().to_str().unwrap() {
+                "plain" => {
+                    assert!(matches!(got, Outcome::Refused(ref e) if e.contains("--kernel")))
+                }
+                "short-file" => assert_eq!(got, Outcome::Accepted(false)),
+                name => assert_eq!(got, Outcome::Accepted(true), "{name}"),
+            }
+            n += 1;
+        }
+        assert!(n >= 7);
+    }
+
     #[test]
     fn mistakes_give_one_line() {
         assert_eq!(run(b"--bogus"), Outcome::Usage);

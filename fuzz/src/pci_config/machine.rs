@@ -210,6 +210,20 @@ impl Machine {
     }
 }
 
+impl Drop for Machine {
+    /// The buses hold ECAM and the config ports, which hold the segment,
+    /// which holds the buses: the cycle would keep every device alive (a
+    /// leak per input). Emptying the buses breaks it; the VMM builds one
+    /// machine per process and never needs to.
+    fn drop(&mut self) {
+        for bus in [&self.mmio, &self.io] {
+            for r in bus.ranges() {
+                let _ = bus.remove(r.base);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
