@@ -128,7 +128,8 @@ for target in "${targets[@]}"; do
         result="CRASH (exit $rc) ${artifact:-no artifact; see $logf}"
         failed+=("$target")
         # The finding itself: libFuzzer's report and the panic message.
-        grep -E -m20 "panicked at|ERROR: |SUMMARY: |deadly signal|Test unit written" "$logf" >&2 || true
+        grep -E -m1 -A1 "panicked at" "$logf" >&2 || true
+        grep -E -m10 "ERROR: |SUMMARY: |Test unit written" "$logf" >&2 || true
     else
         result="no crash"
     fi

@@ -193,6 +193,39 @@ pub fn program_decoder(d: &mut Type3, p: &DecoderProgram) {
     w(d, DECODER_CONTROL, u64::from(p.control));
 }
 
+/// Commits one endpoint decoder per partition (volatile, persistent, each
+/// DC region's decode range), each mapping its DPA at `window + DPA`, and
+/// enables decoding: where a driver that creates a region for every
+/// partition ends up. Decoders beyond the device's count are skipped.
+pub fn commit_every_partition(d: &mut Type3, window: u64) {
+    let m = d.memdev();
+    let (vol, pmem) = (m.config().volatile_bytes, m.config().persistent_bytes);
+    let mut ranges = Vec::new();
+    if vol > 0 {
+        ranges.push((0, vol));
+    }
+    if pmem > 0 {
+        ranges.push((vol, pmem));
+    }
+    for r in m.dcd().regions() {
+        ranges.push((r.base, r.decode_length));
+    }
+    for (index, (dpa, len)) in ranges.into_iter().enumerate() {
+        program_decoder(
+            d,
+            &DecoderProgram {
+                index: index as u64,
+                base: window + dpa,
+                size: len,
+                skip: 0,
+                control: 1 << 9,
+            },
+        );
+    }
+    set_hdm_enable(d, true);
+    set_mem_enable(d, true);
+}
+
 /// Sets or clears HDM Decoder Enable (Global Control).
 pub fn set_hdm_enable(d: &mut Type3, on: bool) {
     let v = bar_read(d, REGS_BAR, HDM + HDM_DECODER_GLOBAL_CONTROL, 4) as u32;

@@ -10,11 +10,14 @@
 //!   Mem_Enable; raw reads and writes of the registers BAR, the MSI-X BAR and
 //!   configuration space;
 //! - operator: tagged backends created and deleted in the VMM's registry,
-//!   Dynamic Capacity add and release requests (`operator.rs`).
+//!   Dynamic Capacity add and release requests (`operator.rs`);
+//! - whole exchanges (offer and accept or decline, release and give back)
+//!   as one step (`flows.rs`), so that held capacity is common.
 //!
 //! After every step `invariants::check` runs; a refused request must leave
 //! the device as it was.
 
+pub mod flows;
 pub mod guest;
 pub mod invariants;
 pub mod operator;
@@ -22,10 +25,11 @@ pub mod rig;
 
 use arbitrary::Arbitrary;
 use devices::cxl::dcd::extent::encode_updated_extents;
-use devices::cxl::dcd::ExtentRange;
+use devices::cxl::dcd::{ExtentRange, ExtentState};
 use devices::cxl::device_regs::mailbox::{
     CONTROL_BACKGROUND_COMMAND_COMPLETE_INTERRUPT, CONTROL_MB_DOORBELL_INTERRUPT,
 };
+use devices::cxl::doe::DOE_CTRL_ABORT;
 use devices::cxl::mailbox::{Opcode, COMMANDS};
 use devices::cxl::type3::{MSIX_BAR, REGS_BAR, REGS_BAR_SIZE};
 
@@ -55,9 +59,15 @@ impl OpcodeSel {
     }
 }
 
-/// One extent named in a host response.
+/// One extent (or several) named in a host response.
 #[derive(Arbitrary, Clone, Copy, Debug)]
 pub enum Pick {
+    /// Every pending extent, in DPA order (a driver accepting what it was
+    /// offered).
+    AllPending,
+    /// Every extent whose release the device asked for (a driver giving
+    /// back what it was asked for).
+    AllReleasePending,
     /// The n-th live extent (pending, accepted or release-pending), whole.
     Live(u8),
     /// A block-sized piece of the n-th live extent, `skip` blocks in.
@@ -119,7 +129,7 @@ pub enum GuestOp {
         /// Response dwords to read at most.
         reads: u8,
     },
-    /// CDAT Read Entry over DOE.
+    /// CDAT Read Entry over DOE, after an Abort.
     CdatEntry {
         /// Entry handle.
         handle: u16,
@@ -141,6 +151,9 @@ pub enum GuestOp {
         /// Commit.
         commit: bool,
     },
+    /// Commits a decoder per partition and enables decoding
+    /// ([`guest::commit_every_partition`]).
+    CommitAll,
     /// HDM Decoder Enable and Mem_Enable.
     Enable {
         /// HDM Decoder Enable.
@@ -178,6 +191,8 @@ pub enum Op {
     Guest(GuestOp),
     /// The operator does something.
     Operator(OperatorOp),
+    /// A whole offer or release exchange (`flows.rs`).
+    Flow(flows::Flow),
 }
 
 /// A whole input.
@@ -189,15 +204,23 @@ pub struct Input {
     pub ops: Vec<Op>,
 }
 
-/// The (dpa, len) a pick names on the device now.
-fn pick_range(rig: &Rig, p: Pick) -> (u64, u64) {
+/// The (dpa, len) ranges a pick names on the device now.
+fn pick_ranges(rig: &Rig, p: Pick) -> Vec<(u64, u64)> {
     let dcd = rig.dev.memdev().dcd();
     let live = dcd.extents();
+    let in_state = |s: ExtentState| -> Vec<(u64, u64)> {
+        live.iter()
+            .filter(|i| i.state == s)
+            .map(|i| (i.extent.dpa, i.extent.len))
+            .collect()
+    };
     let nth = |n: u8| {
         live.get(usize::from(n) % live.len().max(1))
             .map(|i| &i.extent)
     };
-    match p {
+    let one = match p {
+        Pick::AllPending => return in_state(ExtentState::Pending),
+        Pick::AllReleasePending => return in_state(ExtentState::ReleasePending),
         Pick::Live(n) => nth(n).map_or((0, 0), |e| (e.dpa, e.len)),
         Pick::Part { n, skip } => nth(n).map_or((0, 0), |e| {
             let block = dcd.regions()[usize::from(e.region)].block_size;
@@ -215,7 +238,8 @@ fn pick_range(rig: &Rig, p: Pick) -> (u64, u64) {
             (base.wrapping_add(off), len)
         }
         Pick::Raw { dpa, len } => (dpa, len),
-    }
+    };
+    vec![one]
 }
 
 fn bar_access(rig: &mut Rig, bar: u8, offset: u64, width: u8, value: Option<u64>) {
@@ -267,10 +291,9 @@ fn guest_op(rig: &mut Rig, g: &GuestOp) {
             let ranges: Vec<ExtentRange> = picks
                 .iter()
                 .take(12)
-                .map(|&p| {
-                    let (dpa, len) = pick_range(rig, p);
-                    ExtentRange::new(dpa, len)
-                })
+                .flat_map(|&p| pick_ranges(rig, p))
+                .take(32)
+                .map(|(dpa, len)| ExtentRange::new(dpa, len))
                 .collect();
             let mut p = count.unwrap_or(ranges.len() as u32).to_le_bytes().to_vec();
             p.extend([*flags, 0, 0, 0]);
@@ -314,6 +337,9 @@ fn guest_op(rig: &mut Rig, g: &GuestOp) {
             guest::doe_exchange(d, request, *control, usize::from(*reads));
         }
         GuestOp::CdatEntry { handle, reads } => {
+            // Abort first, as Linux does before it uses a DOE mailbox: a
+            // response left unread by earlier requests is dropped.
+            guest::doe_exchange(d, &[], DOE_CTRL_ABORT, 0);
             let req = [0x0002_1e98, 3, u32::from(*handle) << 16];
             let out = guest::doe_exchange(d, &req, 1 << 31, usize::from(*reads));
             if let Some(&h) = out.first() {
@@ -330,13 +356,14 @@ fn guest_op(rig: &mut Rig, g: &GuestOp) {
         } => {
             let p = DecoderProgram {
                 index: u64::from(index % 5),
-                base: WINDOW + u64::from(base % 5) * UNIT,
-                size: u64::from(size % 5) * UNIT,
-                skip: u64::from(skip % 4) * UNIT,
+                base: WINDOW + u64::from(base % 4) * UNIT,
+                size: u64::from(size % 3) * UNIT,
+                skip: u64::from(skip % 3) * UNIT,
                 control: u32::from(*control) & !(1 << 9) | (u32::from(*commit) << 9),
             };
             guest::program_decoder(d, &p);
         }
+        GuestOp::CommitAll => guest::commit_every_partition(d, WINDOW),
         GuestOp::Enable { hdm, mem } => {
             guest::set_hdm_enable(d, *hdm);
             guest::set_mem_enable(d, *mem);
@@ -376,13 +403,41 @@ pub fn run(input: &Input) {
     execute(input);
 }
 
-/// Runs one input and hands back the device and the operator's state.
-pub fn execute(input: &Input) -> (Rig, Operator) {
+/// How far a run got at any step (for measuring a corpus).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reached {
+    /// An extent was pending.
+    pub pending: bool,
+    /// An extent was accepted (held).
+    pub accepted: bool,
+    /// Some memory was mapped.
+    pub mapped: bool,
+    /// DC memory (an accepted extent) was mapped.
+    pub dc_mapped: bool,
+}
+
+impl Reached {
+    fn update(&mut self, rig: &Rig) {
+        let dcd = rig.dev.memdev().dcd();
+        self.pending |= dcd.live_count() > dcd.held_count();
+        self.accepted |= dcd.held_count() > 0;
+        let slots = rig.mapper.slots();
+        self.mapped |= !slots.is_empty();
+        let dc_base = dcd.regions().first().map_or(u64::MAX, |r| r.base);
+        self.dc_mapped |= slots.iter().any(|s| s.gpa >= WINDOW + dc_base);
+    }
+}
+
+/// Runs one input and hands back the device, the operator's state and how
+/// far it got.
+pub fn execute(input: &Input) -> (Rig, Operator, Reached) {
     let mut rig = Rig::new(input.device);
     let mut operator = Operator::default();
+    let mut reached = Reached::default();
     for op in input.ops.iter().take(MAX_OPS) {
         match op {
             Op::Guest(g) => guest_op(&mut rig, g),
+            Op::Flow(f) => flows::run(&mut rig, &mut operator, *f),
             Op::Operator(o) => {
                 let before = invariants::snapshot(&rig);
                 if let Err(e) = operator.apply(&mut rig.dev, o) {
@@ -395,8 +450,9 @@ pub fn execute(input: &Input) -> (Rig, Operator) {
             }
         }
         invariants::check(&mut rig, &operator);
+        reached.update(&rig);
     }
-    (rig, operator)
+    (rig, operator, reached)
 }
 
 #[cfg(test)]

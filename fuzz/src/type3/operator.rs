@@ -27,13 +27,14 @@ pub fn tag(n: u8) -> Uuid {
 /// A size or range in units of a DC region's blocks, or raw bytes.
 #[derive(Arbitrary, Clone, Copy, Debug)]
 pub enum Span {
-    /// `count` blocks from block `start` of region `region`.
+    /// `count % 4 + 1` blocks from block `start` (modulo the region's
+    /// blocks) of region `region` (modulo the device's regions).
     Blocks {
-        /// Region whose block size counts.
+        /// Region whose blocks count.
         region: u8,
         /// First block.
         start: u8,
-        /// Number of blocks (0 allowed).
+        /// Number of blocks, less one.
         count: u8,
     },
     /// Any offset and length.
@@ -54,11 +55,18 @@ impl Span {
                 start,
                 count,
             } => {
+                // Inside the region, 1 to 4 blocks (mostly valid requests;
+                // Raw gives the rest).
                 let regions = dev.memdev().dcd().regions();
-                let block = regions
-                    .get(usize::from(region) % regions.len().max(1))
-                    .map_or(2 << 20, |r| r.block_size);
-                (u64::from(start) * block, u64::from(count % 16) * block)
+                let Some(r) = regions.get(usize::from(region) % regions.len().max(1)) else {
+                    return (0, 0);
+                };
+                let blocks = (r.length / r.block_size).max(1);
+                let start = u64::from(start) % blocks;
+                (
+                    start * r.block_size,
+                    (1 + u64::from(count % 4)) * r.block_size,
+                )
             }
             Span::Raw { offset, len } => (offset, len),
         }
@@ -205,7 +213,7 @@ impl Operator {
                 let req = AddRequest {
                     host_id: u16::from(*host_id % 4 == 3),
                     selection_policy: selection(*policy),
-                    region: *region % 10,
+                    region: *region % 3,
                     tag: t,
                     extents: requested(dev, extents),
                     backend,
@@ -230,7 +238,7 @@ impl Operator {
                     },
                     forced: *forced,
                     sanitize_on_release: *sanitize,
-                    region: *region % 10,
+                    region: *region % 3,
                     tag: t.map(tag),
                     extents: requested(dev, extents),
                 };

@@ -4,11 +4,12 @@
 use super::*;
 use crate::type3::operator::tag;
 
+/// `count` (1-4) blocks from block `start` of `region`.
 fn blocks(region: u8, start: u8, count: u8) -> Span {
     Span::Blocks {
         region,
         start,
-        count,
+        count: count - 1,
     }
 }
 
@@ -62,7 +63,7 @@ fn tagged_extent_is_mapped_on_accept_and_freed_on_release() {
     ops.extend(commit(1));
     ops.push(add(Some(1), blocks(0, 2, 1)));
     ops.push(respond(true, vec![Pick::Live(0)]));
-    let (rig, op) = execute(&Input {
+    let (rig, op, _) = execute(&Input {
         device: DeviceKind::DcOnly,
         ops: ops.clone(),
     });
@@ -80,9 +81,9 @@ fn tagged_extent_is_mapped_on_accept_and_freed_on_release() {
         tag: Some(1),
         extents: vec![],
     }));
-    ops.push(respond(false, vec![Pick::Live(0)]));
+    ops.push(respond(false, vec![Pick::AllReleasePending]));
     ops.push(Op::Operator(OperatorOp::BackendRemove { tag: 1 }));
-    let (rig, op) = execute(&Input {
+    let (rig, op, _) = execute(&Input {
         device: DeviceKind::DcOnly,
         ops,
     });
@@ -100,8 +101,8 @@ fn dc_backing_memory_maps_untagged_extents_and_static_capacity() {
         log: 4,
         clear: true,
     }));
-    ops.push(respond(true, vec![Pick::Live(0)]));
-    let (rig, _) = execute(&Input {
+    ops.push(respond(true, vec![Pick::AllPending]));
+    let (rig, _, _) = execute(&Input {
         device: DeviceKind::DcBacked,
         ops,
     });
@@ -124,12 +125,60 @@ fn refused_requests_and_responses_change_nothing() {
     ops.push(add(Some(3), blocks(0, 0, 1)));
     ops.push(respond(true, vec![Pick::Region(blocks(0, 0, 1))]));
     ops.push(respond(false, vec![Pick::Raw { dpa: 0, len: 4096 }]));
-    let (rig, _) = execute(&Input {
+    let (rig, _, _) = execute(&Input {
         device: DeviceKind::DcOnly,
         ops,
     });
     assert!(rig.dev.memdev().dcd_extents().is_empty());
     assert!(rig.mapper.ranges().is_empty());
+}
+
+#[test]
+fn flows_offer_accept_and_give_back_tagged_capacity() {
+    let offer = |accept| {
+        Op::Flow(flows::Flow::OfferAndAnswer {
+            region: 1,
+            start: 0,
+            count: 1,
+            tagged: Some(2),
+            accept,
+        })
+    };
+    // DcOnly: region 1 (4 MiB blocks) decodes at DPA 256 MiB.
+    let mut ops = vec![Op::Guest(GuestOp::CommitAll), offer(true)];
+    let (rig, _, reached) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops: ops.clone(),
+    });
+    assert!(reached.dc_mapped);
+    assert_eq!(rig.mapper.ranges(), vec![(WINDOW + UNIT, 8 << 20)]);
+    ops.push(Op::Flow(flows::Flow::ReleaseAndReturn {
+        n: 0,
+        forced: false,
+        sanitize: false,
+    }));
+    // The backend is free again: the same offer can be made and declined.
+    ops.push(offer(false));
+    let (rig, op, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops,
+    });
+    assert!(rig.mapper.ranges().is_empty());
+    assert!(rig.dev.memdev().dcd_extents().is_empty());
+    assert_eq!(op.registry.list().len(), 1);
+}
+
+#[test]
+fn commit_all_maps_every_static_partition() {
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::StaticAndDc,
+        ops: vec![Op::Guest(GuestOp::CommitAll)],
+    });
+    // Volatile and persistent, from their own backends; no DC extent yet.
+    assert_eq!(
+        rig.mapper.ranges(),
+        vec![(WINDOW, UNIT), (WINDOW + UNIT, UNIT)]
+    );
 }
 
 #[test]
@@ -174,4 +223,31 @@ fn random_bytes_decode_into_inputs_that_run() {
         run(&input);
     }
     assert!(total > 20, "{total} operations decoded");
+}
+
+/// How deep a corpus gets (`cargo test --lib -- --ignored --nocapture
+/// corpus_depth`, after a fuzz run): how many of its inputs have, at some
+/// step, an extent pending, one accepted, memory mapped, DC memory mapped.
+#[test]
+#[ignore]
+fn corpus_depth() {
+    use arbitrary::{Arbitrary, Unstructured};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/type3");
+    let (mut n, mut pending, mut accepted, mut mapped, mut dc_mapped) = (0, 0, 0, 0, 0);
+    for e in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(&bytes)) else {
+            continue;
+        };
+        let (_, _, r) = execute(&input);
+        n += 1;
+        pending += usize::from(r.pending);
+        accepted += usize::from(r.accepted);
+        mapped += usize::from(r.mapped);
+        dc_mapped += usize::from(r.dc_mapped);
+    }
+    println!(
+        "{n} inputs: {pending} reach a pending extent, {accepted} an accepted one, \
+         {mapped} mapped memory, {dc_mapped} mapped DC memory"
+    );
 }
