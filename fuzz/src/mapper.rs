@@ -61,7 +61,10 @@ impl GuestMemoryMapper for RecordingMapper {
         len: u64,
     ) -> Result<(), String> {
         assert!(
-            len > 0 && gpa % PAGE == 0 && len % PAGE == 0 && offset % PAGE == 0,
+            len > 0
+                && gpa.is_multiple_of(PAGE)
+                && len.is_multiple_of(PAGE)
+                && offset.is_multiple_of(PAGE),
             "memory path asked for a bad memslot: gpa {gpa:#x} len {len:#x} offset {offset:#x}"
         );
         let end = gpa.checked_add(len).expect("memslot wraps");

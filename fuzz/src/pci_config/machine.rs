@@ -48,16 +48,16 @@ fn long_form(
     devices: &[&str],
     windows: &[&str],
 ) -> CxlConfig {
-    let mut c = CxlConfig::default();
-    c.backends = backends.iter().map(|s| parse_backend(s).unwrap()).collect();
-    c.host_bridges = bridges
-        .iter()
-        .map(|s| parse_host_bridge(s).unwrap())
-        .collect();
-    c.root_ports = ports.iter().map(|s| parse_root_port(s).unwrap()).collect();
-    c.devices = devices.iter().map(|s| parse_type3(s).unwrap()).collect();
-    c.windows = windows.iter().map(|s| parse_window(s).unwrap()).collect();
-    c
+    CxlConfig {
+        backends: backends.iter().map(|s| parse_backend(s).unwrap()).collect(),
+        host_bridges: bridges
+            .iter()
+            .map(|s| parse_host_bridge(s).unwrap())
+            .collect(),
+        root_ports: ports.iter().map(|s| parse_root_port(s).unwrap()).collect(),
+        devices: devices.iter().map(|s| parse_type3(s).unwrap()).collect(),
+        windows: windows.iter().map(|s| parse_window(s).unwrap()).collect(),
+    }
 }
 
 impl TopologyKind {
