@@ -7,9 +7,9 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
 #      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
-#   4. the fuzz crate (fuzz/): fmt, clippy, its harness tests, then every fuzz target
-#      for CXLVMM_FUZZ_SECONDS each (default 15; 0 skips this step) through
-#      scripts/fuzz.sh, which installs cargo-fuzz the first time
+#   4. the fuzz crate (fuzz/): fmt, clippy, its harness tests, then every
+#      fuzz target for CXLVMM_FUZZ_SECONDS each (default 15; 0 skips this
+#      step) through scripts/fuzz.sh, which installs cargo-fuzz if missing
 #   5. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
 #      "boot cxl-static cxl-interleave dcd"; set it to "" to skip them)
 set -euo pipefail
