@@ -7,9 +7,12 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
 #      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
-#   4. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
-#      "boot cxl-static cxl-interleave dcd demo disk"; set it to "" to skip them;
-#      demo is the README's first command)
+#   4. the fuzz crate (fuzz/): fmt, its harness tests, then every
+#      fuzz target for CXLVMM_FUZZ_SECONDS each (default 15; 0 skips this
+#      step) through scripts/fuzz.sh, which installs cargo-fuzz if missing
+#   5. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
+#      "boot cxl-static cxl-interleave dcd demo disk"; set it to "" to skip
+#      them; demo is the README's first command)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -27,6 +30,7 @@ if [[ $EUID -ne 0 ]]; then
 fi
 
 SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo disk}
+FUZZ_SECONDS=${CXLVMM_FUZZ_SECONDS:-15}
 
 step() {
     local name=$1 t=$SECONDS
@@ -59,6 +63,15 @@ step fetch-guest "$ROOT/scripts/fetch-guest.sh"
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
+if [[ $FUZZ_SECONDS != 0 ]]; then
+    # The fuzz crate is its own workspace, outside `--all`/`--workspace`.
+    step fuzz-fmt cargo fmt --manifest-path fuzz/Cargo.toml --check
+    # Its Cargo.lock pins the versions the main one does, so in the main
+    # target directory the harness tests reuse most of what `test` built.
+    step fuzz-harness cargo test --manifest-path fuzz/Cargo.toml --lib \
+        --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
+    step fuzz "$ROOT/scripts/fuzz.sh" all "$FUZZ_SECONDS"
+fi
 for scenario in $SCENARIOS; do
     step "e2e-$scenario" "$ROOT/scripts/e2e.sh" "$scenario"
 done

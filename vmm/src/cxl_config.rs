@@ -22,7 +22,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use arch::layout::{CXL_FMW_ALIGN, CXL_FMW_SIZE};
+use devices::cxl::dcd::{DcConfig, DcRegions};
 use devices::cxl::decode::Interleave;
+use devices::cxl::memdev::MemdevConfig;
 use devices::memory::{BackendConfig, BackendKind};
 use uuid::Uuid;
 
@@ -109,6 +111,43 @@ pub struct Type3Spec {
     pub fw_version: String,
     /// Dynamic Capacity, if any.
     pub dc: Option<DcSpec>,
+}
+
+impl Type3Spec {
+    /// The memory device configuration the device is built with, given the
+    /// sizes of its volatile and persistent backends and whether a backend
+    /// sits behind its DC range (the one place both the checks below and
+    /// the device builder take it from).
+    pub fn memdev_config(
+        &self,
+        volatile_bytes: u64,
+        persistent_bytes: u64,
+        dc_backed: bool,
+    ) -> MemdevConfig {
+        let mut memdev = MemdevConfig {
+            serial: self.serial,
+            volatile_bytes,
+            persistent_bytes,
+            lsa_size: self.lsa_size,
+            lsa_file: self.lsa_file.clone(),
+            fw_revision: self.fw_version.clone(),
+            ..MemdevConfig::default()
+        };
+        if let Some(dc) = &self.dc {
+            memdev.dc = DcConfig {
+                regions: DcRegions::Equal {
+                    count: dc.regions,
+                    total_bytes: dc.total_size,
+                    block_size: dc.block_size,
+                    sanitize_on_release: dc.sanitize_on_release,
+                },
+                static_backing: dc_backed,
+                ..DcConfig::default()
+            };
+            memdev.event_log_depths.dynamic_capacity = dc.event_log_depth;
+        }
+        memdev
+    }
 }
 
 /// A CXL fixed memory window.
@@ -488,6 +527,7 @@ impl CxlConfig {
                     ));
                 }
             }
+            self.check_memdev(d, dc_memdev.as_deref())?;
         }
         let mut total = 0u64;
         for (i, w) in self.windows.iter().enumerate() {
@@ -523,6 +563,38 @@ impl CxlConfig {
         }
         if !self.devices.is_empty() && self.windows.is_empty() {
             return Err("CXL devices need a window (--cxl-fmw)".into());
+        }
+        Ok(())
+    }
+
+    /// What the device itself would refuse at build time: the memory device
+    /// configuration (DC regions and block size, firmware version, LSA
+    /// size, event log depth) and a DC backend too small for the DC range.
+    fn check_memdev(&self, d: &Type3Spec, dc_memdev: Option<&str>) -> Result<(), String> {
+        let size = |id: &Option<String>| {
+            id.as_deref()
+                .and_then(|id| self.backends.iter().find(|b| b.id == id))
+                .map_or(0, |b| b.size)
+        };
+        let memdev = d.memdev_config(size(&d.volatile), size(&d.persistent), dc_memdev.is_some());
+        memdev
+            .validate()
+            .map_err(|e| format!("CXL device '{}': {e}", d.id))?;
+        if let Some(b) = dc_memdev {
+            let regions = memdev
+                .dc_regions()
+                .map_err(|e| format!("CXL device '{}': {e}", d.id))?;
+            let need = match (regions.first(), regions.last()) {
+                (Some(first), Some(last)) => last.end() - first.base,
+                _ => 0,
+            };
+            let have = size(&Some(b.to_string()));
+            if have < need {
+                return Err(format!(
+                    "memory backend '{b}' of CXL device '{}' has {have:#x} bytes, its DC regions need {need:#x}",
+                    d.id
+                ));
+            }
         }
         Ok(())
     }

@@ -157,3 +157,64 @@ fn dynamic_capacity_options() {
     c.backends.remove(0);
     c.finish().unwrap();
 }
+
+/// What the device builder refuses is refused here, at start-up, with one
+/// line (found by the cli_topology fuzz target: these passed the checks
+/// and stopped the VMM only when the devices were built).
+#[test]
+fn what_the_device_refuses_is_refused_at_start_up() {
+    let dc = |spec: &str| {
+        let mut c = long_form();
+        c.devices[0] = parse_type3(&format!("id=d0,port=rp0,{spec}")).unwrap();
+        c
+    };
+    let cases = [
+        (
+            dc("dc-regions-total-size=256M,dc-block-size=3M"),
+            "does not split into 1 regions",
+        ),
+        (
+            dc("dc-regions-total-size=256M,dc-block-size=1K"),
+            "is not a power of two",
+        ),
+        (
+            dc("dc-regions=3,dc-regions-total-size=256M"),
+            "does not split into 3 regions",
+        ),
+        (dc("dc-regions-total-size=1G,dc-event-log-depth=0"), "depth"),
+        (
+            dc("dc-regions-total-size=2G,dc-memdev=m0"),
+            "DC regions need",
+        ),
+        (
+            {
+                let mut c = long_form();
+                c.devices[0].fw_version = "a-version-of-17-c".into();
+                c
+            },
+            "FW revision",
+        ),
+        (
+            {
+                let mut c = long_form();
+                c.devices[0].lsa_size = 32 << 20;
+                c
+            },
+            "LSA",
+        ),
+    ];
+    for (c, want) in cases {
+        let e = c.finish().unwrap_err();
+        assert!(e.contains(want), "{e} (wanted '{want}')");
+        assert!(
+            e.starts_with("CXL device 'd0'") || e.contains("of CXL device 'd0'"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+    }
+    // A DC backend as large as the DC range is fine (two regions of 128M
+    // span 384M: each region's base is 256M-aligned).
+    dc("dc-regions=1,dc-regions-total-size=256M,dc-memdev=m0")
+        .finish()
+        .unwrap();
+}

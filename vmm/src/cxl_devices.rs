@@ -5,13 +5,11 @@
 use std::sync::{Arc, Mutex};
 
 use arch::layout::CXL_CHBS_SIZE;
-use devices::cxl::dcd::{DcConfig, DcRegions};
 use devices::cxl::decode::Interleave;
 use devices::cxl::fabric::{
     CxlMemoryPath, GuestMemoryMapper, HostBridgeDesc, Topology, WindowDesc,
 };
 use devices::cxl::host_bridge::CxlHostBridge;
-use devices::cxl::memdev::MemdevConfig;
 use devices::cxl::root_port::CxlRootPort;
 use devices::cxl::type3::{Type3, Type3Config, MSIX_VECTORS};
 use devices::cxl::window::CxlWindow;
@@ -140,28 +138,11 @@ impl CxlDevices {
                     let volatile = backend(&spec.volatile);
                     let persistent = backend(&spec.persistent);
                     let dc_backing = spec.dc.as_ref().and_then(|dc| backend(&dc.memdev));
-                    let mut memdev = MemdevConfig {
-                        serial: spec.serial,
-                        volatile_bytes: volatile.as_ref().map_or(0, |b| b.size()),
-                        persistent_bytes: persistent.as_ref().map_or(0, |b| b.size()),
-                        lsa_size: spec.lsa_size,
-                        lsa_file: spec.lsa_file.clone(),
-                        fw_revision: spec.fw_version.clone(),
-                        ..MemdevConfig::default()
-                    };
-                    if let Some(dc) = &spec.dc {
-                        memdev.dc = DcConfig {
-                            regions: DcRegions::Equal {
-                                count: dc.regions,
-                                total_bytes: dc.total_size,
-                                block_size: dc.block_size,
-                                sanitize_on_release: dc.sanitize_on_release,
-                            },
-                            static_backing: dc_backing.is_some(),
-                            ..DcConfig::default()
-                        };
-                        memdev.event_log_depths.dynamic_capacity = dc.event_log_depth;
-                    }
+                    let memdev = spec.memdev_config(
+                        volatile.as_ref().map_or(0, |b| b.size()),
+                        persistent.as_ref().map_or(0, |b| b.size()),
+                        dc_backing.is_some(),
+                    );
                     let group = msi
                         .allocate(usize::from(MSIX_VECTORS))
                         .map_err(|e| format!("CXL device '{}': MSI-X: {e}", spec.id))?;

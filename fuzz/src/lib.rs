@@ -1,0 +1,16 @@
+//! cxlvmm's fuzz harnesses. Each target in `fuzz_targets/` hands libFuzzer's
+//! input to one `run` here, so the harnesses are plain library code that
+//! unit tests (and anyone reproducing a finding) can call:
+//!
+//! - [`type3`]: a CXL Type 3 device through its registers, DOE, config
+//!   space and BARs, with Dynamic Capacity requests from the operator;
+//! - [`pci_config`]: the PCI segment as the VMM builds it (PCI0 and a CXL
+//!   hierarchy) through ECAM and the 0xcf8/0xcfc ports;
+//! - [`cli_topology`]: the command line and its topology checks.
+//!
+//! [`mapper`] records memslots and checks them as the memory manager would.
+
+pub mod cli_topology;
+pub mod mapper;
+pub mod pci_config;
+pub mod type3;

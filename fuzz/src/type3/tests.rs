@@ -1,0 +1,253 @@
+//! The harness does what it says: scripted inputs reach the states the
+//! fuzzer must be able to reach, and the invariants catch what they claim.
+
+use super::*;
+use crate::type3::operator::tag;
+
+/// `count` (1-4) blocks from block `start` of `region`.
+fn blocks(region: u8, start: u8, count: u8) -> Span {
+    Span::Blocks {
+        region,
+        start,
+        count: count - 1,
+    }
+}
+
+/// Commits decoders 0..n, each over the next 256 MiB of DPA and of the
+/// window (a decoder cannot span partitions), and enables decoding.
+fn commit(n: u8) -> Vec<Op> {
+    let mut v: Vec<Op> = (0..n)
+        .map(|i| {
+            Op::Guest(GuestOp::Decoder {
+                index: i,
+                base: i,
+                size: 1,
+                skip: 0,
+                control: 0,
+                commit: true,
+            })
+        })
+        .collect();
+    v.push(Op::Guest(GuestOp::Enable {
+        hdm: true,
+        mem: true,
+    }));
+    v
+}
+
+fn add(tag: Option<u8>, span: Span) -> Op {
+    Op::Operator(OperatorOp::DcAdd {
+        host_id: 0,
+        policy: 2, // prescriptive
+        region: 0,
+        tag,
+        extents: vec![span],
+    })
+}
+
+fn respond(add: bool, picks: Vec<Pick>) -> Op {
+    Op::Guest(GuestOp::DcResponse {
+        add,
+        picks,
+        flags: 0,
+        count: None,
+    })
+}
+
+#[test]
+fn tagged_extent_is_mapped_on_accept_and_freed_on_release() {
+    let mut ops = vec![Op::Operator(OperatorOp::BackendAdd {
+        tag: Some(1),
+        size: blocks(0, 0, 1),
+    })];
+    ops.extend(commit(1));
+    ops.push(add(Some(1), blocks(0, 2, 1)));
+    ops.push(respond(true, vec![Pick::Live(0)]));
+    let (rig, op, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops: ops.clone(),
+    });
+    assert_eq!(rig.mapper.ranges(), vec![(WINDOW + (4 << 20), 2 << 20)]);
+    let b = op.registry.by_tag(tag(1)).unwrap();
+    assert!(vmm::backends::BackendRegistry::in_use(&b, 1));
+    drop(b);
+
+    ops.push(Op::Operator(OperatorOp::DcRelease {
+        host_id: 0,
+        tag_based: true,
+        forced: false,
+        sanitize: false,
+        region: 0,
+        tag: Some(1),
+        extents: vec![],
+    }));
+    ops.push(respond(false, vec![Pick::AllReleasePending]));
+    ops.push(Op::Operator(OperatorOp::BackendRemove { tag: 1 }));
+    let (rig, op, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops,
+    });
+    assert!(rig.mapper.ranges().is_empty());
+    assert!(rig.dev.memdev().dcd_extents().is_empty());
+    assert!(op.registry.list().is_empty(), "the backend was deleted");
+}
+
+#[test]
+fn dc_backing_memory_maps_untagged_extents_and_static_capacity() {
+    // DcBacked: volatile 256 MiB at DPA 0, DC region 0 at DPA 256 MiB.
+    let mut ops = commit(2);
+    ops.push(add(None, blocks(0, 1, 2)));
+    ops.push(Op::Guest(GuestOp::DrainEvents {
+        log: 4,
+        clear: true,
+    }));
+    ops.push(respond(true, vec![Pick::AllPending]));
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::DcBacked,
+        ops,
+    });
+    let dc_hpa = WINDOW + UNIT + (2 << 20);
+    assert_eq!(rig.mapper.ranges(), vec![(WINDOW, UNIT), (dc_hpa, 4 << 20)]);
+    assert!(
+        rig.dev
+            .memdev()
+            .events()
+            .log(devices::cxl::events::EventLogType::DynamicCapacity)
+            .is_empty(),
+        "the driver cleared the offer's record"
+    );
+}
+
+#[test]
+fn refused_requests_and_responses_change_nothing() {
+    let mut ops = commit(1);
+    // No backend has tag 3 on a DC-only device; an extent never offered.
+    ops.push(add(Some(3), blocks(0, 0, 1)));
+    ops.push(respond(true, vec![Pick::Region(blocks(0, 0, 1))]));
+    ops.push(respond(false, vec![Pick::Raw { dpa: 0, len: 4096 }]));
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops,
+    });
+    assert!(rig.dev.memdev().dcd_extents().is_empty());
+    assert!(rig.mapper.ranges().is_empty());
+}
+
+#[test]
+fn flows_offer_accept_and_give_back_tagged_capacity() {
+    let offer = |accept| {
+        Op::Flow(flows::Flow::OfferAndAnswer {
+            region: 1,
+            start: 0,
+            count: 1,
+            tagged: Some(2),
+            accept,
+        })
+    };
+    // DcOnly: region 1 (4 MiB blocks) decodes at DPA 256 MiB.
+    let mut ops = vec![Op::Guest(GuestOp::CommitAll), offer(true)];
+    let (rig, _, reached) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops: ops.clone(),
+    });
+    assert!(reached.dc_mapped);
+    assert_eq!(rig.mapper.ranges(), vec![(WINDOW + UNIT, 8 << 20)]);
+    ops.push(Op::Flow(flows::Flow::ReleaseAndReturn {
+        n: 0,
+        forced: false,
+        sanitize: false,
+    }));
+    // The backend is free again: the same offer can be made and declined.
+    ops.push(offer(false));
+    let (rig, op, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops,
+    });
+    assert!(rig.mapper.ranges().is_empty());
+    assert!(rig.dev.memdev().dcd_extents().is_empty());
+    assert_eq!(op.registry.list().len(), 1);
+}
+
+#[test]
+fn commit_all_maps_every_static_partition() {
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::StaticAndDc,
+        ops: vec![Op::Guest(GuestOp::CommitAll)],
+    });
+    // Volatile and persistent, from their own backends; no DC extent yet.
+    assert_eq!(
+        rig.mapper.ranges(),
+        vec![(WINDOW, UNIT), (WINDOW + UNIT, UNIT)]
+    );
+}
+
+#[test]
+fn cdat_comes_back_over_doe() {
+    let mut rig = Rig::new(DeviceKind::StaticAndDc);
+    let out = guest::doe_exchange(&mut rig.dev, &[0x0002_1e98, 3, 0], 1 << 31, 64);
+    assert_eq!(out[0], 0x0002_1e98);
+    assert!(out.len() > 4, "{out:x?}");
+}
+
+#[test]
+#[should_panic(expected = "does not hold")]
+fn a_slot_the_device_does_not_hold_is_caught() {
+    let rig = Rig::new(DeviceKind::DcOnly);
+    let stray = rig::memfd("stray", 2 << 20, None);
+    use devices::cxl::fabric::GuestMemoryMapper;
+    rig.mapper.map(WINDOW, &stray, 0, 2 << 20).unwrap();
+    // The path does not know the slot either; check the backend rule alone.
+    let op = Operator::default();
+    let slots = rig.mapper.slots();
+    assert_eq!(slots.len(), 1);
+    invariants::check_slots_held(&rig, &slots);
+    let _ = op;
+}
+
+#[test]
+fn random_bytes_decode_into_inputs_that_run() {
+    use arbitrary::{Arbitrary, Unstructured};
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut total = 0;
+    for _ in 0..60 {
+        let bytes: Vec<u8> = (0..2048)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let input = Input::arbitrary_take_rest(Unstructured::new(&bytes)).unwrap();
+        total += input.ops.len();
+        run(&input);
+    }
+    assert!(total > 20, "{total} operations decoded");
+}
+
+/// How deep a corpus gets (`cargo test --lib -- --ignored --nocapture
+/// corpus_depth`, after a fuzz run): how many of its inputs have, at some
+/// step, an extent pending, one accepted, memory mapped, DC memory mapped.
+#[test]
+#[ignore]
+fn corpus_depth() {
+    use arbitrary::{Arbitrary, Unstructured};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/type3");
+    let (mut n, mut pending, mut accepted, mut mapped, mut dc_mapped) = (0, 0, 0, 0, 0);
+    for e in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(&bytes)) else {
+            continue;
+        };
+        let (_, _, r) = execute(&input);
+        n += 1;
+        pending += usize::from(r.pending);
+        accepted += usize::from(r.accepted);
+        mapped += usize::from(r.mapped);
+        dc_mapped += usize::from(r.dc_mapped);
+    }
+    println!(
+        "{n} inputs: {pending} reach a pending extent, {accepted} an accepted one, \
+         {mapped} mapped memory, {dc_mapped} mapped DC memory"
+    );
+}
