@@ -90,6 +90,11 @@ respond_us() {
 
 start_cxlvmm() {
     rm -f "$sock"
+    # The 4 KiB interleave (512 MiB) is composed of 131072 host mappings:
+    # leave room for them under vm.max_map_count, or it stays trapped.
+    if [ "$(cat /proc/sys/vm/max_map_count)" -lt 262144 ]; then
+        echo 262144 >/proc/sys/vm/max_map_count 2>/dev/null || true
+    fi
     start_vm cxlvmm --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$1" \
         --cpus 1 --memory 512M --hide-hypervisor -v --api-socket "$sock" \
         --memory-backend id=sm,size=256M \

@@ -63,6 +63,8 @@ pub fn log_maps(log: &str, hpa: u64) -> bool {
         let Some(rest) = l.split("CXL: mapped ").nth(1) else {
             return false;
         };
+        // An interleave composed into one memslot is a memslot too.
+        let rest = rest.strip_prefix("composed ").unwrap_or(rest);
         let range = rest.split_whitespace().next().unwrap_or("");
         let Some((base, len)) = range.split_once('+') else {
             return false;
@@ -95,5 +97,8 @@ mod tests {
         assert!(log_maps(log, 0x800fffffff));
         assert!(!log_maps(log, 0x8010000000));
         assert!(!log_maps("CXL: unmapped 0x8000000000", 0x8000000000));
+        let composed = "CXL: mapped composed 0x8040000000+0x20000000 (131072 host mappings)";
+        assert!(log_maps(composed, 0x8050000000));
+        assert!(!log_maps(composed, 0x8060000000));
     }
 }
