@@ -9,6 +9,7 @@
 //! ([`super::operator`]) validate everything first and only then mutate
 //! through the helpers here.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -141,6 +142,19 @@ pub struct DcdState {
     generation: u32,
     history: VecDeque<HistoryEntry>,
     effects: Vec<DcdEffect>,
+    /// The held extents' keys in DPA order, for Get DC Extent List's
+    /// Starting Extent Index: a host reads the list page by page, and a
+    /// page's cost must not grow with its index. Rebuilt on the first read
+    /// after the list changed (its generation or count differs).
+    held_index: RefCell<HeldIndex>,
+}
+
+/// The held extents' keys as of one generation of the list.
+#[derive(Debug, Default)]
+struct HeldIndex {
+    /// (generation, held count) the keys were taken at.
+    taken_at: Option<(u32, usize)>,
+    keys: Vec<u64>,
 }
 
 impl DcdState {
@@ -159,6 +173,7 @@ impl DcdState {
             generation: 0,
             history: VecDeque::new(),
             effects: Vec::new(),
+            held_index: RefCell::new(HeldIndex::default()),
         }
     }
 
@@ -245,13 +260,27 @@ impl DcdState {
     }
 
     /// Up to `count` held extents starting at index `start` (DPA order).
+    /// Costs the page's length, whatever `start` (see `held_index`).
     pub fn held_extents(&self, start: usize, count: usize) -> Vec<DcExtent> {
-        self.extents
+        let now = Some((self.generation, self.held));
+        let mut index = self.held_index.borrow_mut();
+        if index.taken_at != now {
+            index.keys.clear();
+            index.keys.extend(
+                self.extents
+                    .iter()
+                    .filter(|(_, l)| l.state.held())
+                    .map(|(k, _)| *k),
+            );
+            index.taken_at = now;
+        }
+        let end = start.saturating_add(count).min(index.keys.len());
+        index
+            .keys
+            .get(start..end)
+            .unwrap_or_default()
             .iter()
-            .filter(|(_, l)| l.state.held())
-            .skip(start)
-            .take(count)
-            .map(|(k, l)| self.to_extent(*k, l))
+            .filter_map(|k| self.extents.get(k).map(|l| self.to_extent(*k, l)))
             .collect()
     }
 

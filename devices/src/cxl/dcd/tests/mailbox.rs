@@ -169,6 +169,57 @@ fn extent_list_paging_and_generation() {
 }
 
 #[test]
+fn extent_list_pages_resume_where_the_last_ended_and_never_go_stale() {
+    let mut c = test_config();
+    c.event_log_depths.dynamic_capacity = 200;
+    let mut m = Memdev::new(c).unwrap();
+    let ex: Vec<(u64, u64)> = (0..80).map(|i| (i * 4 * MIB, 2 * MIB)).collect();
+    offer(&mut m, 0, &ex);
+    let mut held: Vec<(u64, u64)> = ex.iter().map(|&(o, l)| (R0 + o, l)).collect();
+    assert_eq!(respond(&mut m, &held, false), RetCode::Success);
+    // The whole list, page by page, for page sizes that do and do not
+    // divide it; then again after each change, including one between two
+    // pages of the same read (the next page resumes nothing stale: the
+    // generation and count changed).
+    let read_all = |m: &mut Memdev, page: u32| {
+        let mut got = Vec::new();
+        let mut start = 0u32;
+        loop {
+            let (n, total, _, part) = list(m, page, start);
+            got.extend(part);
+            start += n;
+            if n == 0 || start >= total {
+                return got;
+            }
+        }
+    };
+    for page in [1, 7, 13, 50] {
+        assert_eq!(read_all(&mut m, page), held, "page {page}");
+    }
+    let (_, _, _, first) = list(&mut m, 10, 0);
+    assert_eq!(first[..], held[..10]);
+    // Release the 3rd and the 20th extents between two pages.
+    assert_eq!(host_release(&mut m, &[held[2], held[19]]), RetCode::Success);
+    held.remove(19);
+    held.remove(2);
+    let (_, total, _, next) = list(&mut m, 10, 10);
+    assert_eq!(total, 78);
+    assert_eq!(
+        next[..],
+        held[10..20],
+        "a page after a change is taken afresh"
+    );
+    for page in [3, 50] {
+        assert_eq!(read_all(&mut m, page), held, "page {page} after releases");
+    }
+    // Pages read out of order, and the same page twice.
+    assert_eq!(list(&mut m, 5, 40).3[..], held[40..45]);
+    assert_eq!(list(&mut m, 5, 40).3[..], held[40..45]);
+    assert_eq!(list(&mut m, 5, 20).3[..], held[20..25]);
+    assert_eq!(list(&mut m, 5, 25).3[..], held[25..30]);
+}
+
+#[test]
 fn add_response_accepts_offered_extents() {
     let mut m = test_memdev();
     offer(
