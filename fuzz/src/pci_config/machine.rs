@@ -147,6 +147,8 @@ impl Machine {
             hide_hypervisor: false,
             cxl: kind.config(),
             api_socket: None,
+            disks: Vec::new(),
+            seccomp: vmm::seccomp::SeccompMode::Off,
         };
         let platform = Platform::new(&cfg).expect("platform");
         let mmio = Arc::new(Bus::new());
