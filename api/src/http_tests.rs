@@ -226,3 +226,32 @@ fn random_and_mutated_requests_never_panic() {
     // routes, not only the head checks.
     assert!(seen.get(&200).is_some_and(|&n| n > 300), "{seen:?}");
 }
+
+#[test]
+fn the_fuzz_seeds_are_requests_the_server_takes() {
+    // fuzz/seeds/api_request starts the fuzzer from real requests: each must
+    // parse into the typed request its file name says.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/api_request");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let req = parse_raw_request(&bytes, MAX)
+            .unwrap_or_else(|e| panic!("seed {name}: {} {e}", e.status()));
+        let want = match name.as_str() {
+            "get-vm" => matches!(req, ApiRequest::VmInfo),
+            "shutdown" => matches!(req, ApiRequest::VmShutdown),
+            "backend-add" => matches!(req, ApiRequest::BackendAdd(_)),
+            "backend-del" => matches!(req, ApiRequest::BackendRemove { .. }),
+            "dc-add" => matches!(req, ApiRequest::DcAdd { .. }),
+            "dc-release-chunked" => matches!(req, ApiRequest::DcRelease { .. }),
+            "release-status" => matches!(req, ApiRequest::DcReleaseStatus { .. }),
+            "extents" => matches!(req, ApiRequest::DcExtents { .. }),
+            _ => panic!("seed {name}: add it to this test"),
+        };
+        assert!(want, "seed {name} parsed as {req:?}");
+        seen += 1;
+    }
+    assert_eq!(seen, 8);
+}
