@@ -20,6 +20,7 @@ pub mod options;
 pub mod platform;
 pub mod seccomp;
 pub mod sigbus;
+pub mod signal_line;
 pub mod size;
 pub mod vcpu;
 pub mod virtio_devices;

@@ -15,49 +15,7 @@
 use devices::memory::ranges;
 
 use crate::exit::EXIT_GUEST_MEMORY;
-
-/// A line built in place, without allocating.
-struct Line {
-    buf: [u8; 320],
-    len: usize,
-}
-
-impl Line {
-    fn new() -> Self {
-        Self {
-            buf: [0; 320],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, s: &[u8]) -> &mut Self {
-        for &b in s {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = b;
-                self.len += 1;
-            }
-        }
-        self
-    }
-
-    fn hex(&mut self, v: u64) -> &mut Self {
-        self.push(b"0x");
-        let digits = b"0123456789abcdef";
-        let mut started = false;
-        for shift in (0..16).rev() {
-            let d = ((v >> (shift * 4)) & 0xf) as usize;
-            if d != 0 || started || shift == 0 {
-                started = true;
-                self.push(&digits[d..=d]);
-            }
-        }
-        self
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
+use crate::signal_line::Line;
 
 /// The line the handler writes for a fault at `addr` in the backend mapped
 /// at `start`, `len` bytes long.
@@ -84,14 +42,9 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
         unsafe { (*info).si_addr() as u64 }
     };
     if let Some((start, len)) = ranges::find(addr) {
-        let line = message(addr, start, len);
-        let b = line.bytes();
-        // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer
-        // lives on this stack frame.
-        unsafe {
-            libc::write(libc::STDERR_FILENO, b.as_ptr().cast(), b.len());
-            libc::_exit(EXIT_GUEST_MEMORY);
-        }
+        message(addr, start, len).write_stderr();
+        // SAFETY: _exit(2) is async-signal-safe.
+        unsafe { libc::_exit(EXIT_GUEST_MEMORY) };
     }
     // Not guest memory: the default action, as if no handler were set. The
     // signal is blocked in its handler, so it is delivered on return.
@@ -128,8 +81,5 @@ mod tests {
         let s = std::str::from_utf8(l.bytes()).unwrap();
         assert!(s.starts_with("cxlvmm: SIGBUS: guest memory at host address 0x7f0000002010 (offset 0x2010 of the 0x200000-byte backend mapped at 0x7f0000000000)"), "{s}");
         assert!(s.ends_with('\n'));
-        let mut z = Line::new();
-        z.hex(0);
-        assert_eq!(z.bytes(), b"0x0");
     }
 }

@@ -7,6 +7,7 @@
 use std::cell::Cell;
 
 use crate::exit::EXIT_VMM_ERROR;
+use crate::signal_line::Line;
 
 /// Longest thread label kept for the report.
 const LABEL_MAX: usize = 24;
@@ -41,56 +42,23 @@ pub fn install_handler() -> std::io::Result<()> {
         .map_err(std::io::Error::from)
 }
 
-/// A line assembled on the stack.
-struct Line {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Line {
-    fn push(&mut self, bytes: &[u8]) {
-        let n = bytes.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-        self.len += n;
-    }
-
-    fn push_num(&mut self, mut v: i64) {
-        if v < 0 {
-            self.push(b"-");
-            v = v.saturating_neg();
-        }
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 || i == 0 {
-                break;
-            }
-        }
-        self.push(&digits[i..]);
-    }
-}
-
 /// Formats the report for a refused call `nr` on thread `label`/`tid`.
 fn report(label: &[u8], tid: i32, nr: Option<i64>) -> Line {
-    let mut line = Line {
-        buf: [0; 256],
-        len: 0,
-    };
+    let mut line = Line::new();
     line.push(b"cxlvmm: seccomp: thread '");
     line.push(if label.is_empty() { b"?" } else { label });
     line.push(b"' (tid ");
-    line.push_num(i64::from(tid));
+    line.dec(i64::from(tid));
     match nr {
         Some(nr) => {
             line.push(b") made system call ");
-            line.push_num(nr);
+            line.dec(nr);
             line.push(b", which its filter does not allow; stopping the VMM");
             line.push(b" (--seccomp log allows and logs it)\n");
         }
-        None => line.push(b") got a SIGSYS not sent by seccomp; stopping the VMM\n"),
+        None => {
+            line.push(b") got a SIGSYS not sent by seccomp; stopping the VMM\n");
+        }
     }
     line
 }
@@ -126,13 +94,9 @@ extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
             tid = libc::gettid();
         }
     }
-    let line = report(&buf[..n], tid, nr);
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is a
-    // local. Nothing else can be done usefully if the write fails.
-    unsafe {
-        libc::write(2, line.buf.as_ptr().cast(), line.len);
-        libc::_exit(EXIT_VMM_ERROR);
-    }
+    report(&buf[..n], tid, nr).write_stderr();
+    // SAFETY: _exit(2) is async-signal-safe.
+    unsafe { libc::_exit(EXIT_VMM_ERROR) };
 }
 
 #[cfg(test)]
@@ -142,17 +106,17 @@ mod tests {
     #[test]
     fn report_names_thread_and_call() {
         let l = report(b"vcpu0", 1234, Some(41));
-        let s = std::str::from_utf8(&l.buf[..l.len]).unwrap();
+        let s = std::str::from_utf8(l.bytes()).unwrap();
         assert_eq!(
             s,
             "cxlvmm: seccomp: thread 'vcpu0' (tid 1234) made system call 41, which its \
              filter does not allow; stopping the VMM (--seccomp log allows and logs it)\n"
         );
         let l = report(b"", 7, None);
-        let s = std::str::from_utf8(&l.buf[..l.len]).unwrap();
+        let s = std::str::from_utf8(l.bytes()).unwrap();
         assert!(s.contains("thread '?' (tid 7) got a SIGSYS not sent by seccomp"));
         let mut l = report(b"x", 0, Some(0));
-        l.push_num(i64::MIN + 1);
-        assert!(std::str::from_utf8(&l.buf[..l.len]).is_ok());
+        l.dec(i64::MIN + 1);
+        assert!(std::str::from_utf8(l.bytes()).is_ok());
     }
 }
