@@ -217,13 +217,14 @@ fn handle_exit(
             None
         }
         Ok(VcpuExit::MmioWrite(addr, data)) => {
-            let mut bytes = [0u8; 8];
-            let n = data.len().min(8);
-            bytes[..n].copy_from_slice(&data[..n]);
-            if buses.mmio.write(addr, data).is_err()
-                && !buses.slot_access(addr, &mut bytes[..n], true)
-            {
-                devices::debug_limited!("vCPU {id}: unhandled MMIO write at {addr:#x}");
+            if buses.mmio.write(addr, data).is_err() {
+                // Not a device: perhaps inside a memslot (see `slot_access`).
+                let mut bytes = [0u8; 8];
+                let n = data.len().min(8);
+                bytes[..n].copy_from_slice(&data[..n]);
+                if !buses.slot_access(addr, &mut bytes[..n], true) {
+                    devices::debug_limited!("vCPU {id}: unhandled MMIO write at {addr:#x}");
+                }
             }
             None
         }
