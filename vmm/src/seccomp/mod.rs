@@ -74,17 +74,18 @@ impl fmt::Display for SeccompMode {
     }
 }
 
-/// The kinds of cxlvmm threads, each with its own filter.
+/// The kinds of cxlvmm threads, each with its own filter (the value is the
+/// filter's place in [`SeccompFilters`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadKind {
     /// A vCPU thread: KVM_RUN and the device code of guest accesses.
-    Vcpu,
+    Vcpu = 0,
     /// The API thread and the threads it starts: HTTP on the unix socket.
-    Api,
+    Api = 1,
     /// The VMM (main) thread: the event loop and API requests applied.
-    Vmm,
+    Vmm = 2,
     /// A virtio device thread: its queues and the I/O behind them.
-    Virtio,
+    Virtio = 3,
 }
 
 impl ThreadKind {
@@ -98,15 +99,6 @@ impl ThreadKind {
             Self::Api => api::rules(),
             Self::Vmm => vmm_thread::rules(),
             Self::Virtio => virtio::rules(),
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Self::Vcpu => 0,
-            Self::Api => 1,
-            Self::Vmm => 2,
-            Self::Virtio => 3,
         }
     }
 }
@@ -160,7 +152,7 @@ pub fn compile(kind: ThreadKind, mode: SeccompMode) -> Result<Option<BpfProgram>
 #[derive(Clone, Debug)]
 pub struct SeccompFilters {
     mode: SeccompMode,
-    programs: Arc<[Option<BpfProgram>; 4]>,
+    programs: Arc<[Option<BpfProgram>; ThreadKind::ALL.len()]>,
 }
 
 impl SeccompFilters {
@@ -168,12 +160,10 @@ impl SeccompFilters {
     /// [`prepare`]), and in `on` mode installs the SIGSYS handler that
     /// reports a refused call.
     pub fn new(mode: SeccompMode) -> Result<Self, SeccompError> {
-        let programs = [
-            compile(ThreadKind::Vcpu, mode)?,
-            compile(ThreadKind::Api, mode)?,
-            compile(ThreadKind::Vmm, mode)?,
-            compile(ThreadKind::Virtio, mode)?,
-        ];
+        let mut programs: [Option<BpfProgram>; ThreadKind::ALL.len()] = Default::default();
+        for kind in ThreadKind::ALL {
+            programs[kind as usize] = compile(kind, mode)?;
+        }
         if mode != SeccompMode::Off {
             prepare::malloc_params();
         }
@@ -190,7 +180,7 @@ impl SeccompFilters {
     pub fn off() -> Self {
         Self {
             mode: SeccompMode::Off,
-            programs: Arc::new([None, None, None, None]),
+            programs: Arc::new(Default::default()),
         }
     }
 
@@ -203,7 +193,7 @@ impl SeccompFilters {
     /// in a report of a refused call. Nothing in `off` mode. A filter stays
     /// for the thread's life and is inherited by threads it starts.
     pub fn install(&self, kind: ThreadKind, label: &str) -> Result<(), SeccompError> {
-        let Some(program) = &self.programs[kind.index()] else {
+        let Some(program) = &self.programs[kind as usize] else {
             return Ok(());
         };
         sigsys::set_thread_label(label);
