@@ -399,18 +399,18 @@ fn device_info(h: &Type3Handle) -> CxlDeviceInfo {
             .path()
             .paths(dev.endpoint())
             .into_iter()
-            .map(|r| HpaRangeInfo {
-                hpa: r.hpa,
-                len: r.len,
-                path: match r.path {
-                    MemPath::Direct => MemoryPath::Direct,
-                    MemPath::Composed { .. } => MemoryPath::Composed,
-                    MemPath::Trapped(_) => MemoryPath::Trapped,
-                },
-                reason: match r.path {
-                    MemPath::Trapped(why) => Some(why.to_string()),
-                    _ => None,
-                },
+            .map(|r| {
+                let (path, reason) = match r.path {
+                    MemPath::Direct => (MemoryPath::Direct, None),
+                    MemPath::Composed { .. } => (MemoryPath::Composed, None),
+                    MemPath::Trapped(why) => (MemoryPath::Trapped, Some(why.to_string())),
+                };
+                HpaRangeInfo {
+                    hpa: r.hpa,
+                    len: r.len,
+                    path,
+                    reason,
+                }
             })
             .collect(),
     }
