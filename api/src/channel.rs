@@ -149,17 +149,6 @@ impl ApiSender {
         }
         Ok(response)
     }
-
-    /// [`ApiSender::call_async`] for a caller outside any async runtime:
-    /// blocks the calling thread (never the API thread) on a runtime of its
-    /// own.
-    pub fn call(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|e| ApiError::Internal(format!("cannot start a runtime: {e}")))?;
-        rt.block_on(self.call_async(request, timeout))
-    }
 }
 
 /// QUEUED -> CANCELLED; false when the VMM took the request first.
@@ -205,6 +194,18 @@ mod tests {
             version: "0".into(),
             devices: 0,
         })
+    }
+
+    impl ApiSender {
+        /// [`ApiSender::call_async`] from a test thread, on a runtime of
+        /// its own (the server only ever awaits it).
+        fn call(&self, request: ApiRequest, timeout: Duration) -> ApiResult {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(self.call_async(request, timeout))
+        }
     }
 
     /// Answers the next request with `answer` on another thread.
