@@ -38,6 +38,18 @@ fn log_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// bandwidth.svg: one panel per operation, a bar per VMM and path, the
+/// The bar of VMM `k` (of two, side by side) in group `i`, from the
+/// axis floor `lo` up to `v`.
+fn bar(i: usize, k: usize, v: f64, lo: f64) -> Rectangle<(f64, f64)> {
+    let x0 = i as f64 - 0.4 + 0.4 * k as f64;
+    Rectangle::new([(x0, lo), (x0 + 0.38, v.max(lo))], COLORS[k].filled())
+}
+
+/// VMM `k`'s colour swatch in a legend at `(x, y)`.
+fn legend_box(k: usize, x: i32, y: i32) -> Rectangle<(i32, i32)> {
+    Rectangle::new([(x, y - 5), (x + 12, y + 5)], COLORS[k].filled())
+}
+
 /// host's figure as a line.
 pub fn bandwidth(r: &Results, file: &Path) -> Result<(), String> {
     let root = SVGBackend::new(file, (1200, 460)).into_drawing_area();
@@ -87,20 +99,14 @@ pub fn bandwidth(r: &Results, file: &Path) -> Result<(), String> {
                 .enumerate()
                 .filter_map(|(i, p)| {
                     let v = r.bw(vmm, p, op)?;
-                    let x0 = i as f64 - 0.4 + 0.4 * k as f64;
-                    Some(Rectangle::new(
-                        [(x0, lo), (x0 + 0.38, v.max(lo))],
-                        COLORS[k].filled(),
-                    ))
+                    Some(bar(i, k, v, lo))
                 })
                 .collect();
             chart
                 .draw_series(bars)
                 .map_err(err)?
                 .label(*vmm)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], COLORS[k].filled())
-                });
+                .legend(move |(x, y)| legend_box(k, x, y));
         }
         if let Some(h) = r.host_bandwidth_mb_s.and_then(|b| b.get(op)) {
             chart
@@ -178,20 +184,14 @@ pub fn dc_ops(r: &Results, file: &Path) -> Result<(), String> {
                     .iter()
                     .find(|o| &o.op == op && &o.size == size)?;
                 let v = o.respond_us? as f64;
-                let x0 = i as f64 - 0.4 + 0.4 * k as f64;
-                Some(Rectangle::new(
-                    [(x0, lo), (x0 + 0.38, v.max(lo))],
-                    COLORS[k].filled(),
-                ))
+                Some(bar(i, k, v, lo))
             })
             .collect();
         chart
             .draw_series(bars)
             .map_err(err)?
             .label(*vmm)
-            .legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 12, y + 5)], COLORS[k].filled())
-            });
+            .legend(move |(x, y)| legend_box(k, x, y));
     }
     chart
         .configure_series_labels()
