@@ -24,6 +24,10 @@
 //! The first two run as one add/release cycle per iteration (so `N` stays
 //! constant) and time only their own half. Speed goals live here, not in
 //! timed tests: per-operation cost should grow no faster than O(log N).
+//!
+//! The `dcd_chain` group adds N = 1, 16, 256 extents as ONE request (one
+//! More chain of N records; the guest answers in 85-extent parts with
+//! More): the whole add, from the operator's call to N memslots.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -70,6 +74,12 @@ const SIZES: [usize; 3] = [256, 1024, 4096];
 /// Extents the setup offers per Add Capacity chain (a response of this
 /// many fits the 2 KiB payload; the DC event log holds this many records).
 const SETUP_CHAIN: usize = 64;
+/// Extents in one Add Capacity request, one More chain each.
+const CHAIN_SIZES: [usize; 3] = [1, 16, 256];
+/// The Dynamic Capacity Event Log's depth (cxlvmm's default).
+const DC_LOG_DEPTH: u16 = 256;
+/// Updated extents one 2 KiB 4802h/4803h payload carries: (2048 - 8) / 24.
+const EXTENTS_PER_RESPONSE: usize = 85;
 /// Extents one Get Dynamic Capacity Extent List reads.
 const LIST_COUNT: u32 = 50;
 
@@ -201,16 +211,26 @@ fn mbox(d: &mut Type3, opcode: u16, input: &[u8], out_len: usize) -> Vec<u8> {
     out
 }
 
-/// Updated Extent List input of 4802h / 4803h for the given blocks.
-fn extent_list(blocks: &[u64]) -> Vec<u8> {
-    let mut p = (blocks.len() as u32).to_le_bytes().to_vec();
-    p.extend([0u8; 4]);
-    for b in blocks {
-        p.extend((b * BLOCK).to_le_bytes());
-        p.extend(BLOCK.to_le_bytes());
-        p.extend([0u8; 8]);
-    }
-    p
+/// Updated Extent List inputs of 4802h / 4803h for the given blocks: as
+/// many commands as the 2 KiB payload needs, More (Flags bit 0) on all but
+/// the last, as Linux's driver splits them (CXL 3.1 8.2.9.9.9.3).
+fn extent_lists(blocks: &[u64]) -> Vec<Vec<u8>> {
+    let parts: Vec<&[u64]> = blocks.chunks(EXTENTS_PER_RESPONSE).collect();
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut p = (part.len() as u32).to_le_bytes().to_vec();
+            p.extend([u8::from(i < last), 0, 0, 0]);
+            for b in part.iter() {
+                p.extend((b * BLOCK).to_le_bytes());
+                p.extend(BLOCK.to_le_bytes());
+                p.extend([0u8; 8]);
+            }
+            p
+        })
+        .collect()
 }
 
 /// The guest's event handling: reads the DC event log and clears what it
@@ -267,7 +287,9 @@ fn offer_accept(r: &mut Rig, blocks: &[u64]) {
         EVENTS_FIRST,
     );
     black_box(head);
-    mbox(&mut r.dev, OP_ADD_DC_RESPONSE, &extent_list(blocks), 0);
+    for p in extent_lists(blocks) {
+        mbox(&mut r.dev, OP_ADD_DC_RESPONSE, &p, 0);
+    }
     drain_dc_events(&mut r.dev);
 }
 
@@ -292,7 +314,9 @@ fn release(r: &mut Rig, blocks: &[u64]) {
         EVENTS_FIRST,
     );
     black_box(head);
-    mbox(&mut r.dev, OP_RELEASE_DC, &extent_list(blocks), 0);
+    for p in extent_lists(blocks) {
+        mbox(&mut r.dev, OP_RELEASE_DC, &p, 0);
+    }
     drain_dc_events(&mut r.dev);
 }
 
@@ -342,6 +366,8 @@ fn rig(n: usize) -> Rig {
         },
         ..MemdevConfig::default()
     };
+    let mut memdev = memdev;
+    memdev.event_log_depths.dynamic_capacity = DC_LOG_DEPTH;
     let mut dev = Type3::new(
         Type3Config {
             memdev,
@@ -482,5 +508,36 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Adding N extents as one request: one `Type3::dc_add` naming N blocks,
+/// one More chain of N records, the guest's responses in payload-sized
+/// parts; every extent ends up one memslot.
+fn chain(c: &mut Criterion) {
+    let mut r = rig(0);
+    let mut g = c.benchmark_group("dcd_chain");
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    g.sample_size(20);
+    for n in CHAIN_SIZES {
+        let blocks: Vec<u64> = (0..n as u64).map(|i| 2 * i).collect();
+        offer_accept(&mut r, &blocks);
+        assert_eq!(r.rec.len(), n, "one request, {n} memslots");
+        release(&mut r, &blocks);
+        assert_eq!(r.rec.len(), 0);
+        g.bench_function(BenchmarkId::new("add_one_request", n), |b| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    offer_accept(&mut r, &blocks);
+                    t += start.elapsed();
+                    release(&mut r, &blocks);
+                }
+                t
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, chain);
 criterion_main!(benches);

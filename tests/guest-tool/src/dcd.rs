@@ -334,20 +334,51 @@ impl Device {
         }
     }
 
-    /// Add DC Response (0x4802) or Release DC (0x4803) with `extents`.
+    /// The mailbox's Payload Size (Mailbox Capabilities bits 4:0, a power
+    /// of two, CXL 3.1 8.2.8.4.3).
+    pub fn payload_size(&self) -> usize {
+        1usize << (self.regs.read_u32(self.mailbox) & 0x1f).clamp(8, 20)
+    }
+
+    /// Add DC Response (0x4802) or Release DC (0x4803) with `extents`, in
+    /// as many commands as the payload needs, More (Flags bit 0) on all
+    /// but the last, as Linux's driver sends them (CXL 3.1 8.2.9.9.9.3).
     pub fn respond(&self, opcode: u16, extents: &[(u64, u64)]) -> Result<(), String> {
-        let mut p = (extents.len() as u32).to_le_bytes().to_vec();
-        p.extend([0u8; 4]);
-        for (dpa, len) in extents {
-            p.extend(dpa.to_le_bytes());
-            p.extend(len.to_le_bytes());
-            p.extend([0u8; 8]);
+        for p in update_payloads(extents, self.payload_size()) {
+            self.mbox(opcode, &p)
+                .map_err(|rc| format!("command {opcode:#x}: return code {rc:#x}"))?;
         }
-        self.mbox(opcode, &p)
-            .map(|_| ())
-            .map_err(|rc| format!("command {opcode:#x}: return code {rc:#x}"))
+        Ok(())
     }
 }
+
+/// Updated Extent List payloads for `extents`: an 8-byte header (count,
+/// Flags) and 24 bytes per extent, at most `payload` bytes each. An empty
+/// list is one payload with no extents.
+pub fn update_payloads(extents: &[(u64, u64)], payload: usize) -> Vec<Vec<u8>> {
+    let per = (payload.saturating_sub(8) / 24).max(1);
+    let parts: Vec<&[(u64, u64)]> = if extents.is_empty() {
+        vec![&[]]
+    } else {
+        extents.chunks(per).collect()
+    };
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut p = (part.len() as u32).to_le_bytes().to_vec();
+            p.extend([u8::from(i < last) * MORE, 0, 0, 0]);
+            for (dpa, len) in part.iter() {
+                p.extend(dpa.to_le_bytes());
+                p.extend(len.to_le_bytes());
+                p.extend([0u8; 8]);
+            }
+            p
+        })
+        .collect()
+}
+
 
 /// `dcd-serve WINDOW SEED PLAN`: set the device up, then answer DC event
 /// chains forever: Add Capacity by the next PLAN word (`accept` writes the
@@ -466,7 +497,33 @@ fn accept(
 
 #[cfg(test)]
 mod tests {
-    use super::Plan;
+    use super::{update_payloads, Plan, MORE};
+
+    #[test]
+    fn responses_split_at_the_payload_size_with_more() {
+        let extents: Vec<(u64, u64)> = (0..256u64).map(|i| (i << 21, 1 << 21)).collect();
+        let parts = update_payloads(&extents, 2048);
+        // (2048 - 8) / 24 = 85 per command: 85 + 85 + 85 + 1.
+        let counts: Vec<u32> = parts
+            .iter()
+            .map(|p| u32::from_le_bytes(p[0..4].try_into().unwrap()))
+            .collect();
+        assert_eq!(counts, [85, 85, 85, 1]);
+        let flags: Vec<u8> = parts.iter().map(|p| p[4]).collect();
+        assert_eq!(flags, [MORE, MORE, MORE, 0]);
+        assert!(parts.iter().all(|p| p.len() <= 2048));
+        // The extents come out in order, none lost.
+        let mut seen = Vec::new();
+        for p in &parts {
+            for e in p[8..].chunks(24) {
+                seen.push(u64::from_le_bytes(e[0..8].try_into().unwrap()));
+            }
+        }
+        assert_eq!(seen, extents.iter().map(|e| e.0).collect::<Vec<_>>());
+        // No extents (a decline): one command, no More.
+        let none = update_payloads(&[], 2048);
+        assert_eq!(none, vec![vec![0u8; 8]]);
+    }
 
     #[test]
     fn plan_words_and_repeat() {

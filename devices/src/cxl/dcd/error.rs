@@ -87,14 +87,6 @@ pub enum DcdError {
         /// Whether one contiguous range was needed.
         contiguous: bool,
     },
-    /// More extents than one More chain may carry.
-    #[error("{count} extents in one request; at most {max} fit in one More chain")]
-    TooManyExtents {
-        /// Extents the request needs.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
     /// Not enough room left in the Dynamic Capacity Event Log.
     #[error(
         "the dynamic capacity event log is full: room for {free} records, {needed} needed (the \

@@ -48,10 +48,5 @@ pub use record::{DcEvent, DcEventType, DC_EVENT_UUID};
 pub use region::{DcConfig, DcConfigError, DcRegion, DcRegionConfig, DcRegions};
 pub use state::DcdState;
 
-/// Most extents one More chain may carry: Linux's DCD driver handles at
-/// most 100 extents per Add Capacity chain, and a chain must fit in the
-/// Dynamic Capacity Event Log as a whole.
-pub const MAX_EXTENTS_PER_CHAIN: usize = 100;
-
 /// The only host of a single-host (SLD) device.
 pub const HOST_ID: u16 = 0;

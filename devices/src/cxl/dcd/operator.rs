@@ -21,7 +21,7 @@ use super::policy::{
 use super::record::{DcEvent, DcEventType};
 use super::region::DcRegion;
 use super::state::{DcdState, Live, LiveState, Piece};
-use super::{HOST_ID, MAX_EXTENTS_PER_CHAIN};
+use super::HOST_ID;
 use crate::memory::HostMemory;
 
 /// A checked add, ready to commit.
@@ -98,14 +98,10 @@ fn check_disjoint(region: &DcRegion, ranges: &[ExtentRange]) -> Result<(), DcdEr
     Ok(())
 }
 
-/// Refuses a chain the limits cannot take.
+/// Refuses a chain the Dynamic Capacity Event Log has no room for: a More
+/// chain is posted whole, one record per extent (CXL 3.1 8.2.9.2.1.6), so
+/// its length is bounded by the log's free entries and nothing else.
 fn check_chain(count: usize, log_free: usize) -> Result<(), DcdError> {
-    if count > MAX_EXTENTS_PER_CHAIN {
-        return Err(DcdError::TooManyExtents {
-            count,
-            max: MAX_EXTENTS_PER_CHAIN,
-        });
-    }
     if count > log_free {
         return Err(DcdError::LogFull {
             needed: count,
@@ -173,7 +169,9 @@ impl DcdState {
             return Err(DcdError::TagInUse(tag));
         }
         let ranges = match req.selection_policy {
-            SelectionPolicy::Prescriptive => self.prescriptive_add(&region, &req.extents)?,
+            SelectionPolicy::Prescriptive => {
+                self.prescriptive_add(&region, &req.extents, log_free)?
+            }
             policy => {
                 let total = self.total_len(&region, req)?;
                 if let Some(b) = req.backend.as_ref().filter(|b| b.size() != total) {
@@ -231,12 +229,13 @@ impl DcdState {
         &self,
         region: &DcRegion,
         extents: &[RequestedExtent],
+        log_free: usize,
     ) -> Result<Vec<ExtentRange>, DcdError> {
         if extents.is_empty() {
             return Err(DcdError::NoExtents);
         }
-        // Bounded before any per-extent work.
-        check_chain(extents.len(), usize::MAX)?;
+        // Bounded before any per-extent work: one record per extent.
+        check_chain(extents.len(), log_free)?;
         let ranges = extents
             .iter()
             .map(|e| absolute(region, e))
@@ -343,7 +342,12 @@ impl DcdState {
         let region = self.request_region(req.host_id, req.region)?;
         let all = match req.removal_policy {
             RemovalPolicy::TagBased => self.tag_pieces(&region, req)?,
-            RemovalPolicy::Prescriptive => self.prescriptive_pieces(&region, req)?,
+            RemovalPolicy::Prescriptive => {
+                // Bounded before any per-extent work: each range is a record,
+                // or (forced, still offered) a held extent withdrawn.
+                check_chain(req.extents.len(), log_free.max(self.max_extents as usize))?;
+                self.prescriptive_pieces(&region, req)?
+            }
         };
         // Offered pieces (only a forced release names them) are withdrawn:
         // the host never had them, so no record goes out for them.
@@ -441,7 +445,6 @@ impl DcdState {
         if req.extents.is_empty() {
             return Err(DcdError::NoExtents);
         }
-        check_chain(req.extents.len(), usize::MAX)?;
         let ranges = req
             .extents
             .iter()

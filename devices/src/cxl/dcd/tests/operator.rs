@@ -271,24 +271,39 @@ fn malformed_adds_are_refused() {
 }
 
 #[test]
-fn chain_limits() {
+fn one_chain_holds_as_many_extents_as_the_log() {
+    // 256 extents in one request are one More chain when the log has room.
     let mut c = test_config();
-    c.event_log_depths.dynamic_capacity = 200;
+    c.event_log_depths.dynamic_capacity = 256;
     let mut m = Memdev::new(c).unwrap();
-    // 101 extents: over one More chain.
-    let many: Vec<(u64, u64)> = (0..101).map(|i| (i * 2 * MIB, 2 * MIB)).collect();
+    let many: Vec<(u64, u64)> = (0..257).map(|i| (i * 2 * MIB, 2 * MIB)).collect();
     let err = add_err(&mut m, add_req(SelectionPolicy::Prescriptive, 0, &many));
     assert_eq!(
         err,
-        DcdError::TooManyExtents {
-            count: 101,
-            max: 100
+        DcdError::LogFull {
+            needed: 257,
+            free: 256
         }
     );
-    // 100 go through.
-    assert_eq!(offer(&mut m, 0, &many[..100]).extents.len(), 100);
-    // Free placement that would need more than 100 pieces is refused too:
-    // accept every other block, then ask for 101 blocks' worth.
+    let out = offer(&mut m, 0, &many[..256]);
+    assert_eq!(out.extents.len(), 256);
+    let records = dc_records(&m);
+    assert_eq!(records.len(), 256);
+    let more: Vec<bool> = records.iter().map(|r| r.more).collect();
+    assert!(more[..255].iter().all(|m| *m), "More on all but the last");
+    assert!(!more[255], "the last record ends the chain");
+    // The host answers in payload-sized parts (85 extents fit 2 KiB), More
+    // on all but the last, as Linux's driver does; every extent is taken.
+    let absolute: Vec<(u64, u64)> = many[..256].iter().map(|(o, l)| (R0 + o, *l)).collect();
+    let parts: Vec<&[(u64, u64)]> = absolute.chunks(85).collect();
+    for (i, part) in parts.iter().enumerate() {
+        assert_eq!(respond(&mut m, part, i + 1 < parts.len()), RetCode::Success);
+    }
+    let held = states(&m);
+    assert_eq!(held.len(), 256);
+    assert!(held.iter().all(|(_, _, s)| *s == ExtentState::Accepted));
+    // Free placement that needs 120 pieces is one chain too: accept every
+    // other block, then ask for 120 blocks' worth.
     let mut c = test_config();
     c.event_log_depths.dynamic_capacity = 300;
     let mut m = Memdev::new(c).unwrap();
@@ -296,14 +311,10 @@ fn chain_limits() {
         let ex: Vec<(u64, u64)> = chunk.iter().map(|i| (i * 4 * MIB, 2 * MIB)).collect();
         accepted(&mut m, &ex, None);
     }
-    let err = add_err(
-        &mut m,
-        add_req(SelectionPolicy::Free, 0, &[(0, 101 * 2 * MIB)]),
-    );
-    assert!(
-        matches!(err, DcdError::TooManyExtents { count: 101, .. }),
-        "{err}"
-    );
+    let out = m
+        .dcd_add_capacity(add_req(SelectionPolicy::Free, 0, &[(0, 120 * 2 * MIB)]))
+        .unwrap();
+    assert_eq!(out.extents.len(), 120);
 }
 
 #[test]
