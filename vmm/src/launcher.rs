@@ -34,6 +34,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    crate::uptime::mark_start();
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {

@@ -22,6 +22,7 @@ pub mod seccomp;
 pub mod sigbus;
 pub mod signal_line;
 pub mod size;
+pub mod uptime;
 pub mod vcpu;
 pub mod virtio_devices;
 pub mod vm;

@@ -105,7 +105,6 @@ impl Machine {
             .clone()
             .ok_or_else(|| MachineError::Config("no kernel given".into()))?;
         let platform = Platform::new(cfg).map_err(MachineError::Config)?;
-        let tables = acpi_tables(&platform)?;
         let exit = Arc::new(ExitState::new().map_err(|e| MachineError::Io("eventfd", e))?);
         let vm = Vm::new()?;
         if cfg.cpus > vm.max_vcpus() {
@@ -115,16 +114,55 @@ impl Machine {
                 vm.max_vcpus()
             )));
         }
-        let memory = Arc::new(MemoryManager::new(
+        let memory = Arc::new(MemoryManager::allocate(
             vm.fd.clone(),
             &platform.ram,
             vm.memslot_limit(),
         )?);
+        // Installing RAM as memslots costs milliseconds on some hosts and
+        // needs nothing below but the mapping: it runs beside the rest.
+        let (devices, entry, vcpus) = std::thread::scope(|s| {
+            let install = s.spawn(|| memory.install_ram());
+            let built = Self::build(cfg, kernel, &platform, &vm, &memory, &exit);
+            let installed = install
+                .join()
+                .unwrap_or_else(|_| Err(MemoryError::Alloc("installing RAM panicked".into())));
+            let built = built?;
+            installed?;
+            Ok::<_, MachineError>(built)
+        })?;
+        if let Some(bsp) = vcpus.first() {
+            bsp.set_boot_state(entry)?;
+        }
+        Ok(Self {
+            vm,
+            memory,
+            devices,
+            vcpus,
+            exit,
+            api_socket: cfg.api_socket.clone(),
+            seccomp: cfg.seccomp,
+            cpus: cfg.cpus,
+            ram: cfg.memory,
+        })
+    }
+
+    /// Everything but the RAM memslots: devices, ACPI tables and kernel in
+    /// RAM, vCPUs. Returns the devices, the kernel's entry and the vCPUs.
+    fn build(
+        cfg: &VmConfig,
+        kernel: std::path::PathBuf,
+        platform: &Platform,
+        vm: &Vm,
+        memory: &Arc<MemoryManager>,
+        exit: &Arc<ExitState>,
+    ) -> Result<(Arc<DeviceManager>, u64, Vec<Vcpu>), MachineError> {
+        let tables = acpi_tables(platform)?;
         let devices = Arc::new(DeviceManager::new(
-            &platform,
+            platform,
             cfg,
             &vm.router,
-            &memory,
+            memory,
             exit.clone(),
         )?);
         devices
@@ -173,20 +211,7 @@ impl Machine {
                 exit.clone(),
             )?);
         }
-        if let Some(bsp) = vcpus.first() {
-            bsp.set_boot_state(entry)?;
-        }
-        Ok(Self {
-            vm,
-            memory,
-            devices,
-            vcpus,
-            exit,
-            api_socket: cfg.api_socket.clone(),
-            seccomp: cfg.seccomp,
-            cpus: cfg.cpus,
-            ram: cfg.memory,
-        })
+        Ok((devices, entry, vcpus))
     }
 
     /// Runs the guest until it stops, and says why.

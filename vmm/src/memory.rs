@@ -133,16 +133,51 @@ impl MemoryManager {
         regions: &[(u64, u64)],
         slot_limit: u32,
     ) -> Result<Self, MemoryError> {
+        let mm = Self::allocate(vm, regions, slot_limit)?;
+        mm.install_ram()?;
+        Ok(mm)
+    }
+
+    /// Allocates RAM for `regions` (`(gpa, len)` pairs) without installing
+    /// it: [`MemoryManager::install_ram`] does, and may run on another
+    /// thread while the RAM is filled (the kernel loaded, tables written).
+    ///
+    /// The RAM is advised for transparent huge pages (MADV_HUGEPAGE, as
+    /// QEMU does): loading a kernel then faults a few 2 MiB pages instead
+    /// of thousands of 4 KiB ones, and the guest's TLB misses are cheaper.
+    pub fn allocate(
+        vm: Arc<VmFd>,
+        regions: &[(u64, u64)],
+        slot_limit: u32,
+    ) -> Result<Self, MemoryError> {
         let ranges: Vec<(GuestAddress, usize)> = regions
             .iter()
             .map(|(a, l)| (GuestAddress(*a), *l as usize))
             .collect();
         let ram = GuestMemoryMmap::<()>::from_ranges(&ranges)
             .map_err(|e| MemoryError::Alloc(format!("{e:?}")))?;
+        for region in ram.iter() {
+            // SAFETY: advice on a mapping this process owns; it changes no
+            // contents. A kernel without THP refuses it, which is harmless.
+            let rc = unsafe {
+                libc::madvise(
+                    region.as_ptr().cast(),
+                    region.len() as usize,
+                    libc::MADV_HUGEPAGE,
+                )
+            };
+            if rc != 0 {
+                log::debug!(
+                    "guest RAM at {:#x}: no transparent huge pages ({})",
+                    region.start_addr().0,
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
         let map_budget = MapBudget::open()
             .map_err(|e| log::warn!("cannot read the host's mapping limit ({e}): interleaved CXL regions will take the emulated path"))
             .ok();
-        let mm = Self {
+        Ok(Self {
             vm,
             ram,
             map_budget,
@@ -151,14 +186,18 @@ impl MemoryManager {
                 by_gpa: BTreeMap::new(),
                 composed: BTreeMap::new(),
             }),
-        };
-        for region in mm.ram.iter() {
+        })
+    }
+
+    /// Installs every RAM region as a memslot.
+    pub fn install_ram(&self) -> Result<(), MemoryError> {
+        for region in self.ram.iter() {
             let host = region.as_ptr() as u64;
-            // SAFETY: the RAM mappings live as long as `mm.ram`, which lives
-            // as long as the VM (the memory manager is dropped with it).
-            unsafe { mm.map(region.start_addr().0, region.len(), host) }?;
+            // SAFETY: the RAM mappings live as long as `self.ram`, which
+            // lives as long as the VM (the memory manager is dropped with it).
+            unsafe { self.map(region.start_addr().0, region.len(), host) }?;
         }
-        Ok(mm)
+        Ok(())
     }
 
     /// Guest RAM.

@@ -13,7 +13,7 @@ use kvm_bindings::{
     KVM_SYSTEM_EVENT_SHUTDOWN,
 };
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
-use log::{debug, error, warn};
+use log::{debug, error, info, warn};
 use thiserror::Error;
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
@@ -297,6 +297,14 @@ impl VcpuThread {
                 }
                 // A bug that panics on this thread must end the VM, not
                 // leave it running a vCPU short (or hang it with one).
+                if id == 0 {
+                    if let Some(t) = crate::uptime::since_start() {
+                        info!(
+                            "vCPU 0: first KVM_RUN {:.1} ms after start",
+                            t.as_secs_f64() * 1e3
+                        );
+                    }
+                }
                 let run = std::panic::AssertUnwindSafe(|| vcpu.run());
                 if std::panic::catch_unwind(run).is_err() {
                     exit.request(ExitReason::VmmError(format!("vCPU {id} thread panicked")));

@@ -379,7 +379,6 @@ pub fn update_payloads(extents: &[(u64, u64)], payload: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-
 /// `dcd-serve WINDOW SEED PLAN`: set the device up, then answer DC event
 /// chains forever: Add Capacity by the next PLAN word (`accept` writes the
 /// pattern into each extent through /dev/mem, `bare` accepts without
