@@ -48,10 +48,10 @@ use devices::cxl::device_regs::mailbox::{
     COMMAND, COMMANDS_PAYLOAD, CONTROL_DOORBELL, MAILBOX_CONTROL, MAILBOX_STATUS,
 };
 use devices::cxl::dvsec::{CXL_VENDOR_ID, DEV_CONTROL, DEV_CTRL_MEM_ENABLE, DVSEC_CXL_DEVICE};
-use devices::cxl::events::EVENT_RECORD_SIZE;
 use devices::cxl::fabric::{
     CxlMemoryPath, GuestMemoryMapper, HostBridgeDesc, Topology, WindowDesc,
 };
+use devices::cxl::memdev::events::EVENT_RECORD_SIZE;
 use devices::cxl::memdev::MemdevConfig;
 use devices::cxl::type3::{Type3, Type3Config, DEVICE_REGS_OFFSET, MSIX_VECTORS, REGS_BAR};
 use devices::interrupt::MsiGroup;

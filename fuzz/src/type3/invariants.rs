@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use devices::cxl::events::EventLogType;
+use devices::cxl::memdev::events::EventLogType;
 use devices::memory::HostMemory;
 
 use super::guest;

@@ -1,5 +1,5 @@
-//! Media and Poison Management: the poison list and the Get Poison List,
-//! Inject Poison and Clear Poison commands (CXL 3.1 8.2.9.9.4.1-3).
+//! The poison list of Media and Poison Management (CXL 3.1
+//! 8.2.9.9.4.1-3).
 //!
 //! The poison list holds non-overlapping, 64-byte aligned DPA ranges with
 //! the source of the poison, up to the Poison List Maximum Media Error
@@ -10,28 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use super::payload::{Input, Output};
-use super::{RetCode, PAYLOAD_SIZE};
-use crate::cxl::device_regs::memdev_status::MediaStatus;
-use crate::cxl::memdev::Memdev;
-
 /// Poison granule: one cacheline.
 pub const POISON_GRANULE: u64 = 64;
-/// Size of the Get Poison List output header (records follow it).
-pub const POISON_LIST_HEADER_SIZE: usize = 0x20;
-/// Size of one Media Error Record.
-pub const MEDIA_ERROR_RECORD_SIZE: usize = 0x10;
-/// Most Media Error Records one Get Poison List output carries.
-pub const MAX_RECORDS_PER_GET: usize =
-    (PAYLOAD_SIZE - POISON_LIST_HEADER_SIZE) / MEDIA_ERROR_RECORD_SIZE;
-
-// CXL 3.1 8.2.9.9.4.1 Get Poison List (Poison List Flags)
-/// More Media Error Records.
-pub const POISON_FLAG_MORE_MEDIA_ERROR_RECORDS: u8 = 1 << 0;
-/// Poison List Overflow.
-pub const POISON_FLAG_POISON_LIST_OVERFLOW: u8 = 1 << 1;
-/// Scan Media in Progress.
-pub const POISON_FLAG_SCAN_MEDIA_IN_PROGRESS: u8 = 1 << 2;
 
 // CXL 3.1 8.2.9.9.4.1 Get Poison List (Media Error Record, Error Source)
 /// Where poison came from.
@@ -59,6 +39,17 @@ pub struct PoisonRecord {
     pub length: u64,
     /// Source.
     pub source: PoisonSource,
+}
+
+/// One page of a poison list query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoisonListPage {
+    /// The ranges, clipped to the query, in DPA order.
+    pub records: Vec<PoisonRecord>,
+    /// More ranges remain: the same query continues after these.
+    pub more: bool,
+    /// Time of the first overflow, if the list has overflowed.
+    pub overflow_timestamp: Option<u64>,
 }
 
 /// Why [`PoisonList::add`] refused a range.
@@ -214,8 +205,7 @@ impl PoisonList {
 
     /// The ranges overlapping `start..start+length`, clipped to it, at most
     /// `max` of them: continues an identical previous query that had more.
-    /// Returns the records and whether more remain.
-    fn query(&mut self, start: u64, length: u64, max: usize) -> (Vec<PoisonRecord>, bool) {
+    pub(crate) fn query(&mut self, start: u64, length: u64, max: usize) -> PoisonListPage {
         let end = start.saturating_add(length);
         let matching: Vec<PoisonRecord> = self
             .records()
@@ -241,108 +231,10 @@ impl PoisonList {
             length,
             next,
         });
-        (page, more)
+        PoisonListPage {
+            records: page,
+            more,
+            overflow_timestamp: self.overflow_timestamp,
+        }
     }
 }
-
-/// Checks a command's DPA: 64-byte aligned (Invalid Input) and its
-/// cacheline inside the device (Invalid Physical Address).
-fn check_dpa(memdev: &Memdev, dpa: u64) -> Result<(), RetCode> {
-    if !dpa.is_multiple_of(POISON_GRANULE) {
-        return Err(RetCode::InvalidInput);
-    }
-    match dpa.checked_add(POISON_GRANULE) {
-        Some(end) if end <= memdev.capacity_bytes() => Ok(()),
-        _ => Err(RetCode::InvalidPhysicalAddress),
-    }
-}
-
-fn check_media(memdev: &Memdev) -> Result<(), RetCode> {
-    match memdev.status().media_status {
-        MediaStatus::Ready => Ok(()),
-        _ => Err(RetCode::MediaDisabled),
-    }
-}
-
-// CXL 3.1 8.2.9.9.4.1 Get Poison List (Opcode 4300h)
-/// Get Poison List: Physical Address and Physical Address Length (64-byte
-/// units) in; flags, overflow timestamp and Media Error Records out.
-pub fn get_poison_list(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(0x10)?;
-    let start = input.u64(0).ok_or(RetCode::InvalidPayloadLength)?;
-    let units = input.u64(8).ok_or(RetCode::InvalidPayloadLength)?;
-    if !start.is_multiple_of(POISON_GRANULE) {
-        return Err(RetCode::InvalidInput);
-    }
-    let length = units
-        .checked_mul(POISON_GRANULE)
-        .ok_or(RetCode::InvalidInput)?;
-    match start.checked_add(length) {
-        Some(end) if end <= memdev.capacity_bytes() => {}
-        _ => return Err(RetCode::InvalidPhysicalAddress),
-    }
-    let (records, more) = memdev
-        .poison_mut()
-        .query(start, length, MAX_RECORDS_PER_GET);
-    let mut o = Output::zeroed(POISON_LIST_HEADER_SIZE + records.len() * MEDIA_ERROR_RECORD_SIZE);
-    let mut flags = 0;
-    if more {
-        flags |= POISON_FLAG_MORE_MEDIA_ERROR_RECORDS;
-    }
-    if let Some(ts) = memdev.poison().overflow_timestamp() {
-        flags |= POISON_FLAG_POISON_LIST_OVERFLOW;
-        o.put_u64(0x02, ts);
-    }
-    o.put_u8(0x00, flags);
-    o.put_u16(0x0A, records.len() as u16);
-    for (i, r) in records.iter().enumerate() {
-        let at = POISON_LIST_HEADER_SIZE + i * MEDIA_ERROR_RECORD_SIZE;
-        o.put_u64(at, r.dpa | r.source as u64);
-        o.put_u32(at + 8, (r.length / POISON_GRANULE) as u32);
-    }
-    Ok(o.into_vec())
-}
-
-// CXL 3.1 8.2.9.9.4.2 Inject Poison (Opcode 4301h)
-/// Inject Poison: the DPA of a cacheline in; no output. Injecting an
-/// already poisoned line succeeds without change; past the Inject Poison
-/// Limit it is Inject Poison Limit Reached.
-pub fn inject_poison(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(8)?;
-    let dpa = input.u64(0).ok_or(RetCode::InvalidPayloadLength)?;
-    check_dpa(memdev, dpa)?;
-    check_media(memdev)?;
-    if memdev.poison().is_poisoned(dpa) {
-        return Ok(Vec::new());
-    }
-    let limit = usize::from(memdev.config().inject_poison_limit);
-    if limit != 0 && memdev.poison().injected_count() >= limit {
-        return Err(RetCode::InjectPoisonLimitReached);
-    }
-    let now = memdev.now();
-    // A full list records the overflow; the injection itself still happens.
-    let _ = memdev
-        .poison_mut()
-        .add(dpa, POISON_GRANULE, PoisonSource::Injected, now);
-    Ok(Vec::new())
-}
-
-// CXL 3.1 8.2.9.9.4.3 Clear Poison (Opcode 4302h)
-/// Clear Poison: a DPA and 64 bytes of Clear Poison Write Data in; no
-/// output. The data is written to the media at the DPA (through the
-/// device's media writer) and the line leaves the poison list.
-pub fn clear_poison(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(0x48)?;
-    let dpa = input.u64(0).ok_or(RetCode::InvalidPayloadLength)?;
-    let data = input.array::<64>(8).ok_or(RetCode::InvalidPayloadLength)?;
-    check_dpa(memdev, dpa)?;
-    check_media(memdev)?;
-    memdev.write_media(dpa, data)?;
-    let now = memdev.now();
-    memdev.poison_mut().clear_cacheline(dpa, now);
-    Ok(Vec::new())
-}
-
-#[cfg(test)]
-#[path = "poison_tests.rs"]
-mod tests;

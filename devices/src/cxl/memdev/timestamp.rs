@@ -1,4 +1,4 @@
-//! Timestamp command set: Get and Set Timestamp (CXL 3.1 8.2.9.4).
+//! The device timestamp (CXL 3.1 8.2.9.4).
 //!
 //! The device keeps the host-set timestamp and the host monotonic time at
 //! which it was set; the current device time is the set value advanced by
@@ -6,10 +6,6 @@
 //! reads 0.
 
 use std::time::Instant;
-
-use super::payload::Input;
-use super::RetCode;
-use crate::cxl::memdev::Memdev;
 
 /// A monotonic nanosecond clock.
 pub trait MonotonicClock: Send {
@@ -76,71 +72,9 @@ impl DeviceTimestamp {
     }
 }
 
-// CXL 3.1 8.2.9.4.1 Get Timestamp (Opcode 0300h)
-/// Get Timestamp: no input; the 8-byte timestamp.
-pub fn get_timestamp(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(0)?;
-    Ok(memdev.now().to_le_bytes().to_vec())
-}
-
-// CXL 3.1 8.2.9.4.2 Set Timestamp (Opcode 0301h)
-/// Set Timestamp: an 8-byte timestamp in; no output.
-pub fn set_timestamp(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(8)?;
-    let ts = input.u64(0).ok_or(RetCode::InvalidPayloadLength)?;
-    memdev.timestamp_mut().set(ts);
-    Ok(Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cxl::mailbox::Opcode;
-    use crate::cxl::memdev::tests::{test_memdev, test_memdev_with_clock};
-
-    const GET: u16 = Opcode::GetTimestamp as u16;
-    const SET: u16 = Opcode::SetTimestamp as u16;
-
-    fn get(m: &mut Memdev) -> u64 {
-        let (rc, out) = m.execute(GET, &[]);
-        assert_eq!(rc, RetCode::Success);
-        assert_eq!(out.len(), 8);
-        u64::from_le_bytes(out.try_into().unwrap())
-    }
-
-    #[test]
-    fn unset_timestamp_reads_zero() {
-        let (mut m, clock) = test_memdev_with_clock();
-        clock.advance(1000);
-        assert_eq!(get(&mut m), 0);
-    }
-
-    #[test]
-    fn set_then_advance() {
-        let (mut m, clock) = test_memdev_with_clock();
-        clock.advance(77);
-        let t0 = 1_700_000_000_000_000_000u64;
-        let (rc, out) = m.execute(SET, &t0.to_le_bytes());
-        assert_eq!(rc, RetCode::Success);
-        assert!(out.is_empty());
-        assert_eq!(get(&mut m), t0);
-        clock.advance(1_234);
-        assert_eq!(get(&mut m), t0 + 1_234);
-        // Setting again rebases.
-        m.execute(SET, &5u64.to_le_bytes());
-        clock.advance(10);
-        assert_eq!(get(&mut m), 15);
-    }
-
-    #[test]
-    fn malformed_payloads() {
-        let mut m = test_memdev();
-        assert_eq!(m.execute(SET, &[0; 7]).0, RetCode::InvalidPayloadLength);
-        assert_eq!(m.execute(SET, &[0; 9]).0, RetCode::InvalidPayloadLength);
-        assert_eq!(m.execute(SET, &[]).0, RetCode::InvalidPayloadLength);
-        assert_eq!(m.execute(GET, &[0]).0, RetCode::InvalidPayloadLength);
-        assert_eq!(get(&mut m), 0);
-    }
 
     #[test]
     fn host_clock_is_monotonic() {
