@@ -19,6 +19,9 @@
 //!   direct, routed accesses where it is not. `window`: the window's MMIO.
 //! - `type3`, `host_bridge`, `root_port`: the devices, assembled from the
 //!   blocks above; `pci_caps` places CXL structures in config space.
+//! - `test_rig` (tests, feature `test-rig`): the recording memslot mapper
+//!   and one-window memory path the tests, the benchmark and the fuzz
+//!   harnesses share.
 
 pub mod cdat;
 pub mod component;
@@ -34,5 +37,7 @@ pub mod memdev;
 pub mod pci_caps;
 pub mod retcode;
 pub mod root_port;
+#[cfg(any(test, feature = "test-rig"))]
+pub mod test_rig;
 pub mod type3;
 pub mod window;
