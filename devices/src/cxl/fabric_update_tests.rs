@@ -292,7 +292,7 @@ fn composed_regions_follow_updates_like_full_recomputes() {
             continue;
         }
         let s = part.lock();
-        for (gpa, pieces) in part_log.composed().iter() {
+        for (gpa, (_, pieces)) in part_log.composed().iter() {
             composed_seen += 1;
             for &(at, len, dev, offset) in pieces {
                 for hpa in [gpa + at, gpa + at + len - 1] {

@@ -7,8 +7,8 @@
 //!   VMM's memory manager enforces (non-empty, page-aligned, inside the
 //!   backend, never overlapping, only installed slots removed): a request
 //!   that breaks one panics. It counts calls and, when asked, logs them; it
-//!   can be told to refuse maps or unmaps, and composes interleaves only
-//!   when asked to.
+//!   can be told to refuse maps or unmaps, composes interleaves only when
+//!   asked to, and reports the mapping budget it is given.
 //! - [`one_window`]: the memory path of one 1-way window over one host
 //!   bridge with one root port and one endpoint.
 //! - [`memfd`]: a shared memfd backend.
@@ -57,7 +57,6 @@ pub enum MapperCall {
 }
 
 /// Memslots by guest physical address, and every call that asked for them.
-#[derive(Default)]
 pub struct RecordingMapper {
     slots: Mutex<BTreeMap<u64, Slot>>,
     calls: Mutex<Vec<MapperCall>>,
@@ -67,6 +66,23 @@ pub struct RecordingMapper {
     fail_unmap: AtomicBool,
     maps: AtomicU64,
     unmaps: AtomicU64,
+    budget: AtomicU64,
+}
+
+impl Default for RecordingMapper {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::default(),
+            calls: Mutex::default(),
+            log_calls: AtomicBool::new(false),
+            compose: AtomicBool::new(false),
+            fail_map: AtomicBool::new(false),
+            fail_unmap: AtomicBool::new(false),
+            maps: AtomicU64::new(0),
+            unmaps: AtomicU64::new(0),
+            budget: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +106,12 @@ impl RecordingMapper {
     /// Log every call from now on (for [`Self::take_calls`]), or stop.
     pub fn log_calls(&self, on: bool) {
         self.log_calls.store(on, Ordering::SeqCst);
+    }
+
+    /// The host mappings a composition may use from now on (unlimited
+    /// until set).
+    pub fn set_mapping_budget(&self, budget: u64) {
+        self.budget.store(budget, Ordering::SeqCst);
     }
 
     /// Refuse (or accept again) every map and composed map.
@@ -121,12 +143,12 @@ impl RecordingMapper {
             .collect()
     }
 
-    /// The pieces of each installed composed slot, by address.
-    pub fn composed(&self) -> BTreeMap<u64, Vec<PieceRecord>> {
+    /// The length and pieces of each installed composed slot, by address.
+    pub fn composed(&self) -> BTreeMap<u64, (u64, Vec<PieceRecord>)> {
         lock(&self.slots)
             .values()
             .filter(|s| !s.pieces.is_empty())
-            .map(|s| (s.gpa, s.pieces.clone()))
+            .map(|s| (s.gpa, (s.len, s.pieces.clone())))
             .collect()
     }
 
@@ -238,6 +260,10 @@ impl GuestMemoryMapper for RecordingMapper {
             pieces,
         });
         Ok(())
+    }
+
+    fn mapping_budget(&self) -> u64 {
+        self.budget.load(Ordering::SeqCst)
     }
 
     fn unmap(&self, gpa: u64) -> Result<(), String> {
