@@ -1,7 +1,7 @@
 //! The device's Dynamic Capacity state: every live extent with its one
-//! owner state, the pending offer chains, the generation number, a bounded
-//! history of extents that left, and the effects queued for the device
-//! model (CXL 3.1 9.13.3).
+//! owner state, the pending offer chains, the generation number and a
+//! bounded history of extents that left (CXL 3.1 9.13.3). What a change
+//! means for memory is returned to the caller as [`DcdEffect`]s.
 //!
 //! Live extents sit in a map keyed by starting DPA; they never overlap, so
 //! "which extent holds DPA x" and "what overlaps this range" are ordered
