@@ -61,7 +61,7 @@ step fetch-iasl "$ROOT/scripts/fetch-iasl.sh"
 step fetch-guest "$ROOT/scripts/fetch-guest.sh"
 
 step fmt cargo fmt --all --check
-step clippy cargo clippy --workspace --all-targets -- -D warnings
+step clippy cargo clippy --workspace --all-targets --features devices/test-rig -- -D warnings
 step test cargo test --workspace
 if [[ $FUZZ_SECONDS != 0 ]]; then
     # The fuzz crate is its own workspace, outside `--all`/`--workspace`.

@@ -29,10 +29,8 @@
 //! More chain of N records; the guest answers in 85-extent parts with
 //! More): the whole add, from the operator's call to N memslots.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -46,25 +44,20 @@ use devices::cxl::dcd::{
     AddRequest, DcConfig, DcRegions, ReleaseRequest, RemovalPolicy, RequestedExtent,
     SelectionPolicy,
 };
-use devices::cxl::decode::Interleave;
 use devices::cxl::device_regs::layout::MAILBOX_OFFSET;
 use devices::cxl::device_regs::mailbox::{
     COMMAND, COMMANDS_PAYLOAD, CONTROL_DOORBELL, MAILBOX_CONTROL, MAILBOX_STATUS,
 };
 use devices::cxl::dvsec::{CXL_VENDOR_ID, DEV_CONTROL, DEV_CTRL_MEM_ENABLE, DVSEC_CXL_DEVICE};
-use devices::cxl::events::EVENT_RECORD_SIZE;
-use devices::cxl::fabric::{
-    CxlMemoryPath, GuestMemoryMapper, HostBridgeDesc, Topology, WindowDesc,
-};
+use devices::cxl::memdev::events::EVENT_RECORD_SIZE;
 use devices::cxl::memdev::MemdevConfig;
+use devices::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
 use devices::cxl::type3::{Type3, Type3Config, DEVICE_REGS_OFFSET, MSIX_VECTORS, REGS_BAR};
-use devices::interrupt::MsiGroup;
-use devices::memory::{BackendConfig, BackendKind, HostMemory};
+use devices::interrupt::RecordingMsiGroup;
 use devices::pci::PciDevice;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
-const WINDOW: u64 = 0x80_0000_0000;
 /// The DC region (and the window and decoder over it).
 const DC_BYTES: u64 = 16 * GIB;
 const BLOCK: u64 = 2 * MIB;
@@ -97,67 +90,9 @@ const EVENTS_FIRST: usize = 0x20;
 /// Event Record Handle inside a record.
 const RECORD_HANDLE: usize = 0x14;
 
-/// The VMM's memory manager as a recorder: installed slots by GPA, and
-/// how many map / unmap calls it saw.
-#[derive(Default)]
-struct Recorder {
-    slots: Mutex<BTreeMap<u64, u64>>,
-    maps: AtomicU64,
-    unmaps: AtomicU64,
-}
-
-impl GuestMemoryMapper for Recorder {
-    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, _offset: u64, len: u64) -> Result<(), String> {
-        self.maps.fetch_add(1, Ordering::Relaxed);
-        let old = self.slots.lock().unwrap().insert(gpa, len);
-        assert!(old.is_none(), "double map at {gpa:#x}");
-        Ok(())
-    }
-
-    fn unmap(&self, gpa: u64) -> Result<(), String> {
-        self.unmaps.fetch_add(1, Ordering::Relaxed);
-        self.slots
-            .lock()
-            .unwrap()
-            .remove(&gpa)
-            .map(|_| ())
-            .ok_or_else(|| format!("{gpa:#x} not mapped"))
-    }
-}
-
-impl Recorder {
-    fn counts(&self) -> (u64, u64) {
-        (
-            self.maps.load(Ordering::Relaxed),
-            self.unmaps.load(Ordering::Relaxed),
-        )
-    }
-
-    fn len(&self) -> usize {
-        self.slots.lock().unwrap().len()
-    }
-}
-
-/// MSI-X vectors that go nowhere (the bench never enables them anyway).
-struct NoMsi;
-
-impl MsiGroup for NoMsi {
-    fn len(&self) -> usize {
-        usize::from(MSIX_VECTORS)
-    }
-
-    fn set_route(&self, _: usize, _: devices::interrupt::MsiMessage) -> std::io::Result<()> {
-        Ok(())
-    }
-
-    fn trigger(&self, _: usize) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 struct Rig {
     dev: Type3,
-    rec: Arc<Recorder>,
+    rec: Arc<RecordingMapper>,
     /// Block indexes of the accepted extents, in DPA order.
     accepted: Vec<u64>,
 }
@@ -322,34 +257,9 @@ fn release(r: &mut Rig, blocks: &[u64]) {
 
 /// A device with `n` accepted extents at blocks 0, 2, 4, ..., mapped.
 fn rig(n: usize) -> Rig {
-    let rec = Arc::new(Recorder::default());
-    let path = Arc::new(CxlMemoryPath::new(
-        Topology {
-            windows: vec![WindowDesc {
-                base: WINDOW,
-                size: DC_BYTES,
-                interleave: Interleave::new(1, 256).unwrap(),
-                targets: vec![0],
-            }],
-            host_bridges: vec![HostBridgeDesc {
-                root_ports: vec![(0, Some(0))],
-                has_hdm: false,
-            }],
-            endpoints: 1,
-        },
-        rec.clone(),
-    ));
-    let backing = Arc::new(
-        HostMemory::new(BackendConfig {
-            id: "dc0".into(),
-            kind: BackendKind::Memfd,
-            size: DC_BYTES,
-            share: true,
-            prealloc: false,
-            tag: None,
-        })
-        .expect("memfd backing"),
-    );
+    let rec = RecordingMapper::new();
+    let path = Arc::new(one_window(DC_BYTES, rec.clone()));
+    let backing = memfd("dc0", DC_BYTES, None);
     let memdev = MemdevConfig {
         volatile_bytes: 0,
         lsa_size: 0,
@@ -375,7 +285,7 @@ fn rig(n: usize) -> Rig {
             persistent: None,
             dc_backing: Some(backing),
         },
-        Arc::new(NoMsi),
+        Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),
         path,
         0,
     )

@@ -28,7 +28,7 @@ use vmm::config::VmConfig;
 use vmm::cxl_devices::CxlDevices;
 use vmm::platform::Platform;
 
-use crate::mapper::RecordingMapper;
+use devices::cxl::test_rig::RecordingMapper;
 
 /// Most bytes of memfd backends a configuration may ask for to be built
 /// (they are sparse, but the mappings still take address space).

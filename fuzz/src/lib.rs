@@ -8,9 +8,9 @@
 //!   hierarchy) through ECAM and the 0xcf8/0xcfc ports;
 //! - [`cli_topology`]: the command line and its topology checks.
 //!
-//! [`mapper`] records memslots and checks them as the memory manager would.
+//! The memslots are recorded and checked as the memory manager would by
+//! the devices crate's shared test rig (`devices::cxl::test_rig`).
 
 pub mod cli_topology;
-pub mod mapper;
 pub mod pci_config;
 pub mod type3;

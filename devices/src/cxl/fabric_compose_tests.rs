@@ -3,66 +3,15 @@
 //! the trapped path and why, teardown and rebuild, and that both paths see
 //! the same bytes.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
 use super::tests::{backend, ep_decoder, hb_decoder, mem};
 use super::*;
+use crate::cxl::test_rig::{MapperCall, RecordingMapper, WINDOW};
 use crate::memory::{BackendConfig, BackendKind};
 
-const BASE: u64 = 0x80_0000_0000;
+const BASE: u64 = WINDOW;
 const MIB: u64 = 1 << 20;
 /// Region size: small, so a 4 KiB composition is 512 pieces.
 const REGION: u64 = 2 * MIB;
-
-/// A composed piece as (at, len, backend address, offset).
-type Piece = (u64, u64, u64, u64);
-
-/// Records composed mappings.
-struct Composer {
-    composed: Mutex<BTreeMap<u64, (u64, Vec<Piece>)>>,
-    calls: Mutex<Vec<String>>,
-    budget: AtomicU64,
-    fail: AtomicBool,
-}
-
-impl Default for Composer {
-    fn default() -> Self {
-        Self {
-            composed: Mutex::default(),
-            calls: Mutex::default(),
-            budget: AtomicU64::new(u64::MAX),
-            fail: AtomicBool::new(false),
-        }
-    }
-}
-
-impl GuestMemoryMapper for Composer {
-    fn map(&self, gpa: u64, _: &Arc<HostMemory>, _: u64, _: u64) -> Result<(), String> {
-        self.calls.lock().unwrap().push(format!("map {gpa:#x}"));
-        Ok(())
-    }
-    fn map_composed(&self, gpa: u64, len: u64, pieces: &[ComposedPiece]) -> Result<(), String> {
-        self.calls.lock().unwrap().push(format!("compose {gpa:#x}"));
-        if self.fail.load(Ordering::SeqCst) {
-            return Err("refused".into());
-        }
-        let v = pieces
-            .iter()
-            .map(|p| (p.at, p.len, p.backend.host_addr(), p.offset))
-            .collect();
-        let old = self.composed.lock().unwrap().insert(gpa, (len, v));
-        assert!(old.is_none(), "double map at {gpa:#x}");
-        Ok(())
-    }
-    fn mapping_budget(&self) -> u64 {
-        self.budget.load(Ordering::SeqCst)
-    }
-    fn unmap(&self, gpa: u64) -> Result<(), String> {
-        self.calls.lock().unwrap().push(format!("unmap {gpa:#x}"));
-        self.composed.lock().unwrap().remove(&gpa);
-        Ok(())
-    }
-}
 
 /// Two devices below one host bridge, a 2-way region at `gran` over a
 /// 1-way window (the `cxl-interleave` topology), programmed as Linux does:
@@ -71,8 +20,8 @@ fn two_way(
     gran: u64,
     b0: &Arc<HostMemory>,
     b1: &Arc<HostMemory>,
-) -> (Arc<Composer>, CxlMemoryPath) {
-    let rec = Arc::new(Composer::default());
+) -> (Arc<RecordingMapper>, CxlMemoryPath) {
+    let rec = RecordingMapper::composing();
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -109,7 +58,7 @@ fn granules_land_where_the_decode_arithmetic_puts_them() {
     for gran in [4096, 8192, 16384] {
         let (b0, b1) = (backend(MIB), backend(MIB));
         let (rec, path) = two_way(gran, &b0, &b1);
-        let composed = rec.composed.lock().unwrap().clone();
+        let composed = rec.composed();
         let (len, pieces) = composed.get(&BASE).expect("composed at the region's base");
         assert_eq!(*len, REGION);
         assert_eq!(pieces.len() as u64, REGION / gran, "one mapping a granule");
@@ -145,7 +94,7 @@ fn granules_land_where_the_decode_arithmetic_puts_them() {
 fn both_paths_see_the_same_bytes() {
     let (b0, b1) = (backend(MIB), backend(MIB));
     let (rec, path) = two_way(4096, &b0, &b1);
-    let (_, pieces) = rec.composed.lock().unwrap()[&BASE].clone();
+    let (_, pieces) = rec.composed()[&BASE].clone();
     // Whatever a composed piece maps, the trapped path reads at its HPA.
     for (i, &(at, _, dev, offset)) in pieces.iter().enumerate() {
         let b = if dev == b0.host_addr() { &b0 } else { &b1 };
@@ -160,7 +109,7 @@ fn both_paths_see_the_same_bytes() {
 fn adjacent_granules_of_one_device_share_a_mapping() {
     // A 2-way window whose two positions name the same passthrough host
     // bridge: every granule goes to the one device, contiguously.
-    let rec = Arc::new(Composer::default());
+    let rec = RecordingMapper::composing();
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -178,7 +127,7 @@ fn adjacent_granules_of_one_device_share_a_mapping() {
     let b = backend(MIB);
     path.set_endpoint_memory(0, vec![mem(0, MIB, &b, 0)]);
     path.set_endpoint_decoders(0, vec![ep_decoder(BASE, MIB, 1, 256, 0..MIB)], true);
-    let composed = rec.composed.lock().unwrap().clone();
+    let composed = rec.composed();
     assert_eq!(composed[&BASE], (MIB, vec![(0, MIB, b.host_addr(), 0)]));
 }
 
@@ -186,7 +135,7 @@ fn adjacent_granules_of_one_device_share_a_mapping() {
 fn fine_granularity_stays_trapped() {
     let (b0, b1) = (backend(MIB), backend(MIB));
     let (rec, path) = two_way(256, &b0, &b1);
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert!(path.mappings().is_empty());
     let why = trapped(&path, 1).unwrap();
     assert_eq!(why, TrapReason::Granularity(256));
@@ -196,7 +145,7 @@ fn fine_granularity_stays_trapped() {
     );
     // 2 KiB too: half a page cannot be mapped on its own.
     let (rec, path) = two_way(2048, &b0, &b1);
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert_eq!(trapped(&path, 0), Some(TrapReason::Granularity(2048)));
 }
 
@@ -214,7 +163,7 @@ fn private_backends_stay_trapped() {
         .unwrap(),
     );
     let (rec, path) = two_way(4096, &backend(MIB), &private);
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert_eq!(
         trapped(&path, 0),
         Some(TrapReason::NotShareable("priv".into()))
@@ -227,21 +176,21 @@ fn unbacked_or_undecoded_ranges_stay_trapped() {
     let (rec, path) = two_way(4096, &b0, &b1);
     // Endpoint 1 loses its memory: the composed slot goes.
     path.set_endpoint_memory(1, Vec::new());
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert_eq!(trapped(&path, 1), Some(TrapReason::Unbacked(BASE + 4096)));
     path.set_endpoint_memory(1, vec![mem(0, MIB, &b1, 0)]);
-    assert_eq!(rec.composed.lock().unwrap().len(), 1);
+    assert_eq!(rec.composed().len(), 1);
     // No host bridge decoder: nothing routes.
     path.set_host_bridge_decoders(0, Vec::new());
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert_eq!(trapped(&path, 0), Some(TrapReason::Undecoded(BASE)));
 }
 
 #[test]
 fn too_many_mappings_stay_trapped_and_compose_once_there_is_room() {
     let (b0, b1) = (backend(MIB), backend(MIB));
-    let rec = Arc::new(Composer::default());
-    rec.budget.store(100, Ordering::SeqCst);
+    let rec = RecordingMapper::composing();
+    rec.set_mapping_budget(100);
     // The same topology as `two_way`, built on a recorder with a budget.
     let topo = Topology {
         windows: vec![WindowDesc {
@@ -264,7 +213,7 @@ fn too_many_mappings_stay_trapped_and_compose_once_there_is_room() {
     }
     let hb = vec![hb_decoder(BASE, REGION, 4096, vec![0, 1])];
     path.set_host_bridge_decoders(0, hb.clone());
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert_eq!(
         trapped(&path, 0),
         Some(TrapReason::TooManyMappings {
@@ -272,16 +221,16 @@ fn too_many_mappings_stay_trapped_and_compose_once_there_is_room() {
             budget: 100
         })
     );
-    rec.budget.store(512, Ordering::SeqCst);
+    rec.set_mapping_budget(512);
     path.set_host_bridge_decoders(0, hb);
-    assert_eq!(rec.composed.lock().unwrap().len(), 1);
+    assert_eq!(rec.composed().len(), 1);
 }
 
 #[test]
 fn a_refused_composition_stays_trapped_whole_and_is_retried() {
     let (b0, b1) = (backend(MIB), backend(MIB));
-    let rec = Arc::new(Composer::default());
-    rec.fail.store(true, Ordering::SeqCst);
+    let rec = RecordingMapper::composing();
+    rec.fail_maps(true);
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -309,7 +258,7 @@ fn a_refused_composition_stays_trapped_whole_and_is_retried() {
     let mut r = [0u8; 4];
     b1.read(0, &mut r).unwrap();
     assert_eq!(r, [5; 4]);
-    rec.fail.store(false, Ordering::SeqCst);
+    rec.fail_maps(false);
     // Any change retries it (here: a DC-style update of endpoint 0).
     let changed = 0..MIB;
     path.update_endpoint_memory(0, &[changed], |_| vec![mem(0, MIB, &b0, 0)]);
@@ -320,18 +269,27 @@ fn a_refused_composition_stays_trapped_whole_and_is_retried() {
 fn uncommit_unmaps_and_recommit_composes_again() {
     let (b0, b1) = (backend(MIB), backend(MIB));
     let (rec, path) = two_way(4096, &b0, &b1);
-    rec.calls.lock().unwrap().clear();
+    rec.log_calls(true);
     let mut d = ep_decoder(BASE, REGION, 2, 4096, 0..REGION / 2);
     d.committed = false;
     path.set_endpoint_decoders(1, vec![d.clone()], true);
-    assert!(rec.composed.lock().unwrap().is_empty());
+    assert!(rec.composed().is_empty());
     assert!(path.mappings().is_empty());
     assert!(path.paths(1).is_empty(), "endpoint 1 decodes nothing now");
     d.committed = true;
     path.set_endpoint_decoders(1, vec![d], true);
     assert_eq!(path.mappings(), vec![(BASE, REGION)]);
+    let calls: Vec<String> = rec
+        .take_calls()
+        .iter()
+        .map(|c| match c {
+            MapperCall::Map(gpa, ..) => format!("map {gpa:#x}"),
+            MapperCall::Compose(gpa, ..) => format!("compose {gpa:#x}"),
+            MapperCall::Unmap(gpa) => format!("unmap {gpa:#x}"),
+        })
+        .collect();
     assert_eq!(
-        *rec.calls.lock().unwrap(),
+        calls,
         vec![format!("unmap {BASE:#x}"), format!("compose {BASE:#x}")]
     );
 }
@@ -362,7 +320,7 @@ fn direct_and_composed_ranges_side_by_side() {
         path.mappings(),
         vec![(BASE, REGION), (BASE + REGION, 2 * MIB)]
     );
-    assert_eq!(rec.composed.lock().unwrap().len(), 1);
+    assert_eq!(rec.composed().len(), 1);
     let kinds: Vec<&str> = path.paths(0).iter().map(|r| r.path.name()).collect();
     assert_eq!(kinds, ["composed", "direct"]);
     assert_eq!(path.paths(1).len(), 1);

@@ -1,66 +1,13 @@
 use super::*;
 use crate::cxl::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
-use crate::memory::{BackendConfig, BackendKind};
+use crate::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
 
-const BASE: u64 = 0x80_0000_0000;
+const BASE: u64 = WINDOW;
 const MIB: u64 = 1 << 20;
-
-#[derive(Default)]
-struct Recorder {
-    maps: Mutex<BTreeMap<u64, (u64, u64)>>,
-    fail: std::sync::atomic::AtomicBool,
-    fail_unmap: std::sync::atomic::AtomicBool,
-}
-
-impl GuestMemoryMapper for Recorder {
-    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, offset: u64, len: u64) -> Result<(), String> {
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err("no slot".into());
-        }
-        let mut m = self.maps.lock().unwrap();
-        assert!(
-            m.insert(gpa, (offset, len)).is_none(),
-            "double map at {gpa:#x}"
-        );
-        Ok(())
-    }
-    fn unmap(&self, gpa: u64) -> Result<(), String> {
-        if self.fail_unmap.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err("busy".into());
-        }
-        self.maps
-            .lock()
-            .unwrap()
-            .remove(&gpa)
-            .map(|_| ())
-            .ok_or_else(|| "not mapped".into())
-    }
-}
-
-impl Recorder {
-    fn maps(&self) -> Vec<(u64, u64, u64)> {
-        self.maps
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(g, (o, l))| (*g, *o, *l))
-            .collect()
-    }
-}
 
 /// A memfd backend of `size` bytes (also for the update tests).
 pub(super) fn backend(size: u64) -> Arc<HostMemory> {
-    Arc::new(
-        HostMemory::new(BackendConfig {
-            id: "t".into(),
-            kind: BackendKind::Memfd,
-            size,
-            share: true,
-            prealloc: false,
-            tag: None,
-        })
-        .unwrap(),
-    )
+    memfd("t", size, None)
 }
 
 pub(super) fn ep_decoder(
@@ -100,22 +47,9 @@ pub(super) fn hb_decoder(base: u64, size: u64, gran: u64, ports: Vec<u8>) -> Hdm
     }
 }
 
-fn single(size: u64) -> (Arc<Recorder>, CxlMemoryPath) {
-    let rec = Arc::new(Recorder::default());
-    let topo = Topology {
-        windows: vec![WindowDesc {
-            base: BASE,
-            size,
-            interleave: Interleave::new(1, 256).unwrap(),
-            targets: vec![0],
-        }],
-        host_bridges: vec![HostBridgeDesc {
-            root_ports: vec![(0, Some(0))],
-            has_hdm: false,
-        }],
-        endpoints: 1,
-    };
-    (rec.clone(), CxlMemoryPath::new(topo, rec))
+fn single(size: u64) -> (Arc<RecordingMapper>, CxlMemoryPath) {
+    let rec = RecordingMapper::new();
+    (rec.clone(), one_window(size, rec))
 }
 
 pub(super) fn mem(dpa: u64, len: u64, b: &Arc<HostMemory>, offset: u64) -> MemoryRange {
@@ -208,12 +142,12 @@ fn extents_become_separate_slots_and_go_away() {
 }
 
 fn interleaved() -> (
-    Arc<Recorder>,
+    Arc<RecordingMapper>,
     CxlMemoryPath,
     Arc<HostMemory>,
     Arc<HostMemory>,
 ) {
-    let rec = Arc::new(Recorder::default());
+    let rec = RecordingMapper::new();
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -288,7 +222,7 @@ fn host_bridge_decoder_missing_means_no_route() {
 fn failed_map_falls_back_to_emulation_and_retries_later() {
     let (rec, path) = single(1 << 30);
     let b = backend(256 * MIB);
-    rec.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    rec.fail_maps(true);
     path.set_endpoint_memory(0, vec![mem(0, 256 * MIB, &b, 0)]);
     let d = ep_decoder(BASE, 256 * MIB, 1, 256, 0..256 * MIB);
     path.set_endpoint_decoders(0, vec![d.clone()], true);
@@ -297,7 +231,7 @@ fn failed_map_falls_back_to_emulation_and_retries_later() {
     let mut r = [0u8; 4];
     b.read(16, &mut r).unwrap();
     assert_eq!(r, [7; 4]);
-    rec.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    rec.fail_maps(false);
     path.set_endpoint_decoders(0, vec![d], true);
     assert_eq!(rec.maps().len(), 1);
 }
@@ -314,8 +248,8 @@ fn accesses_outside_windows_and_at_the_top_never_panic() {
 
 /// One window, one host bridge with two root ports and HDM decoders, two
 /// endpoints: the host bridge decoders decide which HPA goes where.
-fn two_ports_one_way(window: u64) -> (Arc<Recorder>, CxlMemoryPath) {
-    let rec = Arc::new(Recorder::default());
+fn two_ports_one_way(window: u64) -> (Arc<RecordingMapper>, CxlMemoryPath) {
+    let rec = RecordingMapper::new();
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -390,16 +324,14 @@ fn a_slot_that_fails_to_unmap_stays_on_the_books_until_it_goes() {
     let d = ep_decoder(BASE, 256 * MIB, 1, 256, 0..256 * MIB);
     path.set_endpoint_decoders(0, vec![d], true);
     assert_eq!(path.mappings(), vec![(BASE, 256 * MIB)]);
-    rec.fail_unmap
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    rec.fail_unmaps(true);
     path.set_endpoint_decoders(0, vec![], true);
     assert_eq!(
         path.mappings(),
         vec![(BASE, 256 * MIB)],
         "still live in KVM"
     );
-    rec.fail_unmap
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    rec.fail_unmaps(false);
     path.set_endpoint_decoders(0, vec![], true);
     assert!(path.mappings().is_empty());
     assert!(rec.maps().is_empty());

@@ -4,70 +4,17 @@
 //! regions composed from the backends too, whose every piece must be what
 //! the decode routes its HPA to.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use super::tests::backend;
 use super::*;
 use crate::cxl::component::hdm::HdmDecoderTarget;
-use crate::memory::ComposedPiece;
+use crate::cxl::test_rig::{RecordingMapper, WINDOW};
 
-const BASE: u64 = 0x80_0000_0000;
+const BASE: u64 = WINDOW;
 const MIB: u64 = 1 << 20;
 const BLOCK: u64 = 2 * MIB;
 const BLOCKS: u64 = 256;
 
-/// A composed piece as (at, len, backend address, offset).
-type Piece = (u64, u64, u64, u64);
-
-/// One mapper call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Call {
-    Map(u64, u64, u64),
-    /// GPA, length, pieces as (at, len, backend address, offset).
-    Compose(u64, u64, Vec<Piece>),
-    Unmap(u64),
-}
-
-/// Logs every call, refused ones too, and keeps what is mapped.
-#[derive(Default)]
-struct Log {
-    calls: Mutex<Vec<Call>>,
-    /// Composed memslots by GPA.
-    composed: Mutex<BTreeMap<u64, Vec<Piece>>>,
-    fail: AtomicBool,
-}
-
-impl Log {
-    fn refuse(&self, call: Call) -> Result<(), String> {
-        self.calls.lock().unwrap().push(call);
-        if self.fail.load(Ordering::SeqCst) {
-            return Err("refused".into());
-        }
-        Ok(())
-    }
-}
-
-impl GuestMemoryMapper for Log {
-    fn map(&self, gpa: u64, _: &Arc<HostMemory>, offset: u64, len: u64) -> Result<(), String> {
-        self.refuse(Call::Map(gpa, offset, len))
-    }
-    fn map_composed(&self, gpa: u64, len: u64, pieces: &[ComposedPiece]) -> Result<(), String> {
-        let v: Vec<_> = pieces
-            .iter()
-            .map(|p| (p.at, p.len, p.backend.host_addr(), p.offset))
-            .collect();
-        self.refuse(Call::Compose(gpa, len, v.clone()))?;
-        self.composed.lock().unwrap().insert(gpa, v);
-        Ok(())
-    }
-    fn unmap(&self, gpa: u64) -> Result<(), String> {
-        self.refuse(Call::Unmap(gpa))?;
-        self.composed.lock().unwrap().remove(&gpa);
-        Ok(())
-    }
-}
-
-fn path(log: &Arc<Log>) -> CxlMemoryPath {
+fn path(log: &Arc<RecordingMapper>) -> CxlMemoryPath {
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -112,8 +59,11 @@ fn path(log: &Arc<Log>) -> CxlMemoryPath {
 
 #[test]
 fn incremental_updates_make_the_same_calls_as_full_recomputes() {
-    let (full_log, part_log) = (Arc::new(Log::default()), Arc::new(Log::default()));
+    let (full_log, part_log) = (RecordingMapper::composing(), RecordingMapper::composing());
     let (full, part) = (path(&full_log), path(&part_log));
+    full_log.log_calls(true);
+    part_log.log_calls(true);
+    let mut calls = 0;
     let statics = backend(BLOCKS * BLOCK);
     // The model: backed ranges by DPA.
     let mut model: BTreeMap<u64, MemoryRange> = BTreeMap::new();
@@ -170,8 +120,10 @@ fn incremental_updates_make_the_same_calls_as_full_recomputes() {
         }
         // Now and then the mapper refuses everything for one change.
         let fail = next(16) == 0;
-        full_log.fail.store(fail, Ordering::SeqCst);
-        part_log.fail.store(fail, Ordering::SeqCst);
+        for log in [&full_log, &part_log] {
+            log.fail_maps(fail);
+            log.fail_unmaps(fail);
+        }
         full.set_endpoint_memory(0, model.values().cloned().collect());
         part.update_endpoint_memory(0, &[range], |w| {
             model
@@ -180,13 +132,12 @@ fn incremental_updates_make_the_same_calls_as_full_recomputes() {
                 .cloned()
                 .collect()
         });
-        assert_eq!(
-            *full_log.calls.lock().unwrap(),
-            *part_log.calls.lock().unwrap()
-        );
+        let full_calls = full_log.take_calls();
+        calls += full_calls.len();
+        assert_eq!(full_calls, part_log.take_calls());
         assert_eq!(full.mappings(), part.mappings());
     }
-    assert!(full_log.calls.lock().unwrap().len() > 1000);
+    assert!(calls > 1000);
 }
 
 /// Random DC-style changes on two endpoints that share a 2-way 4 KiB
@@ -195,7 +146,9 @@ fn incremental_updates_make_the_same_calls_as_full_recomputes() {
 #[test]
 fn composed_regions_follow_updates_like_full_recomputes() {
     const REGION: u64 = 8 * MIB;
-    let (full_log, part_log) = (Arc::new(Log::default()), Arc::new(Log::default()));
+    let (full_log, part_log) = (RecordingMapper::composing(), RecordingMapper::composing());
+    full_log.log_calls(true);
+    part_log.log_calls(true);
     let topo = Topology {
         windows: vec![WindowDesc {
             base: BASE,
@@ -266,8 +219,10 @@ fn composed_regions_follow_updates_like_full_recomputes() {
     let mut composed_seen = 0;
     for _ in 0..1000 {
         let fail = next(16) == 0;
-        full_log.fail.store(fail, Ordering::SeqCst);
-        part_log.fail.store(fail, Ordering::SeqCst);
+        for log in [&full_log, &part_log] {
+            log.fail_maps(fail);
+            log.fail_unmaps(fail);
+        }
         if next(12) == 0 {
             // Commit or uncommit one decoder.
             let (i, j) = match next(4) {
@@ -328,10 +283,7 @@ fn composed_regions_follow_updates_like_full_recomputes() {
                     .collect()
             });
         }
-        assert_eq!(
-            *full_log.calls.lock().unwrap(),
-            *part_log.calls.lock().unwrap()
-        );
+        assert_eq!(full_log.take_calls(), part_log.take_calls());
         assert_eq!(full.mappings(), part.mappings());
         // Every composed piece is what the decode routes its HPA to (a
         // refused unmap leaves the old memslot live, as for 1-way ones,
@@ -340,7 +292,7 @@ fn composed_regions_follow_updates_like_full_recomputes() {
             continue;
         }
         let s = part.lock();
-        for (gpa, pieces) in part_log.composed.lock().unwrap().iter() {
+        for (gpa, (_, pieces)) in part_log.composed().iter() {
             composed_seen += 1;
             for &(at, len, dev, offset) in pieces {
                 for hpa in [gpa + at, gpa + at + len - 1] {

@@ -4,9 +4,12 @@
 //!   headers, HDM decoders, RAS.
 //! - `device_regs/`: CXL device registers (8.2.8): capability array, device
 //!   status, mailbox, memory device status.
-//! - `mailbox/`: the command set (8.2.9), one file per command group.
-//! - `events`: event logs, records and interrupt policy (8.2.9.2).
-//! - `memdev`: the memory device's state that commands act on.
+//! - `memdev/`: the memory device's state (partitions, LSA, poison,
+//!   timestamp, health, event logs, status; DC in `dcd/`) and the
+//!   operations the mailbox and the device model call.
+//! - `mailbox/`: the command set's wire format (8.2.9), one file per
+//!   command group: typed payloads and handlers that call `memdev`.
+//! - `retcode`: the mailbox return codes the operations answer with.
 //! - `dvsec`: CXL DVSECs (8.1).
 //! - `cdat`, `doe`: CDAT (CDAT spec 1.04) served over DOE (PCIe 6.0 6.30).
 //! - `decode`: HPA <-> DPA translation through HDM decoders.
@@ -16,6 +19,9 @@
 //!   direct, routed accesses where it is not. `window`: the window's MMIO.
 //! - `type3`, `host_bridge`, `root_port`: the devices, assembled from the
 //!   blocks above; `pci_caps` places CXL structures in config space.
+//! - `test_rig` (tests, feature `test-rig`): the recording memslot mapper
+//!   and one-window memory path the tests, the benchmark and the fuzz
+//!   harnesses share.
 
 pub mod cdat;
 pub mod component;
@@ -24,12 +30,14 @@ pub mod decode;
 pub mod device_regs;
 pub mod doe;
 pub mod dvsec;
-pub mod events;
 pub mod fabric;
 pub mod host_bridge;
 pub mod mailbox;
 pub mod memdev;
 pub mod pci_caps;
+pub mod retcode;
 pub mod root_port;
+#[cfg(any(test, feature = "test-rig"))]
+pub mod test_rig;
 pub mod type3;
 pub mod window;

@@ -32,7 +32,7 @@ use super::dvsec::{
     DEV_CONTROL, DEV_CTRL_MEM_ENABLE,
 };
 use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
-use super::memdev::{Memdev, MemdevConfig};
+use super::memdev::{Effects, MediaWrite, Memdev, MemdevConfig};
 use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
 use crate::interrupt::MsiGroup;
 use crate::memory::HostMemory;
@@ -109,6 +109,9 @@ impl From<ConfigError> for Type3Error {
 /// A CXL Type 3 memory device.
 pub struct Type3 {
     function: PciFunction,
+    /// The device's state: the operator's requests and the register
+    /// block's doorbells (lent it for each access) act on it.
+    memdev: Memdev,
     regs: DeviceRegisters,
     component: ComponentRegisters,
     doe: DoeMailbox,
@@ -319,7 +322,8 @@ impl Type3 {
         path.set_endpoint_memory(endpoint, memory.clone());
         Ok(Self {
             function,
-            regs: DeviceRegisters::new(memdev),
+            regs: DeviceRegisters::new(&memdev),
+            memdev,
             component,
             doe: DoeMailbox::with_cdat(cdat, None),
             doe_offset,
@@ -334,12 +338,7 @@ impl Type3 {
 
     /// The memory device state (for the operator API and tests).
     pub fn memdev(&self) -> &Memdev {
-        self.regs.memdev()
-    }
-
-    /// The memory device state, mutably (event injection).
-    pub fn memdev_mut(&mut self) -> &mut Memdev {
-        self.regs.memdev_mut()
+        &self.memdev
     }
 
     /// Which endpoint of the memory path this is.
@@ -361,17 +360,16 @@ impl Type3 {
 
     /// Offers Dynamic Capacity to the guest (operator request).
     pub fn dc_add(&mut self, req: AddRequest) -> Result<AddOutcome, DcdError> {
-        let out = self.regs.memdev_mut().dcd_add_capacity(req)?;
+        let out = self.memdev.dcd_add_capacity(req)?;
         self.signal_event(out.msi);
-        self.apply_dcd_effects();
         Ok(out)
     }
 
     /// Asks for (or, forced, takes back) Dynamic Capacity (operator request).
     pub fn dc_release(&mut self, req: ReleaseRequest) -> Result<ReleaseOutcome, DcdError> {
-        let out = self.regs.memdev_mut().dcd_release_capacity(req)?;
+        let out = self.memdev.dcd_release_capacity(req)?;
         self.signal_event(out.msi);
-        self.apply_dcd_effects();
+        self.apply_dcd_effects(&out.effects);
         Ok(out)
     }
 
@@ -407,7 +405,7 @@ impl Type3 {
     /// path should see them.
     fn memory_ranges(&self) -> Vec<MemoryRange> {
         let mut v = self.static_memory.clone();
-        for e in self.regs.memdev().dcd_accepted_extents() {
+        for e in self.memdev.dcd_accepted_extents() {
             v.extend(self.extent_memory(&e));
         }
         v
@@ -426,7 +424,7 @@ impl Type3 {
         if dpa.start >= dpa.end {
             return v;
         }
-        let dcd = self.regs.memdev().dcd();
+        let dcd = self.memdev.dcd();
         let first = dcd.containing(dpa.start).map_or(dpa.start, |(k, _)| k);
         for (k, l) in dcd.extents.range(first..dpa.end) {
             if l.state.held() {
@@ -439,8 +437,7 @@ impl Type3 {
     /// Carries out what Dynamic Capacity changes mean for memory: accepted
     /// extents get mapped, released ones unmapped (and zeroed when
     /// sanitized), declined backends become free (their last reference goes).
-    fn apply_dcd_effects(&mut self) {
-        let effects = self.regs.memdev_mut().take_dcd_effects();
+    fn apply_dcd_effects(&self, effects: &[DcdEffect]) {
         if effects.is_empty() {
             return;
         }
@@ -486,8 +483,7 @@ impl Type3 {
 
     /// Writes the data commands left for the media (Clear Poison's 64 bytes)
     /// into the memory behind their DPA; DPA nothing backs is skipped.
-    fn apply_media_writes(&mut self) {
-        let writes = self.regs.memdev_mut().take_media_writes();
+    fn apply_media_writes(&self, writes: &[MediaWrite]) {
         if writes.is_empty() {
             return;
         }
@@ -507,6 +503,12 @@ impl Type3 {
                 }
             }
         }
+    }
+
+    /// Carries out what an operation on the device state caused.
+    fn apply(&self, effects: &Effects) {
+        self.apply_dcd_effects(&effects.dcd);
+        self.apply_media_writes(&effects.media_writes);
     }
 
     /// Reports the decoders and enables to the memory path.
@@ -562,7 +564,7 @@ impl PciDevice for Type3 {
         match (bar, offset) {
             (REGS_BAR, o) if o < DEVICE_REGS_OFFSET => self.component.read(o, data),
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
-                self.regs.read(o - DEVICE_REGS_OFFSET, data)
+                self.regs.read(&self.memdev, o - DEVICE_REGS_OFFSET, data)
             }
             _ => data.fill(0),
         }
@@ -588,10 +590,11 @@ impl PciDevice for Type3 {
                 }
             }
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
-                let vectors = self.regs.write(o - DEVICE_REGS_OFFSET, data);
-                self.signal(vectors);
-                self.apply_dcd_effects();
-                self.apply_media_writes();
+                let done = self
+                    .regs
+                    .write(&mut self.memdev, o - DEVICE_REGS_OFFSET, data);
+                self.signal(done.msi);
+                self.apply(&done.effects);
             }
             _ => {}
         }

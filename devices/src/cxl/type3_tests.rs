@@ -1,7 +1,6 @@
 //! A Type 3 device driven the way Linux's cxl_pci and cxl_mem drive it.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use super::*;
 use crate::cxl::component::hdm::{
@@ -10,7 +9,6 @@ use crate::cxl::component::hdm::{
     HDM_DECODER_GLOBAL_CONTROL,
 };
 use crate::cxl::component::{CACHEMEM_OFFSET, HDM_POINTER};
-use crate::cxl::decode::Interleave;
 use crate::cxl::device_regs::layout::{MAILBOX_OFFSET, MEMDEV_STATUS_OFFSET};
 use crate::cxl::device_regs::mailbox::{
     COMMAND, COMMANDS_PAYLOAD, CONTROL_DOORBELL, CONTROL_MB_DOORBELL_INTERRUPT, MAILBOX_CONTROL,
@@ -18,71 +16,31 @@ use crate::cxl::device_regs::mailbox::{
 };
 use crate::cxl::doe::{DOE_CONTROL, DOE_READ_DATA_MAILBOX, DOE_STATUS, DOE_WRITE_DATA_MAILBOX};
 use crate::cxl::dvsec::{CXL_VENDOR_ID, DVSEC_CXL_DEVICE, DVSEC_REGISTER_LOCATOR};
-use crate::cxl::fabric::{GuestMemoryMapper, HostBridgeDesc, Topology, WindowDesc};
+use crate::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
 use crate::interrupt::RecordingMsiGroup;
-use crate::memory::{BackendConfig, BackendKind};
 use crate::pci::caps::{find_dvsecs, CAP_ID_MSIX};
 
-const WINDOW: u64 = 0x80_0000_0000;
 const SIZE: u64 = 256 << 20;
 const SERIAL: u64 = 0xdead_beef_0001;
 
 /// Memslots: GPA -> (backend offset, length).
-#[derive(Default)]
-struct Recorder(Mutex<BTreeMap<u64, (u64, u64)>>);
-
-impl GuestMemoryMapper for Recorder {
-    fn map(&self, gpa: u64, _b: &Arc<HostMemory>, offset: u64, len: u64) -> Result<(), String> {
-        let old = self.0.lock().unwrap().insert(gpa, (offset, len));
-        assert!(old.is_none(), "double map at {gpa:#x}");
-        Ok(())
-    }
-    fn unmap(&self, gpa: u64) -> Result<(), String> {
-        self.0.lock().unwrap().remove(&gpa);
-        Ok(())
-    }
-}
-
-/// A memfd backend of `size` bytes.
-fn memfd(id: &str, size: u64, tag: Option<uuid::Uuid>) -> Arc<HostMemory> {
-    Arc::new(
-        HostMemory::new(BackendConfig {
-            id: id.into(),
-            kind: BackendKind::Memfd,
-            size,
-            share: true,
-            prealloc: false,
-            tag,
-        })
-        .unwrap(),
-    )
+fn slots(maps: &RecordingMapper) -> BTreeMap<u64, (u64, u64)> {
+    maps.maps()
+        .into_iter()
+        .map(|(gpa, offset, len)| (gpa, (offset, len)))
+        .collect()
 }
 
 struct Rig {
     dev: Type3,
-    maps: Arc<Recorder>,
+    maps: Arc<RecordingMapper>,
     msi: Arc<RecordingMsiGroup>,
     backend: Arc<HostMemory>,
 }
 
 fn rig() -> Rig {
-    let maps = Arc::new(Recorder::default());
-    let path = Arc::new(CxlMemoryPath::new(
-        Topology {
-            windows: vec![WindowDesc {
-                base: WINDOW,
-                size: SIZE,
-                interleave: Interleave::new(1, 256).unwrap(),
-                targets: vec![0],
-            }],
-            host_bridges: vec![HostBridgeDesc {
-                root_ports: vec![(0, Some(0))],
-                has_hdm: false,
-            }],
-            endpoints: 1,
-        },
-        maps.clone(),
-    ));
+    let maps = RecordingMapper::new();
+    let path = Arc::new(one_window(SIZE, maps.clone()));
     let backend = memfd("vmem0", SIZE, None);
     let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
     let dev = Type3::new(
@@ -206,24 +164,15 @@ fn committed_decoder_and_mem_enable_map_the_backend() {
     bar_write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
     let ctrl = bar_read64(d, dec + DECODER_CONTROL) as u32;
     assert_ne!(ctrl & CTRL_COMMITTED, 0, "committed: {ctrl:#x}");
-    assert!(
-        r.maps.0.lock().unwrap().is_empty(),
-        "decoding not enabled yet"
-    );
+    assert!(r.maps.is_empty(), "decoding not enabled yet");
     bar_write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
-    assert!(
-        r.maps.0.lock().unwrap().is_empty(),
-        "Mem_Enable still clear"
-    );
+    assert!(r.maps.is_empty(), "Mem_Enable still clear");
     let dvsec = d.dvsec_offset + DEV_CONTROL as u16;
     d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
-    assert_eq!(
-        r.maps.0.lock().unwrap().clone(),
-        BTreeMap::from([(WINDOW, (0, SIZE))])
-    );
+    assert_eq!(slots(&r.maps), BTreeMap::from([(WINDOW, (0, SIZE))]));
     // Uncommit tears the slot down.
     bar_write32(d, dec + DECODER_CONTROL, 0);
-    assert!(r.maps.0.lock().unwrap().is_empty());
+    assert!(r.maps.is_empty());
     let _ = &r.backend;
 }
 
@@ -313,29 +262,14 @@ mod dcd {
     const MIB: u64 = 1 << 20;
     const TAG: &str = "5be13bce-ae34-4a77-b6c3-16df975fcf1a";
 
-    fn dc_rig() -> (Type3, Arc<Recorder>) {
+    fn dc_rig() -> (Type3, Arc<RecordingMapper>) {
         dc_rig_backed(None)
     }
 
     /// A DC-only device, or with `backing` behind its whole DC range.
-    fn dc_rig_backed(backing: Option<Arc<HostMemory>>) -> (Type3, Arc<Recorder>) {
-        let maps = Arc::new(Recorder::default());
-        let path = Arc::new(CxlMemoryPath::new(
-            Topology {
-                windows: vec![WindowDesc {
-                    base: WINDOW,
-                    size: SIZE,
-                    interleave: Interleave::new(1, 256).unwrap(),
-                    targets: vec![0],
-                }],
-                host_bridges: vec![HostBridgeDesc {
-                    root_ports: vec![(0, Some(0))],
-                    has_hdm: false,
-                }],
-                endpoints: 1,
-            },
-            maps.clone(),
-        ));
+    fn dc_rig_backed(backing: Option<Arc<HostMemory>>) -> (Type3, Arc<RecordingMapper>) {
+        let maps = RecordingMapper::new();
+        let path = Arc::new(one_window(SIZE, maps.clone()));
         let memdev = MemdevConfig {
             volatile_bytes: 0,
             lsa_size: 0,
@@ -412,7 +346,7 @@ mod dcd {
     fn tagged_extent_is_mapped_only_after_the_guest_accepts_it() {
         let (mut d, maps) = dc_rig();
         commit_dc_decoder(&mut d);
-        assert!(maps.0.lock().unwrap().is_empty());
+        assert!(maps.is_empty());
 
         // Get DC Config: one region of SIZE at DPA 0 with 2 MiB blocks.
         let (rc, out) = mbox(&mut d, 0x4800, &[8, 0]);
@@ -446,12 +380,12 @@ mod dcd {
             .unwrap();
         assert_eq!(out.extents.len(), 1);
         drop(out);
-        assert!(maps.0.lock().unwrap().is_empty(), "offered, not accepted");
+        assert!(maps.is_empty(), "offered, not accepted");
 
         // A response naming capacity never offered changes nothing.
         let (rc, _) = mbox(&mut d, 0x4802, &response(&[(8 * MIB, 2 * MIB)]));
         assert_ne!(rc, 0);
-        assert!(maps.0.lock().unwrap().is_empty());
+        assert!(maps.is_empty());
 
         // Get Event Records on the DC log shows the offer.
         let (rc, ev) = mbox(&mut d, 0x0100, &[4]);
@@ -461,7 +395,7 @@ mod dcd {
         let (rc, _) = mbox(&mut d, 0x4802, &response(&[(4 * MIB, 2 * MIB)]));
         assert_eq!(rc, 0);
         assert_eq!(
-            maps.0.lock().unwrap().clone(),
+            slots(&maps),
             BTreeMap::from([(WINDOW + 4 * MIB, (0, 2 * MIB))])
         );
         assert_eq!(d.path().mapped_hpa(0, 4 * MIB), Some(WINDOW + 4 * MIB));
@@ -482,10 +416,10 @@ mod dcd {
             extents: vec![],
         })
         .unwrap();
-        assert_eq!(maps.0.lock().unwrap().len(), 1);
+        assert_eq!(maps.len(), 1);
         let (rc, _) = mbox(&mut d, 0x4803, &response(&[(4 * MIB, 2 * MIB)]));
         assert_eq!(rc, 0);
-        assert!(maps.0.lock().unwrap().is_empty());
+        assert!(maps.is_empty());
         assert_eq!(Arc::strong_count(&backend), 1, "backend free again");
     }
 
@@ -509,7 +443,7 @@ mod dcd {
         .unwrap();
         let (rc, _) = mbox(&mut d, 0x4802, &response(&[(0, 2 * MIB)]));
         assert_eq!(rc, 0);
-        assert_eq!(maps.0.lock().unwrap().len(), 1);
+        assert_eq!(maps.len(), 1);
         d.dc_release(ReleaseRequest {
             host_id: 0,
             removal_policy: RemovalPolicy::Prescriptive,
@@ -523,7 +457,7 @@ mod dcd {
             }],
         })
         .unwrap();
-        assert!(maps.0.lock().unwrap().is_empty());
+        assert!(maps.is_empty());
         let mut b = [0xffu8; 16];
         backend.read(0, &mut b).unwrap();
         assert_eq!(b, [0; 16], "sanitized");
@@ -550,7 +484,7 @@ mod dcd {
         assert!(Arc::strong_count(&backend) > 1);
         let (rc, _) = mbox(&mut d, 0x4802, &response(&[]));
         assert_eq!(rc, 0);
-        assert!(maps.0.lock().unwrap().is_empty());
+        assert!(maps.is_empty());
         assert_eq!(Arc::strong_count(&backend), 1);
     }
 
@@ -598,7 +532,7 @@ mod dcd {
             rc,
             crate::cxl::mailbox::RetCode::InvalidPhysicalAddress as u64
         );
-        assert!(maps.0.lock().unwrap().is_empty());
+        assert!(maps.is_empty());
         assert_eq!(d.path().mapped_hpa(0, 6 * MIB), None);
         let (rc, list) = mbox(&mut d, 0x4801, &[1, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!((rc, &list[4..8]), (0, &[0u8; 4][..]), "no extent held");
@@ -611,7 +545,7 @@ mod dcd {
     fn a_cut_extent_keeps_its_remainders_mapped() {
         let (mut d, maps) = dc_rig_backed(Some(memfd("dc", SIZE, None)));
         commit_dc_decoder(&mut d);
-        let slots = || maps.0.lock().unwrap().clone();
+        let slots = || slots(&maps);
         let full = |d: &Type3| -> BTreeMap<u64, (u64, u64)> {
             d.memory_ranges()
                 .iter()

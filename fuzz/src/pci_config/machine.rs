@@ -25,7 +25,7 @@ use vmm::cxl_config::{
 use vmm::cxl_devices::CxlDevices;
 use vmm::platform::Platform;
 
-use crate::mapper::RecordingMapper;
+use devices::cxl::test_rig::RecordingMapper;
 
 /// The topologies, written as their command-line flags.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]

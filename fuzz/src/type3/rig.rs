@@ -15,7 +15,7 @@ use devices::cxl::type3::{Type3, Type3Config, MSIX_VECTORS};
 use devices::interrupt::RecordingMsiGroup;
 use devices::memory::{BackendConfig, BackendKind, HostMemory};
 
-use crate::mapper::RecordingMapper;
+use devices::cxl::test_rig::RecordingMapper;
 
 /// Base of the window (the first CFMWS, as the platform places it).
 pub const WINDOW: u64 = 0x80_0000_0000;

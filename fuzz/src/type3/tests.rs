@@ -112,7 +112,7 @@ fn dc_backing_memory_maps_untagged_extents_and_static_capacity() {
         rig.dev
             .memdev()
             .events()
-            .log(devices::cxl::events::EventLogType::DynamicCapacity)
+            .log(devices::cxl::memdev::events::EventLogType::DynamicCapacity)
             .is_empty(),
         "the driver cleared the offer's record"
     );

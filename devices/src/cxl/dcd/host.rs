@@ -24,9 +24,9 @@
 //! - cutting unbacked extents into more extents than the device tracks:
 //!   Resources Exhausted.
 
-use super::extent::ExtentRange;
+use super::extent::{DcdEffect, ExtentRange};
 use super::state::{DcdState, LiveState, Piece};
-use crate::cxl::mailbox::RetCode;
+use crate::cxl::retcode::RetCode;
 
 impl DcdState {
     /// Checks an Updated Extent List on its own: each range inside one
@@ -53,14 +53,19 @@ impl DcdState {
     /// The host accepts `list` out of the oldest pending offer. With `more`
     /// clear the offer is closed: its extents not accepted (in this or an
     /// earlier part) are declined. An empty list with `more` clear
-    /// declines whatever is left.
-    pub fn add_response(&mut self, list: &[ExtentRange], more: bool) -> Result<(), RetCode> {
+    /// declines whatever is left. Returns what the response means for
+    /// memory (accepted extents to map, declined ones to free).
+    pub fn add_response(
+        &mut self,
+        list: &[ExtentRange],
+        more: bool,
+    ) -> Result<Vec<DcdEffect>, RetCode> {
         if self.chains.is_empty() {
             return Err(RetCode::InvalidInput);
         }
         self.check_updated_list(list)?;
         if let Some(answer) = self.answer_withdrawn(list, more) {
-            return answer;
+            return answer.map(|()| Vec::new());
         }
         let Some(chain) = self.chains.front() else {
             return Err(RetCode::InvalidInput);
@@ -84,12 +89,13 @@ impl DcdState {
             return Err(RetCode::ResourcesExhausted);
         }
         // Checked: apply.
+        let mut fx = Vec::new();
         for r in list {
             let key = self.isolate(*r);
             if let Some(c) = self.chains.front_mut() {
                 c.remaining.remove(&key);
             }
-            self.accept(key);
+            self.accept(key, &mut fx);
         }
         if !list.is_empty() {
             self.bump_generation();
@@ -97,18 +103,18 @@ impl DcdState {
         // More: further parts follow and the offer stays open.
         if !more {
             if let Some(chain) = self.chains.pop_front() {
-                self.decline_remaining(&chain);
+                self.decline_remaining(&chain, &mut fx);
             }
         }
-        Ok(())
+        Ok(fx)
     }
 
     // CXL 3.1 8.2.9.9.9.4 Release Dynamic Capacity (Opcode 4803h)
     /// The host gives back `list`: each range must be wholly held (accepted
     /// or asked for), whether or not the device asked for it. Ranges may
     /// span adjacent extents and cut unbacked ones. More needs no state:
-    /// each part is complete in itself.
-    pub fn host_release(&mut self, list: &[ExtentRange]) -> Result<(), RetCode> {
+    /// each part is complete in itself. Returns the extents to unmap.
+    pub fn host_release(&mut self, list: &[ExtentRange]) -> Result<Vec<DcdEffect>, RetCode> {
         if list.is_empty() {
             return Err(RetCode::InvalidInput);
         }
@@ -133,11 +139,12 @@ impl DcdState {
             return Err(RetCode::ResourcesExhausted);
         }
         // Checked: apply.
+        let mut fx = Vec::new();
         for p in &all {
             let key = self.isolate(p.cut);
-            self.release(key, false);
+            self.release(key, false, &mut fx);
         }
         self.bump_generation();
-        Ok(())
+        Ok(fx)
     }
 }

@@ -9,21 +9,24 @@
 //! - `host`: Add Dynamic Capacity Response and Release Dynamic Capacity.
 //! - `operator`: add and release requests, planned then committed.
 //! - `withdraw`: withdrawing offers the host has not accepted.
-//! - `device`: the [`Memdev`](crate::cxl::memdev::Memdev) API the device
-//!   model and the REST layer call.
+//! - `log`: the Dynamic Capacity Event Log's room and posting records.
+//!
+//! [`DcdState`] is one part of the memory device's state
+//! ([`Memdev`](crate::cxl::memdev::Memdev)), which the device model, the
+//! REST layer and the mailbox call.
 //!
 //! Extent life: Pending (offered in a More chain) -> Accepted (Add Dynamic
 //! Capacity Response) -> ReleasePending (Release Capacity record) ->
 //! Released (Release Dynamic Capacity); Pending -> Declined (not named in
 //! the response that closes the chain); Accepted -> Released at once by a
 //! Forced Capacity Release; Pending -> Withdrawn by a forced release of
-//! the offer (never mapped). Memory changes reach the device model as
-//! [`DcdEffect`]s.
+//! the offer (never mapped). Every operation returns what it means for
+//! memory as [`DcdEffect`]s.
 
-pub mod device;
 pub mod error;
 pub mod extent;
 pub mod host;
+pub mod log;
 pub mod operator;
 pub mod policy;
 pub mod record;
@@ -34,12 +37,12 @@ pub mod withdraw;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use device::DcEventLogStatus;
 pub use error::DcdError;
 pub use extent::{
     DcExtent, DcdEffect, ExtentInfo, ExtentOutcome, ExtentRange, ExtentState, ExtentStatus,
     HistoryEntry,
 };
+pub use log::DcEventLogStatus;
 pub use policy::{
     AddOutcome, AddRequest, ReleaseOutcome, ReleaseRequest, RemovalPolicy, RequestedExtent,
     SelectionPolicy,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::error::DcdError;
-use super::extent::{DcExtent, ExtentRange, ExtentStatus};
+use super::extent::{DcExtent, DcdEffect, ExtentRange, ExtentStatus};
 use super::policy::{
     free_ranges, place_contiguous, place_free, AddRequest, ReleaseRequest, RemovalPolicy,
     RequestedExtent, SelectionPolicy,
@@ -511,15 +511,17 @@ impl DcdState {
 
     /// Applies a checked release: forced, the extents leave now (offered
     /// ones are withdrawn, returned separately); otherwise they wait for
-    /// the host's Release Dynamic Capacity.
+    /// the host's Release Dynamic Capacity. What that means for memory
+    /// goes to `fx`.
     pub(crate) fn commit_release(
         &mut self,
         plan: &ReleasePlan,
+        fx: &mut Vec<DcdEffect>,
     ) -> (Vec<DcExtent>, Vec<DcEvent>, Vec<DcExtent>) {
         let withdrawn: Vec<DcExtent> = plan
             .withdraw
             .iter()
-            .filter_map(|k| self.withdraw(*k))
+            .filter_map(|k| self.withdraw(*k, fx))
             .collect();
         let mut extents = Vec::with_capacity(plan.cuts.len());
         for cut in &plan.cuts {
@@ -535,7 +537,7 @@ impl DcdState {
                 },
             );
             if plan.forced {
-                extents.extend(self.release(key, true));
+                extents.extend(self.release(key, true, fx));
             } else if let Some(l) = self.extents.get(&key) {
                 extents.push(self.to_extent(key, l));
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::extent::{DcExtent, ExtentRange};
+use super::extent::{DcExtent, DcdEffect, ExtentRange};
 use crate::memory::HostMemory;
 
 // CXL 3.1 7.6.7.6.5 Initiate Dynamic Capacity Add (Selection Policy)
@@ -114,6 +114,9 @@ pub struct ReleaseOutcome {
     pub withdrawn: Vec<DcExtent>,
     /// The MSI/MSI-X message number the device model must signal, if any.
     pub msi: Option<u8>,
+    /// What the release means for memory: forced releases unmap, withdrawn
+    /// offers free their backends.
+    pub effects: Vec<DcdEffect>,
 }
 
 /// Free DPA ranges of a region, in increasing order, given the occupied

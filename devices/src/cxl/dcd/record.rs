@@ -18,7 +18,7 @@
 use uuid::Uuid;
 
 use super::extent::{ExtentRange, DC_EXTENT_SIZE};
-use crate::cxl::events::{EventHeader, EventRecord};
+use crate::cxl::memdev::events::{EventHeader, EventRecord};
 
 // CXL 3.1 8.2.9.2.1.6 Dynamic Capacity Event Record (Event Record Identifier)
 /// UUID identifying a Dynamic Capacity Event Record.

@@ -1,7 +1,7 @@
 //! The device's Dynamic Capacity state: every live extent with its one
-//! owner state, the pending offer chains, the generation number, a bounded
-//! history of extents that left, and the effects queued for the device
-//! model (CXL 3.1 9.13.3).
+//! owner state, the pending offer chains, the generation number and a
+//! bounded history of extents that left (CXL 3.1 9.13.3). What a change
+//! means for memory is returned to the caller as [`DcdEffect`]s.
 //!
 //! Live extents sit in a map keyed by starting DPA; they never overlap, so
 //! "which extent holds DPA x" and "what overlaps this range" are ordered
@@ -141,7 +141,6 @@ pub struct DcdState {
     held: usize,
     generation: u32,
     history: VecDeque<HistoryEntry>,
-    effects: Vec<DcdEffect>,
     /// The held extents' keys in DPA order, for Get DC Extent List's
     /// Starting Extent Index: a host reads the list page by page, and a
     /// page's cost must not grow with its index. Rebuilt on the first read
@@ -172,7 +171,6 @@ impl DcdState {
             held: 0,
             generation: 0,
             history: VecDeque::new(),
-            effects: Vec::new(),
             held_index: RefCell::new(HeldIndex::default()),
         }
     }
@@ -353,29 +351,21 @@ impl DcdState {
             .map_or(ExtentStatus::NotFound, |h| h.outcome.status())
     }
 
-    /// Queues an effect for the device model.
-    pub(crate) fn push_effect(&mut self, effect: DcdEffect) {
-        self.effects.push(effect);
-    }
-
-    /// Drains the effects queued since the last call, oldest first.
-    pub fn take_effects(&mut self) -> Vec<DcdEffect> {
-        std::mem::take(&mut self.effects)
-    }
-
     /// Cold reset: the event log is lost, so pending offers are declined
     /// (no host will answer them) and extents waiting for a release go back
     /// to accepted (the host never saw the request; the operator may ask
-    /// again). Accepted extents stay.
-    pub fn cold_reset(&mut self) {
+    /// again). Accepted extents stay. Returns the declined offers.
+    pub fn cold_reset(&mut self) -> Vec<DcdEffect> {
+        let mut fx = Vec::new();
         while let Some(chain) = self.chains.pop_front() {
-            self.decline_remaining(&chain);
+            self.decline_remaining(&chain, &mut fx);
         }
         for l in self.extents.values_mut() {
             if matches!(l.state, LiveState::ReleasePending { .. }) {
                 l.state = LiveState::Accepted;
             }
         }
+        fx
     }
 
     // ---- helpers for host commands and operator requests ----
@@ -561,8 +551,9 @@ impl DcdState {
         id
     }
 
-    /// Declines every extent still offered in `chain`.
-    pub(crate) fn decline_remaining(&mut self, chain: &Chain) {
+    /// Declines every extent still offered in `chain`, adding what that
+    /// means for memory to `fx`.
+    pub(crate) fn decline_remaining(&mut self, chain: &Chain, fx: &mut Vec<DcdEffect>) {
         for dpa in &chain.remaining {
             let offered = matches!(
                 self.extents.get(dpa).map(|l| l.state),
@@ -574,13 +565,19 @@ impl DcdState {
             if let Some(l) = self.remove(*dpa) {
                 let extent = self.to_extent(*dpa, &l);
                 self.remember(&extent, ExtentOutcome::Declined);
-                self.effects.push(DcdEffect::Declined { extent });
+                fx.push(DcdEffect::Declined { extent });
             }
         }
     }
 
-    /// Takes the extent at `dpa` away from the host.
-    pub(crate) fn release(&mut self, dpa: u64, forced: bool) -> Option<DcExtent> {
+    /// Takes the extent at `dpa` away from the host, adding the unmap to
+    /// `fx`.
+    pub(crate) fn release(
+        &mut self,
+        dpa: u64,
+        forced: bool,
+        fx: &mut Vec<DcdEffect>,
+    ) -> Option<DcExtent> {
         let l = self.remove(dpa)?;
         let region_sanitize = self.region(l.region).is_some_and(|r| r.sanitize_on_release);
         let requested = matches!(l.state, LiveState::ReleasePending { sanitize: true });
@@ -591,7 +588,7 @@ impl DcdState {
             ExtentOutcome::Released
         };
         self.remember(&extent, outcome);
-        self.effects.push(DcdEffect::Released {
+        fx.push(DcdEffect::Released {
             extent: extent.clone(),
             sanitize: region_sanitize || requested,
             forced,
@@ -599,12 +596,12 @@ impl DcdState {
         Some(extent)
     }
 
-    /// Marks the offered extent at `dpa` accepted.
-    pub(crate) fn accept(&mut self, dpa: u64) {
+    /// Marks the offered extent at `dpa` accepted, adding the map to `fx`.
+    pub(crate) fn accept(&mut self, dpa: u64, fx: &mut Vec<DcdEffect>) {
         self.set_state(dpa, LiveState::Accepted);
         if let Some(l) = self.extents.get(&dpa) {
             let extent = self.to_extent(dpa, l);
-            self.effects.push(DcdEffect::Accepted { extent });
+            fx.push(DcdEffect::Accepted { extent });
         }
     }
 

@@ -29,8 +29,8 @@
 use super::extent::{DcExtent, DcdEffect, ExtentOutcome, ExtentRange};
 use super::record::{clear_more_flag, DcEvent, DcEventType};
 use super::state::{ChainRecord, DcdState, LiveState};
-use crate::cxl::events::{EventLogType, EventLogs, EventRecord};
-use crate::cxl::mailbox::RetCode;
+use crate::cxl::memdev::events::{EventLogType, EventLogs, EventRecord};
+use crate::cxl::retcode::RetCode;
 
 const LOG: EventLogType = EventLogType::DynamicCapacity;
 
@@ -53,8 +53,8 @@ fn unseen_offer(events: &EventLogs, posted: &ChainRecord) -> bool {
 impl DcdState {
     /// Withdraws the offered extent at `dpa`: it leaves the device, nothing
     /// was mapped and its backend is free. `None` if no offered extent
-    /// starts there.
-    pub(crate) fn withdraw(&mut self, dpa: u64) -> Option<DcExtent> {
+    /// starts there. The freed backend is reported in `fx`.
+    pub(crate) fn withdraw(&mut self, dpa: u64, fx: &mut Vec<DcdEffect>) -> Option<DcExtent> {
         let LiveState::Offered { chain } = self.extents.get(&dpa)?.state else {
             return None;
         };
@@ -65,7 +65,7 @@ impl DcdState {
         }
         let extent = self.to_extent(dpa, &live);
         self.remember(&extent, ExtentOutcome::Withdrawn);
-        self.push_effect(DcdEffect::Declined {
+        fx.push(DcdEffect::Declined {
             extent: extent.clone(),
         });
         Some(extent)

@@ -12,8 +12,8 @@
 //! writes the Command Register with `writeq`, reads the return code with
 //! `readq` at 10h and the output length from the Command Register.
 
-use crate::cxl::mailbox::{RetCode, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
-use crate::cxl::memdev::Memdev;
+use crate::cxl::mailbox::{self, Completion, RetCode, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
+use crate::cxl::memdev::{Effects, Memdev};
 
 // CXL 3.1 8.2.8.4 Mailbox Registers (offsets within the capability)
 /// Mailbox Capabilities Register.
@@ -163,16 +163,24 @@ impl MailboxRegisters {
 
     /// Runs the command in the Command Register against `memdev` and
     /// completes it. Returns the message number to signal, if MB Doorbell
-    /// Interrupt is enabled.
-    pub fn ring_doorbell(&mut self, memdev: &mut Memdev) -> Option<u8> {
+    /// Interrupt is enabled, and what the command caused.
+    pub fn ring_doorbell(&mut self, memdev: &mut Memdev) -> (Option<u8>, Effects) {
         let opcode = (self.command & COMMAND_OPCODE_MASK) as u16;
         let length = (self.command >> COMMAND_PAYLOAD_LENGTH_SHIFT) & COMMAND_PAYLOAD_LENGTH_MASK;
-        let (rc, out) = match usize::try_from(length)
+        let Completion {
+            rc,
+            output: out,
+            effects,
+        } = match usize::try_from(length)
             .ok()
             .and_then(|l| self.payload.get(..l))
         {
-            Some(input) => memdev.execute(opcode, input),
-            None => (RetCode::InvalidPayloadLength, Vec::new()),
+            Some(input) => mailbox::execute(memdev, opcode, input),
+            None => Completion {
+                rc: RetCode::InvalidPayloadLength,
+                output: Vec::new(),
+                effects: Effects::default(),
+            },
         };
         // What a driver did and what the device answered, for driver testing
         // (`cxlvmm -v` shows it).
@@ -193,6 +201,8 @@ impl MailboxRegisters {
         // Background Operation clear; Vendor Specific Extended Status 0.
         self.status = u64::from(rc.code()) << STATUS_RETURN_CODE_SHIFT;
         self.control &= !CONTROL_DOORBELL;
-        (self.control & CONTROL_MB_DOORBELL_INTERRUPT != 0).then_some(self.msi_message_number)
+        let msi =
+            (self.control & CONTROL_MB_DOORBELL_INTERRUPT != 0).then_some(self.msi_message_number);
+        (msi, effects)
     }
 }

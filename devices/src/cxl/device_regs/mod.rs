@@ -1,14 +1,16 @@
 //! The CXL Device Register block of a memory device (CXL 3.1 8.2.8), as an
 //! MMIO register model.
 //!
-//! [`DeviceRegisters`] owns the [`Memdev`] its mailbox drives. The device
-//! model maps the block (at a BAR offset named by the Register Locator DVSEC,
-//! Register Block Identifier 03h) and forwards guest accesses to
-//! [`DeviceRegisters::read`] and [`DeviceRegisters::write`]. Any width and
-//! offset is accepted: unknown offsets read 0 and ignore writes. A write
-//! returns the MSI/MSI-X message numbers the device model must signal
-//! ([`MsiVectors`]); event records the device model adds itself report
-//! theirs in [`crate::cxl::events::AddedEvent::msi`].
+//! [`DeviceRegisters`] holds the registers; the device state they show and
+//! the mailbox drives ([`Memdev`]) belongs to the device model, which lends
+//! it for each access. The device model maps the block (at a BAR offset
+//! named by the Register Locator DVSEC, Register Block Identifier 03h) and
+//! forwards guest accesses to [`DeviceRegisters::read`] and
+//! [`DeviceRegisters::write`]. Any width and offset is accepted: unknown
+//! offsets read 0 and ignore writes. A write returns the MSI/MSI-X message
+//! numbers the device model must signal ([`MsiVectors`]) and what a command
+//! it ran caused ([`Effects`]); event records the device model adds itself
+//! report theirs in [`crate::cxl::memdev::events::AddedEvent::msi`].
 //!
 //! Layout (offsets from the start of the block):
 //!
@@ -21,14 +23,14 @@
 
 pub mod caps;
 pub mod mailbox;
-pub mod memdev_status;
 
 #[cfg(test)]
 mod tests;
 
 use self::mailbox::MailboxRegisters;
+use crate::cxl::dcd::DcdEffect;
 use crate::cxl::mailbox::PAYLOAD_SIZE;
-use crate::cxl::memdev::Memdev;
+use crate::cxl::memdev::{Effects, Memdev};
 
 /// Offsets and lengths of the capabilities in the block.
 pub mod layout {
@@ -86,11 +88,20 @@ impl MsiVectors {
     }
 }
 
+/// What a register write caused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegisterWrite {
+    /// MSI/MSI-X message numbers to signal.
+    pub msi: MsiVectors,
+    /// What the command a doorbell ran caused.
+    pub effects: Effects,
+}
+
 /// The CXL Device Register block of a memory device.
 #[derive(Debug)]
 pub struct DeviceRegisters {
-    memdev: Memdev,
     mailbox: MailboxRegisters,
+    mailbox_msi_message_number: u8,
 }
 
 fn in_range(addr: u64, start: u64, len: u64) -> bool {
@@ -99,23 +110,12 @@ fn in_range(addr: u64, start: u64, len: u64) -> bool {
 
 impl DeviceRegisters {
     /// The register block of `memdev`.
-    pub fn new(memdev: Memdev) -> Self {
+    pub fn new(memdev: &Memdev) -> Self {
         let msi = memdev.config().mailbox_msi_message_number;
         Self {
-            memdev,
             mailbox: MailboxRegisters::new(msi),
+            mailbox_msi_message_number: msi,
         }
-    }
-
-    /// The device state.
-    pub fn memdev(&self) -> &Memdev {
-        &self.memdev
-    }
-
-    /// The device state, for the device model (event injection, LSA flush,
-    /// media writes, resets).
-    pub fn memdev_mut(&mut self) -> &mut Memdev {
-        &mut self.memdev
     }
 
     /// The mailbox registers.
@@ -124,10 +124,10 @@ impl DeviceRegisters {
     }
 
     /// Cold reset: idle mailbox registers, and the device's cold reset
-    /// ([`Memdev::cold_reset`]).
-    pub fn cold_reset(&mut self) {
-        self.mailbox = MailboxRegisters::new(self.memdev.config().mailbox_msi_message_number);
-        self.memdev.cold_reset();
+    /// ([`Memdev::cold_reset`]), whose declined offers are returned.
+    pub fn cold_reset(&mut self, memdev: &mut Memdev) -> Vec<DcdEffect> {
+        self.mailbox = MailboxRegisters::new(self.mailbox_msi_message_number);
+        memdev.cold_reset()
     }
 
     /// Index into the payload of block offset `addr`, if it is there.
@@ -137,16 +137,16 @@ impl DeviceRegisters {
     }
 
     /// The register qword at 8-byte aligned block offset `base`.
-    fn read_qword(&self, base: u64) -> u64 {
+    fn read_qword(&self, memdev: &Memdev, base: u64) -> u64 {
         use layout::*;
         if base < caps::CAPS_LEN {
             caps::read_qword(base)
         } else if in_range(base, DEVICE_STATUS_OFFSET, DEVICE_STATUS_LEN) {
             // CXL 3.1 8.2.8.3.1 Event Status Register
-            u64::from(self.memdev.events().event_status())
+            u64::from(memdev.events().event_status())
         } else if in_range(base, MEMDEV_STATUS_OFFSET, MEMDEV_STATUS_LEN) {
             // CXL 3.1 8.2.8.5.1 Memory Device Status Register
-            self.memdev.status().register()
+            memdev.status().register()
         } else if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
             self.mailbox.read_qword(base - MAILBOX_OFFSET)
         } else {
@@ -166,8 +166,9 @@ impl DeviceRegisters {
         }
     }
 
-    /// Guest read of `data.len()` bytes at block offset `offset`.
-    pub fn read(&self, offset: u64, data: &mut [u8]) {
+    /// Guest read of `data.len()` bytes at block offset `offset` of
+    /// `memdev`'s registers.
+    pub fn read(&self, memdev: &Memdev, offset: u64, data: &mut [u8]) {
         let mut cached: Option<(u64, u64)> = None;
         for (i, byte) in data.iter_mut().enumerate() {
             let Some(addr) = offset.checked_add(i as u64) else {
@@ -182,7 +183,7 @@ impl DeviceRegisters {
             let qword = match cached {
                 Some((b, v)) if b == base => v,
                 _ => {
-                    let v = self.read_qword(base);
+                    let v = self.read_qword(memdev, base);
                     cached = Some((base, v));
                     v
                 }
@@ -192,9 +193,10 @@ impl DeviceRegisters {
     }
 
     /// Guest write of `data` at block offset `offset`. All bytes are stored
-    /// before a doorbell it rings runs the command. Returns the MSI/MSI-X
-    /// message numbers to signal.
-    pub fn write(&mut self, offset: u64, data: &[u8]) -> MsiVectors {
+    /// before a doorbell it rings runs the command against `memdev`.
+    /// Returns the MSI/MSI-X message numbers to signal and what the command
+    /// caused.
+    pub fn write(&mut self, memdev: &mut Memdev, offset: u64, data: &[u8]) -> RegisterWrite {
         let mut doorbell = false;
         // (qword base, value, byte mask) of the register being assembled.
         let mut pending: Option<(u64, u64, u64)> = None;
@@ -222,12 +224,14 @@ impl DeviceRegisters {
         if let Some((b, v, m)) = pending {
             doorbell |= self.write_qword(b, v, m);
         }
-        let mut msi = MsiVectors::none();
+        let mut out = RegisterWrite::default();
         if doorbell {
-            if let Some(n) = self.mailbox.ring_doorbell(&mut self.memdev) {
-                msi.insert(n);
+            let (msi, effects) = self.mailbox.ring_doorbell(memdev);
+            if let Some(n) = msi {
+                out.msi.insert(n);
             }
+            out.effects = effects;
         }
-        msi
+        out
     }
 }

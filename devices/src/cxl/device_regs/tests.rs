@@ -5,38 +5,66 @@ use uuid::Uuid;
 use super::caps::*;
 use super::layout::*;
 use super::mailbox::*;
-use super::memdev_status::{MediaStatus, ResetNeeded};
 use super::*;
-use crate::cxl::events::{EventHeader, EventLogType, EventRecord};
 use crate::cxl::mailbox::{Opcode, RetCode};
+use crate::cxl::memdev::events::{EventHeader, EventLogType, EventRecord};
+use crate::cxl::memdev::status::{MediaStatus, MemdevStatus, ResetNeeded};
 use crate::cxl::memdev::tests::test_memdev;
 
-fn regs() -> DeviceRegisters {
-    DeviceRegisters::new(test_memdev())
+/// The register block with the device state the device model lends it.
+struct Regs {
+    regs: DeviceRegisters,
+    memdev: Memdev,
 }
 
-fn readl(r: &DeviceRegisters, off: u64) -> u32 {
+impl Regs {
+    fn read(&self, offset: u64, data: &mut [u8]) {
+        self.regs.read(&self.memdev, offset, data)
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> MsiVectors {
+        self.regs.write(&mut self.memdev, offset, data).msi
+    }
+
+    fn mailbox(&self) -> &MailboxRegisters {
+        self.regs.mailbox()
+    }
+
+    fn cold_reset(&mut self) {
+        self.regs.cold_reset(&mut self.memdev);
+    }
+}
+
+fn regs() -> Regs {
+    let memdev = test_memdev();
+    Regs {
+        regs: DeviceRegisters::new(&memdev),
+        memdev,
+    }
+}
+
+fn readl(r: &Regs, off: u64) -> u32 {
     let mut b = [0u8; 4];
     r.read(off, &mut b);
     u32::from_le_bytes(b)
 }
 
-fn readq(r: &DeviceRegisters, off: u64) -> u64 {
+fn readq(r: &Regs, off: u64) -> u64 {
     let mut b = [0u8; 8];
     r.read(off, &mut b);
     u64::from_le_bytes(b)
 }
 
-fn writel(r: &mut DeviceRegisters, off: u64, v: u32) -> MsiVectors {
+fn writel(r: &mut Regs, off: u64, v: u32) -> MsiVectors {
     r.write(off, &v.to_le_bytes())
 }
 
-fn writeq(r: &mut DeviceRegisters, off: u64, v: u64) -> MsiVectors {
+fn writeq(r: &mut Regs, off: u64, v: u64) -> MsiVectors {
     r.write(off, &v.to_le_bytes())
 }
 
 /// What `__cxl_pci_mbox_send_cmd` does; returns (return code, output).
-fn send(r: &mut DeviceRegisters, opcode: u16, input: &[u8]) -> (u16, Vec<u8>) {
+fn send(r: &mut Regs, opcode: u16, input: &[u8]) -> (u16, Vec<u8>) {
     assert_eq!(
         readl(r, MAILBOX_OFFSET + MAILBOX_CONTROL) & CONTROL_DOORBELL,
         0
@@ -103,8 +131,8 @@ fn event_status_reflects_logs() {
     let mut r = regs();
     assert_eq!(readq(&r, DEVICE_STATUS_OFFSET), 0);
     let rec = EventRecord::raw(Uuid::nil(), &EventHeader::default(), &[]);
-    r.memdev_mut().add_event(EventLogType::Failure, rec);
-    r.memdev_mut().add_event(EventLogType::DynamicCapacity, rec);
+    r.memdev.add_event(EventLogType::Failure, rec);
+    r.memdev.add_event(EventLogType::DynamicCapacity, rec);
     assert_eq!(readl(&r, DEVICE_STATUS_OFFSET), 0b10100);
     // Clear through the mailbox: the bit drops.
     let (rc, _) = send(
@@ -129,10 +157,12 @@ fn memory_device_status() {
     assert_eq!((s >> 5) & 7, 0);
     writeq(&mut r, MEMDEV_STATUS_OFFSET, u64::MAX);
     assert_eq!(readq(&r, MEMDEV_STATUS_OFFSET), s);
-    let st = r.memdev_mut().status_mut();
-    st.device_fatal = true;
-    st.media_status = MediaStatus::Error;
-    st.reset_needed = ResetNeeded::Cold;
+    r.memdev.set_status(MemdevStatus {
+        device_fatal: true,
+        media_status: MediaStatus::Error,
+        reset_needed: ResetNeeded::Cold,
+        ..MemdevStatus::default()
+    });
     // Reset Needed 001b, Mailbox Ready 1, Media 10b, Fatal 1.
     assert_eq!(readq(&r, MEMDEV_STATUS_OFFSET), 0x39);
 }
@@ -350,7 +380,7 @@ fn linux_probe_sequence() {
     }
     // An event now asks for message number 2.
     let rec = EventRecord::raw(Uuid::nil(), &EventHeader::default(), &[]);
-    let added = r.memdev_mut().add_event(EventLogType::Warning, rec);
+    let added = r.memdev.add_event(EventLogType::Warning, rec);
     assert_eq!(added.msi, Some(2));
     // cxl_mem_get_records_log: get, then clear what was returned.
     let (rc, recs) = send(&mut r, 0x0100, &[1]);

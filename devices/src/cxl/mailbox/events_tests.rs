@@ -3,9 +3,9 @@
 use uuid::Uuid;
 
 use super::*;
-use crate::cxl::events::{EventHeader, EventRecord, EventSeverity, InterruptMode};
+use crate::cxl::mailbox::testing::{test_memdev, test_memdev_with_clock, TestMemdev};
 use crate::cxl::mailbox::Opcode;
-use crate::cxl::memdev::tests::{test_memdev, test_memdev_with_clock};
+use crate::cxl::memdev::events::{EventHeader, EventRecord, EventSeverity, InterruptMode};
 
 const GET: u16 = Opcode::GetEventRecords as u16;
 const CLEAR: u16 = Opcode::ClearEventRecords as u16;
@@ -37,7 +37,7 @@ struct Got {
     records: Vec<Vec<u8>>,
 }
 
-fn get(m: &mut Memdev, log: u8) -> Got {
+fn get(m: &mut TestMemdev, log: u8) -> Got {
     let (rc, out) = m.execute(GET, &[log]);
     assert_eq!(rc, RetCode::Success);
     assert!(out.len() >= 0x20);
@@ -180,7 +180,7 @@ fn clear_all_without_overflow_is_invalid_input() {
 fn more_event_records_flag() {
     let mut c = crate::cxl::memdev::tests::test_config();
     c.event_log_depths.informational = 40;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     for i in 0..(MAX_RECORDS_PER_GET + 2) {
         m.add_event(EventLogType::Informational, record(i as u8));
     }

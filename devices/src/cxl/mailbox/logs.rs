@@ -3,9 +3,9 @@
 
 use uuid::Uuid;
 
-use super::payload::{Input, Output};
+use super::payload::{Decode, Encode, Input, NoInput, Output};
 use super::{command_effects_log, RetCode, PAYLOAD_SIZE};
-use crate::cxl::memdev::Memdev;
+use crate::cxl::memdev::{Effects, Memdev};
 
 // CXL 3.1 8.2.9.5.2.1 Command Effects Log (CEL) (Log Identifier)
 /// Log Identifier of the Command Effects Log.
@@ -18,33 +18,85 @@ pub const SUPPORTED_LOG_ENTRY_SIZE: usize = 0x14;
 /// Size of the Get Log input payload.
 pub const GET_LOG_INPUT_SIZE: usize = 0x18;
 
+// CXL 3.1 8.2.9.5.1 Get Supported Logs (Table 8-71 Get Supported Logs Output Payload)
+/// Get Supported Logs output (`struct cxl_mbox_get_supported_logs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetSupportedLogsOut {
+    /// Supported Log Entries: (Log Identifier, Log Size).
+    pub entries: Vec<(Uuid, u32)>,
+}
+
+impl Encode for GetSupportedLogsOut {
+    fn encode(&self) -> Vec<u8> {
+        let n = self.entries.len();
+        let mut o = Output::zeroed(SUPPORTED_LOGS_HEADER_SIZE + n * SUPPORTED_LOG_ENTRY_SIZE);
+        o.put_u16(0x00, n as u16);
+        for (i, (id, size)) in self.entries.iter().enumerate() {
+            let at = SUPPORTED_LOGS_HEADER_SIZE + i * SUPPORTED_LOG_ENTRY_SIZE;
+            o.put_bytes(at, id.as_bytes());
+            o.put_u32(at + 0x10, *size);
+        }
+        o.into_vec()
+    }
+}
+
+// CXL 3.1 8.2.9.5.2 Get Log (Table 8-73 Get Log Input Payload)
+/// Get Log input (`struct cxl_mbox_get_log`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GetLogIn {
+    /// Log Identifier.
+    pub uuid: Uuid,
+    /// Offset into the log.
+    pub offset: u32,
+    /// Length to read.
+    pub length: u32,
+}
+
+impl Decode<'_> for GetLogIn {
+    fn decode(input: Input<'_>) -> Result<Self, RetCode> {
+        input.expect_len(GET_LOG_INPUT_SIZE)?;
+        Ok(Self {
+            uuid: Uuid::from_bytes(input.array::<16>(0).ok_or(RetCode::InvalidPayloadLength)?),
+            offset: input.u32(0x10).ok_or(RetCode::InvalidPayloadLength)?,
+            length: input.u32(0x14).ok_or(RetCode::InvalidPayloadLength)?,
+        })
+    }
+}
+
+impl Encode for GetLogIn {
+    fn encode(&self) -> Vec<u8> {
+        let mut p = self.uuid.as_bytes().to_vec();
+        p.extend_from_slice(&self.offset.to_le_bytes());
+        p.extend_from_slice(&self.length.to_le_bytes());
+        p
+    }
+}
+
 // CXL 3.1 8.2.9.5.1 Get Supported Logs (Opcode 0400h)
-/// Get Supported Logs: no input; one entry (UUID, size) for the CEL.
-pub fn get_supported_logs(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(0)?;
+/// Get Supported Logs: no input; one entry, the CEL.
+pub fn get_supported_logs(
+    memdev: &mut Memdev,
+    input: Input,
+    _fx: &mut Effects,
+) -> Result<Vec<u8>, RetCode> {
+    NoInput::decode(input)?;
     let cel_size = command_effects_log(memdev).len();
-    let mut o = Output::zeroed(SUPPORTED_LOGS_HEADER_SIZE + SUPPORTED_LOG_ENTRY_SIZE);
-    // Number of Supported Log Entries.
-    o.put_u16(0x00, 1);
-    o.put_bytes(SUPPORTED_LOGS_HEADER_SIZE, CEL_UUID.as_bytes());
-    o.put_u32(SUPPORTED_LOGS_HEADER_SIZE + 0x10, cel_size as u32);
-    Ok(o.into_vec())
+    Ok(GetSupportedLogsOut {
+        entries: vec![(CEL_UUID, cel_size as u32)],
+    }
+    .encode())
 }
 
 // CXL 3.1 8.2.9.5.2 Get Log (Opcode 0401h)
-/// Get Log: Log Identifier, Offset and Length in; that window of the log
-/// out. An unknown log is Invalid Log; a window past the end of the log (as
-/// sized by Get Supported Logs) or longer than the payload is Invalid Input.
-pub fn get_log(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(GET_LOG_INPUT_SIZE)?;
-    let uuid = Uuid::from_bytes(input.array::<16>(0).ok_or(RetCode::InvalidPayloadLength)?);
-    let offset = input.u32(0x10).ok_or(RetCode::InvalidPayloadLength)?;
-    let length = input.u32(0x14).ok_or(RetCode::InvalidPayloadLength)?;
-    if uuid != CEL_UUID {
+/// Get Log: a window of the CEL. Invalid Log for any other log; Invalid
+/// Input for a window outside it or over the payload size.
+pub fn get_log(memdev: &mut Memdev, input: Input, _fx: &mut Effects) -> Result<Vec<u8>, RetCode> {
+    let req = GetLogIn::decode(input)?;
+    if req.uuid != CEL_UUID {
         return Err(RetCode::InvalidLog);
     }
-    let length = usize::try_from(length).map_err(|_| RetCode::InvalidInput)?;
-    let offset = usize::try_from(offset).map_err(|_| RetCode::InvalidInput)?;
+    let length = usize::try_from(req.length).map_err(|_| RetCode::InvalidInput)?;
+    let offset = usize::try_from(req.offset).map_err(|_| RetCode::InvalidInput)?;
     if length > PAYLOAD_SIZE {
         return Err(RetCode::InvalidInput);
     }
@@ -58,17 +110,19 @@ pub fn get_log(memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cxl::mailbox::testing::test_memdev;
     use crate::cxl::mailbox::{Opcode, COMMANDS};
-    use crate::cxl::memdev::tests::test_memdev;
 
     const GSL: u16 = Opcode::GetSupportedLogs as u16;
     const GET_LOG: u16 = Opcode::GetLog as u16;
 
     fn get_log_input(uuid: Uuid, offset: u32, length: u32) -> Vec<u8> {
-        let mut p = uuid.as_bytes().to_vec();
-        p.extend_from_slice(&offset.to_le_bytes());
-        p.extend_from_slice(&length.to_le_bytes());
-        p
+        GetLogIn {
+            uuid,
+            offset,
+            length,
+        }
+        .encode()
     }
 
     #[test]

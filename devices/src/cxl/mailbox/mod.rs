@@ -6,10 +6,17 @@
 //! from it, so the CEL can never disagree with what is implemented. Any
 //! opcode not in the table completes with Unsupported.
 //!
-//! Adding a command group is: a new file with one handler per command, its
-//! opcodes in [`Opcode`], and one row per command in [`COMMANDS`] (with an
-//! `available` predicate if the command only exists on some
-//! configurations, as the Dynamic Capacity commands do).
+//! This module is the wire format only: each command group's file holds
+//! the typed input and output payloads of its commands (see
+//! [`payload::Decode`]) and one handler per command, which decodes the
+//! input, calls one operation of the device state
+//! ([`crate::cxl::memdev::Memdev`]) and encodes the result. No state lives
+//! here.
+//!
+//! Adding a command group is: a new file with the payload structs and one
+//! handler per command, its opcodes in [`Opcode`], and one row per command
+//! in [`COMMANDS`] (with an `available` predicate if the command only
+//! exists on some configurations, as the Dynamic Capacity commands do).
 
 pub mod dcd;
 pub mod events;
@@ -22,17 +29,18 @@ pub mod lsa;
 pub mod partition;
 pub mod payload;
 pub mod poison;
-pub mod retcode;
 pub mod security;
 pub mod timestamp;
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
 
-pub use payload::{Input, Output};
-pub use retcode::RetCode;
+pub use crate::cxl::retcode::RetCode;
+pub use payload::{Decode, Encode, Input, NoInput, Output};
 
-use crate::cxl::memdev::Memdev;
+use crate::cxl::memdev::{Effects, Memdev};
 
 /// Size of the Commands Payload Registers (2 KiB), the largest input or
 /// output payload (CXL 3.1 8.2.8.4.3, Payload Size = 11).
@@ -117,9 +125,10 @@ pub mod effects {
     pub const SECONDARY_MAILBOX_SUPPORTED: u16 = 1 << 7;
 }
 
-/// A command handler: parses and checks `input`, acts on the device and
-/// returns the output payload, or the return code of the failure.
-pub type Handler = fn(&mut Memdev, Input<'_>) -> Result<Vec<u8>, RetCode>;
+/// A command handler: decodes `input`, calls the device's operation, adds
+/// what it caused to the effects and returns the encoded output payload, or
+/// the return code of the failure (which causes nothing).
+pub type Handler = fn(&mut Memdev, Input<'_>, &mut Effects) -> Result<Vec<u8>, RetCode>;
 
 /// One implemented command.
 #[derive(Clone, Copy)]
@@ -304,25 +313,54 @@ pub fn find(memdev: &Memdev, opcode: u16) -> Option<&'static Command> {
         .find(|c| c.opcode as u16 == opcode && (c.available)(memdev))
 }
 
-/// Runs command `opcode` with `input` against `memdev`: the return code and
-/// the output payload (empty unless the command succeeded).
-pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> (RetCode, Vec<u8>) {
+/// A completed command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The return code.
+    pub rc: RetCode,
+    /// The output payload (empty unless the command succeeded).
+    pub output: Vec<u8>,
+    /// What the command caused that the device model must carry out.
+    pub effects: Effects,
+}
+
+impl Completion {
+    fn failed(rc: RetCode) -> Self {
+        Self {
+            rc,
+            output: Vec::new(),
+            effects: Effects::default(),
+        }
+    }
+}
+
+/// Runs command `opcode` with `input` against `memdev`.
+pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     if input.len() > PAYLOAD_SIZE {
-        return (RetCode::InvalidPayloadLength, Vec::new());
+        return Completion::failed(RetCode::InvalidPayloadLength);
     }
     let Some(cmd) = find(memdev, opcode) else {
-        return (RetCode::Unsupported, Vec::new());
+        return Completion::failed(RetCode::Unsupported);
     };
-    match (cmd.handler)(memdev, Input::new(input)) {
-        Ok(out) if out.len() <= PAYLOAD_SIZE => (RetCode::Success, out),
-        Ok(out) => {
+    let mut effects = Effects::default();
+    match (cmd.handler)(memdev, Input::new(input), &mut effects) {
+        Ok(output) if output.len() <= PAYLOAD_SIZE => Completion {
+            rc: RetCode::Success,
+            output,
+            effects,
+        },
+        Ok(output) => {
             crate::error_limited!(
                 "cxl: opcode {opcode:#06x} produced {} output bytes, over the payload size",
-                out.len()
+                output.len()
             );
-            (RetCode::InternalError, Vec::new())
+            Completion {
+                rc: RetCode::InternalError,
+                output: Vec::new(),
+                effects,
+            }
         }
-        Err(rc) => (rc, Vec::new()),
+        Err(rc) => Completion::failed(rc),
     }
 }
 

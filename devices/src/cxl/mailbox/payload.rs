@@ -1,12 +1,47 @@
-//! Bounds-checked little-endian access to command payloads.
+//! Bounds-checked little-endian access to command payloads, and the
+//! [`Decode`]/[`Encode`] traits of the typed payload structs.
 //!
-//! Every read of guest-supplied input goes through [`Input`], which never
-//! indexes past the end: a short payload yields `None`, which handlers turn
-//! into the spec's return code. Output payloads are built in an [`Output`]
-//! of a size the handler chooses; writes outside it are dropped (a handler
-//! bug, never reachable from guest data).
+//! Every command has one input and one output struct, named as in the
+//! specification and Linux's `cxlmem.h`. Only their `decode` functions read
+//! guest-supplied bytes, through [`Input`], which never indexes past the
+//! end: a short payload yields `None`, which `decode` turns into the spec's
+//! return code. Outputs are built in an [`Output`] of a size the encoder
+//! chooses; writes outside it are dropped (an encoder bug, never reachable
+//! from guest data).
 
 use super::RetCode;
+
+/// A payload struct read from a command's input.
+pub trait Decode<'a>: Sized {
+    /// Decodes and checks the payload's length and fields: the return code
+    /// of a malformed payload otherwise.
+    fn decode(input: Input<'a>) -> Result<Self, RetCode>;
+}
+
+/// A payload struct written as bytes: outputs for the device, inputs for
+/// tests and tools that drive it.
+pub trait Encode {
+    /// The payload's bytes.
+    fn encode(&self) -> Vec<u8>;
+}
+
+/// The input of a command that takes none: any byte is Invalid Payload
+/// Length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoInput;
+
+impl Decode<'_> for NoInput {
+    fn decode(input: Input<'_>) -> Result<Self, RetCode> {
+        input.expect_len(0)?;
+        Ok(Self)
+    }
+}
+
+impl Encode for NoInput {
+    fn encode(&self) -> Vec<u8> {
+        Vec::new()
+    }
+}
 
 /// A command's input payload.
 #[derive(Clone, Copy, Debug)]

@@ -1,9 +1,12 @@
 //! Tests of the poison list and the Media and Poison Management commands.
 
 use super::*;
+use crate::cxl::mailbox::testing::{test_memdev, test_memdev_with_clock, TestMemdev};
 use crate::cxl::mailbox::Opcode;
-use crate::cxl::memdev::tests::{test_config, test_memdev, test_memdev_with_clock};
-use crate::cxl::memdev::{MediaWrite, Memdev};
+use crate::cxl::memdev::poison::{PoisonAddError, PoisonList, PoisonSource};
+use crate::cxl::memdev::status::{MediaStatus, MemdevStatus};
+use crate::cxl::memdev::tests::test_config;
+use crate::cxl::memdev::MediaWrite;
 
 const GET: u16 = Opcode::GetPoisonList as u16;
 const INJECT: u16 = Opcode::InjectPoison as u16;
@@ -12,15 +15,19 @@ const CLEAR: u16 = Opcode::ClearPoison as u16;
 const CAPACITY: u64 = 10 << 28;
 
 fn get_in(start: u64, units: u64) -> Vec<u8> {
-    let mut p = start.to_le_bytes().to_vec();
-    p.extend_from_slice(&units.to_le_bytes());
-    p
+    GetPoisonListIn {
+        address: start,
+        length: units,
+    }
+    .encode()
 }
 
 fn clear_in(dpa: u64, fill: u8) -> Vec<u8> {
-    let mut p = dpa.to_le_bytes().to_vec();
-    p.extend_from_slice(&[fill; 64]);
-    p
+    ClearPoisonIn {
+        address: dpa,
+        write_data: [fill; 64],
+    }
+    .encode()
 }
 
 struct List {
@@ -30,7 +37,7 @@ struct List {
     records: Vec<(u64, u32)>,
 }
 
-fn get(m: &mut Memdev, start: u64, units: u64) -> List {
+fn get(m: &mut TestMemdev, start: u64, units: u64) -> List {
     let (rc, out) = m.execute(GET, &get_in(start, units));
     assert_eq!(rc, RetCode::Success);
     let count = u16::from_le_bytes([out[0x0A], out[0x0B]]) as usize;
@@ -53,7 +60,7 @@ fn get(m: &mut Memdev, start: u64, units: u64) -> List {
     }
 }
 
-fn whole(m: &mut Memdev) -> List {
+fn whole(m: &mut TestMemdev) -> List {
     get(m, 0, CAPACITY / 64)
 }
 
@@ -83,7 +90,7 @@ fn inject_then_list() {
 #[test]
 fn inject_checks_address() {
     let mut m = test_memdev();
-    let inject = |m: &mut Memdev, dpa: u64| m.execute(INJECT, &dpa.to_le_bytes()).0;
+    let inject = |m: &mut TestMemdev, dpa: u64| m.execute(INJECT, &dpa.to_le_bytes()).0;
     assert_eq!(inject(&mut m, 0x1001), RetCode::InvalidInput);
     assert_eq!(inject(&mut m, 0x1020), RetCode::InvalidInput);
     assert_eq!(inject(&mut m, CAPACITY), RetCode::InvalidPhysicalAddress);
@@ -112,8 +119,7 @@ fn inject_limit() {
         RetCode::InjectPoisonLimitReached
     );
     // Device-detected poison does not count against the limit.
-    m.poison_mut()
-        .add(0x8000, 64, PoisonSource::Internal, 0)
+    m.add_media_error(0x8000, 64, PoisonSource::Internal)
         .unwrap();
     // Clearing one frees a slot.
     assert_eq!(m.execute(CLEAR, &clear_in(0, 0)).0, RetCode::Success);
@@ -126,11 +132,9 @@ fn inject_limit() {
 #[test]
 fn list_is_clipped_to_the_query() {
     let mut m = test_memdev();
-    m.poison_mut()
-        .add(0x1000, 0x400, PoisonSource::Internal, 0)
+    m.add_media_error(0x1000, 0x400, PoisonSource::Internal)
         .unwrap();
-    m.poison_mut()
-        .add(0x4000, 0x40, PoisonSource::External, 0)
+    m.add_media_error(0x4000, 0x40, PoisonSource::External)
         .unwrap();
     let l = get(&mut m, 0x1100, 4);
     assert_eq!(l.records, vec![(0x1102, 4)]);
@@ -146,10 +150,9 @@ fn list_is_clipped_to_the_query() {
 fn more_media_error_records_continues() {
     let mut c = test_config();
     c.poison_list_max_records = 300;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     for i in 0..200u64 {
-        m.poison_mut()
-            .add(i * 0x1000, 64, PoisonSource::Internal, 0)
+        m.add_media_error(i * 0x1000, 64, PoisonSource::Internal)
             .unwrap();
     }
     let first = whole(&mut m);
@@ -174,8 +177,7 @@ fn overflow_is_reported() {
     m.execute(Opcode::SetTimestamp as u16, &7000u64.to_le_bytes());
     // The test device's list holds 8 ranges.
     for i in 0..8u64 {
-        m.poison_mut()
-            .add(i * 64, 64, PoisonSource::Internal, 0)
+        m.add_media_error(i * 64, 64, PoisonSource::Internal)
             .unwrap();
     }
     clock.advance(5);
@@ -188,7 +190,7 @@ fn overflow_is_reported() {
     assert_eq!(l.overflow_ts, 7005);
     assert_eq!(l.records.len(), 8);
     assert_eq!(
-        m.poison_mut().add(0x20000, 64, PoisonSource::Internal, 1),
+        m.add_media_error(0x20000, 64, PoisonSource::Internal),
         Err(PoisonAddError::Overflow)
     );
 }
@@ -229,8 +231,7 @@ fn add_rejects_bad_ranges() {
 #[test]
 fn clear_writes_data_and_splits() {
     let mut m = test_memdev();
-    m.poison_mut()
-        .add(0x1000, 0x100, PoisonSource::Internal, 0)
+    m.add_media_error(0x1000, 0x100, PoisonSource::Internal)
         .unwrap();
     assert_eq!(
         m.execute(CLEAR, &clear_in(0x1040, 0xAB)),
@@ -298,7 +299,10 @@ fn get_poison_list_malformed() {
 #[test]
 fn media_not_ready_disables_inject_and_clear() {
     let mut m = test_memdev();
-    m.status_mut().media_status = MediaStatus::Disabled;
+    m.set_status(MemdevStatus {
+        media_status: MediaStatus::Disabled,
+        ..MemdevStatus::default()
+    });
     assert_eq!(
         m.execute(INJECT, &0u64.to_le_bytes()).0,
         RetCode::MediaDisabled

@@ -1,9 +1,9 @@
 //! Persistent Memory Data-at-rest Security command set: Get Security State
 //! (CXL 3.1 8.2.9.9.6.1). No passphrase is ever set.
 
-use super::payload::Input;
+use super::payload::{Decode, Encode, Input, NoInput};
 use super::RetCode;
-use crate::cxl::memdev::Memdev;
+use crate::cxl::memdev::{Effects, Memdev};
 
 // CXL 3.1 8.2.9.9.6.1 Get Security State (Security State bits)
 /// User Passphrase Set.
@@ -15,18 +15,36 @@ pub const SECURITY_STATE_LOCKED: u32 = 1 << 2;
 /// Frozen.
 pub const SECURITY_STATE_FROZEN: u32 = 1 << 3;
 
+// CXL 3.1 8.2.9.9.6.1 Get Security State (Table 8-148 Get Security State Output Payload)
+/// Get Security State output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GetSecurityStateOut {
+    /// Security State (`SECURITY_STATE_*`).
+    pub security_state: u32,
+}
+
+impl Encode for GetSecurityStateOut {
+    fn encode(&self) -> Vec<u8> {
+        self.security_state.to_le_bytes().to_vec()
+    }
+}
+
 // CXL 3.1 8.2.9.9.6.1 Get Security State (Opcode 4500h)
-/// Get Security State: no input; a 4-byte Security State, all clear.
-pub fn get_security_state(_memdev: &mut Memdev, input: Input) -> Result<Vec<u8>, RetCode> {
-    input.expect_len(0)?;
-    Ok(0u32.to_le_bytes().to_vec())
+/// Get Security State: no input; no passphrase set, unlocked.
+pub fn get_security_state(
+    _memdev: &mut Memdev,
+    input: Input,
+    _fx: &mut Effects,
+) -> Result<Vec<u8>, RetCode> {
+    NoInput::decode(input)?;
+    Ok(GetSecurityStateOut { security_state: 0 }.encode())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cxl::mailbox::testing::test_memdev;
     use crate::cxl::mailbox::Opcode;
-    use crate::cxl::memdev::tests::test_memdev;
 
     #[test]
     fn no_passphrase_set() {

@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 
 use super::*;
-use crate::cxl::memdev::tests::{test_config, test_memdev};
-use crate::cxl::memdev::Memdev;
+use crate::cxl::mailbox::testing::{test_memdev, TestMemdev};
+use crate::cxl::memdev::poison::PoisonSource;
+use crate::cxl::memdev::tests::test_config;
 
 #[test]
 fn opcodes_are_unique() {
@@ -119,7 +120,7 @@ fn dc_commands_exist_only_with_dc_regions() {
     // Without: absent from the CEL and Unsupported.
     let mut c = test_config();
     c.dc = Default::default();
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let ops = cel_opcodes(&m);
     assert_eq!(ops.len(), COMMANDS.len() - 4);
     for op in [0x4800u16, 0x4801, 0x4802, 0x4803] {
@@ -170,9 +171,7 @@ fn fuzz_execute_never_panics() {
     let mut m = test_memdev();
     // Some poison so that Get Poison List has ranges to clip.
     for (dpa, len) in [(0x1000, 0x400), (0x8000, 0x40), (0x2_0000, 0x1_0000)] {
-        m.poison_mut()
-            .add(dpa, len, poison::PoisonSource::Internal, 0)
-            .unwrap();
+        m.add_media_error(dpa, len, PoisonSource::Internal).unwrap();
     }
     let interesting_lengths = [0usize, 1, 4, 5, 6, 8, 9, 10, 16, 0x18, 0x48, 2048, 2049];
     for i in 0..20_000 {
@@ -203,16 +202,16 @@ fn fuzz_execute_never_panics() {
         }
         if i % 1000 == 0 {
             // Keep event logs busy too.
-            let rec = crate::cxl::events::EventRecord::raw(
+            let rec = crate::cxl::memdev::events::EventRecord::raw(
                 uuid::Uuid::nil(),
                 &Default::default(),
                 &input,
             );
-            let log = crate::cxl::events::EventLogType::ALL[rng.below(5) as usize];
+            let log = crate::cxl::memdev::events::EventLogType::ALL[rng.below(5) as usize];
             m.add_event(log, rec);
         }
     }
     // Still answers sanely afterwards.
     assert_eq!(m.execute(Opcode::Identify as u16, &[]).0, RetCode::Success);
-    let _ = Memdev::new(test_config()).unwrap();
+    let _ = TestMemdev::new(test_config()).unwrap();
 }

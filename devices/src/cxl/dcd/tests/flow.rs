@@ -2,6 +2,7 @@
 //! respond, list, release, forced release, decline, reset, and scale.
 
 use super::*;
+use crate::cxl::mailbox::testing::TestMemdev;
 use crate::cxl::memdev::tests::test_config;
 
 const GET_RECORDS: u16 = Opcode::GetEventRecords as u16;
@@ -10,7 +11,7 @@ const LIST: u16 = Opcode::GetDcExtentList as u16;
 
 /// What a driver does on a DC interrupt: read the DC log, clear what it
 /// read; returns the decoded records.
-fn drain_log(m: &mut Memdev) -> Vec<DcEvent> {
+fn drain_log(m: &mut TestMemdev) -> Vec<DcEvent> {
     let mut all = Vec::new();
     loop {
         let (rc, out) = m.execute(GET_RECORDS, &[EventLogType::DynamicCapacity as u8]);
@@ -22,7 +23,7 @@ fn drain_log(m: &mut Memdev) -> Vec<DcEvent> {
         }
         let mut clear = vec![4, 0, n as u8, 0, 0, 0];
         for rec in out[0x20..].chunks(0x80) {
-            let r = crate::cxl::events::EventRecord::from_bytes(rec.try_into().unwrap());
+            let r = crate::cxl::memdev::events::EventRecord::from_bytes(rec.try_into().unwrap());
             all.push(DcEvent::from_record(&r).unwrap());
             clear.extend_from_slice(&r.handle().to_le_bytes());
         }
@@ -31,7 +32,7 @@ fn drain_log(m: &mut Memdev) -> Vec<DcEvent> {
 }
 
 /// Total extents and generation from Get Dynamic Capacity Extent List.
-fn list_header(m: &mut Memdev) -> (u32, u32) {
+fn list_header(m: &mut TestMemdev) -> (u32, u32) {
     let (rc, out) = m.execute(LIST, &[0; 8]);
     assert_eq!(rc, RetCode::Success);
     (
@@ -290,7 +291,7 @@ fn thousands_of_extents() {
     c.dc.regions = DcRegions::Explicit(vec![DcRegionConfig::new(16 << 30)]);
     c.dc.max_extents = 8192;
     c.event_log_depths.dynamic_capacity = 8000;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let base = m.dcd().regions()[0].base;
     let started = std::time::Instant::now();
     // 40 chains of 100 extents, every other 2 MiB block.

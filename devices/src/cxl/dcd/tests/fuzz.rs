@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::cxl::mailbox::testing::TestMemdev;
 use crate::cxl::memdev::tests::test_config;
 
 /// A small deterministic xorshift generator.
@@ -239,7 +240,7 @@ fn fuzz_dcd_never_panics_and_stays_consistent() {
     let mut c = test_config();
     c.dc.max_extents = 64;
     c.event_log_depths.dynamic_capacity = 16;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let mut rng = Rng(0xD1CE_CAFE_F00D_0001);
     let mut mapped = Mapped::default();
     let mut serial = 0u32;

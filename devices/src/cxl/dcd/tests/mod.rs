@@ -13,9 +13,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::*;
-use crate::cxl::events::EventLogType;
+use crate::cxl::mailbox::testing::{test_memdev, TestMemdev};
 use crate::cxl::mailbox::{Opcode, RetCode};
-use crate::cxl::memdev::tests::test_memdev;
+use crate::cxl::memdev::events::EventLogType;
 use crate::cxl::memdev::Memdev;
 use crate::memory::{BackendConfig, BackendKind, HostMemory};
 
@@ -79,7 +79,7 @@ pub(crate) fn release_req(
 }
 
 /// Offers `extents` of region `region` prescriptively (offsets, lengths).
-pub(crate) fn offer(m: &mut Memdev, region: u8, extents: &[(u64, u64)]) -> AddOutcome {
+pub(crate) fn offer(m: &mut TestMemdev, region: u8, extents: &[(u64, u64)]) -> AddOutcome {
     m.dcd_add_capacity(add_req(SelectionPolicy::Prescriptive, region, extents))
         .unwrap()
 }
@@ -97,7 +97,7 @@ pub(crate) fn update_payload(extents: &[(u64, u64)], flags: u8) -> Vec<u8> {
 }
 
 /// Sends Add Dynamic Capacity Response for absolute DPA ranges.
-pub(crate) fn respond(m: &mut Memdev, extents: &[(u64, u64)], more: bool) -> RetCode {
+pub(crate) fn respond(m: &mut TestMemdev, extents: &[(u64, u64)], more: bool) -> RetCode {
     let (rc, out) = m.execute(
         Opcode::AddDcResponse as u16,
         &update_payload(extents, u8::from(more)),
@@ -107,7 +107,7 @@ pub(crate) fn respond(m: &mut Memdev, extents: &[(u64, u64)], more: bool) -> Ret
 }
 
 /// Sends Release Dynamic Capacity for absolute DPA ranges.
-pub(crate) fn host_release(m: &mut Memdev, extents: &[(u64, u64)]) -> RetCode {
+pub(crate) fn host_release(m: &mut TestMemdev, extents: &[(u64, u64)]) -> RetCode {
     let (rc, out) = m.execute(Opcode::ReleaseDc as u16, &update_payload(extents, 0));
     assert!(out.is_empty());
     rc
@@ -190,7 +190,7 @@ fn status_strings() {
 fn no_dc_device_refuses_requests() {
     let mut c = crate::cxl::memdev::tests::test_config();
     c.dc = DcConfig::default();
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let err = m
         .dcd_add_capacity(add_req(SelectionPolicy::Free, 0, &[(0, 2 * MIB)]))
         .unwrap_err();

@@ -2,12 +2,13 @@
 //! and that every refusal changes nothing.
 
 use super::*;
+use crate::cxl::mailbox::testing::TestMemdev;
 use crate::cxl::memdev::tests::{dc_only_config, test_config};
 
 /// Runs `f`, which must fail, and checks the device did not change.
 fn refused<T: std::fmt::Debug>(
-    m: &mut Memdev,
-    f: impl FnOnce(&mut Memdev) -> Result<T, DcdError>,
+    m: &mut TestMemdev,
+    f: impl FnOnce(&mut TestMemdev) -> Result<T, DcdError>,
 ) -> DcdError {
     let before = snapshot(m);
     let err = f(m).unwrap_err();
@@ -16,16 +17,16 @@ fn refused<T: std::fmt::Debug>(
     err
 }
 
-fn add_err(m: &mut Memdev, req: AddRequest) -> DcdError {
+fn add_err(m: &mut TestMemdev, req: AddRequest) -> DcdError {
     refused(m, |m| m.dcd_add_capacity(req))
 }
 
-fn release_err(m: &mut Memdev, req: ReleaseRequest) -> DcdError {
+fn release_err(m: &mut TestMemdev, req: ReleaseRequest) -> DcdError {
     refused(m, |m| m.dcd_release_capacity(req))
 }
 
 /// Offers and accepts `extents` of region 0 (offsets, lengths).
-fn accepted(m: &mut Memdev, extents: &[(u64, u64)], t: Option<Uuid>) {
+fn accepted(m: &mut TestMemdev, extents: &[(u64, u64)], t: Option<Uuid>) {
     let mut req = add_req(SelectionPolicy::Prescriptive, 0, extents);
     req.tag = t;
     let out = m.dcd_add_capacity(req).unwrap();
@@ -275,7 +276,7 @@ fn one_chain_holds_as_many_extents_as_the_log() {
     // 256 extents in one request are one More chain when the log has room.
     let mut c = test_config();
     c.event_log_depths.dynamic_capacity = 256;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let many: Vec<(u64, u64)> = (0..257).map(|i| (i * 2 * MIB, 2 * MIB)).collect();
     let err = add_err(&mut m, add_req(SelectionPolicy::Prescriptive, 0, &many));
     assert_eq!(
@@ -306,7 +307,7 @@ fn one_chain_holds_as_many_extents_as_the_log() {
     // other block, then ask for 120 blocks' worth.
     let mut c = test_config();
     c.event_log_depths.dynamic_capacity = 300;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     for chunk in (0..120u64).collect::<Vec<_>>().chunks(60) {
         let ex: Vec<(u64, u64)> = chunk.iter().map(|i| (i * 4 * MIB, 2 * MIB)).collect();
         accepted(&mut m, &ex, None);
@@ -321,7 +322,7 @@ fn one_chain_holds_as_many_extents_as_the_log() {
 fn log_full_is_refused_up_front() {
     let mut c = test_config();
     c.event_log_depths.dynamic_capacity = 4;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let five: Vec<(u64, u64)> = (0..5).map(|i| (i * 2 * MIB, 2 * MIB)).collect();
     let err = add_err(&mut m, add_req(SelectionPolicy::Prescriptive, 0, &five));
     assert_eq!(err, DcdError::LogFull { needed: 5, free: 4 });
@@ -347,7 +348,7 @@ fn log_full_is_refused_up_front() {
 fn device_extent_limit() {
     let mut c = test_config();
     c.dc.max_extents = 4;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     offer(
         &mut m,
         0,
@@ -433,7 +434,7 @@ fn backends_bind_one_extent_of_their_size() {
 
 #[test]
 fn dc_only_device_needs_backends() {
-    let mut m = Memdev::new(dc_only_config()).unwrap();
+    let mut m = TestMemdev::new(dc_only_config()).unwrap();
     let err = add_err(&mut m, add_req(SelectionPolicy::Free, 0, &[(0, 2 * MIB)]));
     assert_eq!(err, DcdError::NoBackingMemory);
     assert!(err.to_string().contains("tagged memory backend"), "{err}");

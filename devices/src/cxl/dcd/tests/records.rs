@@ -2,7 +2,7 @@
 //! interrupt.
 
 use super::*;
-use crate::cxl::events::EVENT_RECORD_SIZE;
+use crate::cxl::memdev::events::EVENT_RECORD_SIZE;
 
 fn raw_records(m: &Memdev) -> Vec<[u8; EVENT_RECORD_SIZE]> {
     m.events()
@@ -126,11 +126,11 @@ fn region_configuration_updated_record() {
     assert_eq!(r[0x34], 5);
     assert_eq!(DcEvent::from_record(&rec), Some(ev));
     // Other records and unknown types do not decode.
-    let other = crate::cxl::events::EventRecord::raw(Uuid::nil(), &Default::default(), &[]);
+    let other = crate::cxl::memdev::events::EventRecord::raw(Uuid::nil(), &Default::default(), &[]);
     assert_eq!(DcEvent::from_record(&other), None);
     let mut bytes = *r;
     bytes[0x30] = 6;
-    let bad = crate::cxl::events::EventRecord::from_bytes(bytes);
+    let bad = crate::cxl::memdev::events::EventRecord::from_bytes(bytes);
     assert_eq!(DcEvent::from_record(&bad), None);
     for t in 0..6u8 {
         assert_eq!(DcEventType::from_u8(t).map(|e| e as u8), Some(t));

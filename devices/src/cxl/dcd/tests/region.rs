@@ -2,14 +2,15 @@
 //! DSMAD handles, DC-only devices and validation errors.
 
 use crate::cxl::dcd::{DcConfig, DcRegionConfig, DcRegions};
-use crate::cxl::memdev::tests::{dc_only_config, test_config, test_memdev};
-use crate::cxl::memdev::{Memdev, MemdevError, CAPACITY_MULTIPLIER};
+use crate::cxl::mailbox::testing::{test_memdev, TestMemdev};
+use crate::cxl::memdev::tests::{dc_only_config, test_config};
+use crate::cxl::memdev::{MemdevError, CAPACITY_MULTIPLIER};
 
 #[test]
 fn dc_only_devices_are_valid() {
     let c = dc_only_config();
     c.validate().unwrap();
-    let m = Memdev::new(c).unwrap();
+    let m = TestMemdev::new(c).unwrap();
     assert_eq!(m.capacity_bytes(), 0);
     assert_eq!(m.dpa_space_bytes(), 1 << 30);
     let r = m.dcd().regions();

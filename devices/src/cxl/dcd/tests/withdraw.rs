@@ -5,7 +5,7 @@
 use super::*;
 
 /// Get Event Records on the DC log, as a host reads it: the records' DPAs.
-fn read_log(m: &mut Memdev) -> Vec<u64> {
+fn read_log(m: &mut TestMemdev) -> Vec<u64> {
     let (rc, out) = m.execute(Opcode::GetEventRecords as u16, &[4]);
     assert_eq!(rc, RetCode::Success);
     let n = usize::from(u16::from_le_bytes([out[0x14], out[0x15]]));
@@ -17,13 +17,13 @@ fn read_log(m: &mut Memdev) -> Vec<u64> {
         .collect()
 }
 
-fn withdraw(m: &mut Memdev, region: u8, extents: &[(u64, u64)]) -> ReleaseOutcome {
+fn withdraw(m: &mut TestMemdev, region: u8, extents: &[(u64, u64)]) -> ReleaseOutcome {
     let mut req = release_req(RemovalPolicy::Prescriptive, region, None, extents);
     req.forced = true;
     m.dcd_release_capacity(req).unwrap()
 }
 
-fn withdraw_tag(m: &mut Memdev, t: Uuid) -> Result<ReleaseOutcome, DcdError> {
+fn withdraw_tag(m: &mut TestMemdev, t: Uuid) -> Result<ReleaseOutcome, DcdError> {
     let mut req = release_req(RemovalPolicy::TagBased, 0, Some(t), &[]);
     req.forced = true;
     m.dcd_release_capacity(req)
@@ -122,7 +122,7 @@ fn chain_end_stays_when_the_host_read_the_record_before_it() {
     offer(&mut m, 0, &[(0, 2 * MIB), (4 * MIB, 2 * MIB)]);
     // The host has read the first record only (More set): it waits for
     // the end of the chain, so the last record must stay.
-    m.events_mut().mark_seen(EventLogType::DynamicCapacity, 1);
+    m.read_event_records(EventLogType::DynamicCapacity, 1);
     withdraw(&mut m, 0, &[(4 * MIB, 2 * MIB)]);
     assert_eq!(
         chain_shape(&m),
@@ -252,7 +252,7 @@ fn withdrawal_names_whole_pending_extents() {
 fn withdrawing_unread_offers_frees_a_full_log() {
     let mut c = crate::cxl::memdev::tests::test_config();
     c.event_log_depths.dynamic_capacity = 4;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     for i in 0..4 {
         offer(&mut m, 0, &[(i * 2 * MIB, 2 * MIB)]);
     }

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 
 use uuid::Uuid;
 
-use crate::cxl::mailbox::health::HealthInfo;
-use crate::cxl::mailbox::RetCode;
+use super::health::HealthInfo;
+use crate::cxl::retcode::RetCode;
 
 /// Size of every event record (CXL 3.1 8.2.9.2.1).
 pub const EVENT_RECORD_SIZE: usize = 0x80;
@@ -595,6 +595,17 @@ pub struct AddedEvent {
     pub msi: Option<u8>,
 }
 
+/// The oldest records of a log, as Get Event Records returns them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecordsPage {
+    /// The records, oldest first.
+    pub records: Vec<EventRecord>,
+    /// The log's overflow state, if it has overflowed.
+    pub overflow: Option<EventLogOverflow>,
+    /// More records follow these.
+    pub more: bool,
+}
+
 /// The event logs of a device.
 #[derive(Clone, Debug)]
 pub struct EventLogs {
@@ -702,6 +713,20 @@ impl EventLogs {
             l.seen = 0;
             l.overflow = None;
         }
+    }
+
+    /// The oldest records of `log`, at most `max`; the host has now seen
+    /// them (see [`Self::mark_seen`]).
+    pub fn read(&mut self, log: EventLogType, max: usize) -> EventRecordsPage {
+        let l = self.log(log);
+        let count = l.len().min(max);
+        let page = EventRecordsPage {
+            records: l.records().take(count).copied().collect(),
+            overflow: l.overflow(),
+            more: l.len() > count,
+        };
+        self.mark_seen(log, count);
+        page
     }
 
     /// Notes that Get Event Records returned the oldest `count` records of

@@ -8,8 +8,9 @@ use crate::cxl::dcd::tests::{
     R0, R1,
 };
 use crate::cxl::dcd::{AddRequest, DcdEffect, ExtentState, ExtentStatus, SelectionPolicy};
+use crate::cxl::mailbox::testing::{test_memdev, TestMemdev};
 use crate::cxl::mailbox::Opcode;
-use crate::cxl::memdev::tests::{test_config, test_memdev};
+use crate::cxl::memdev::tests::test_config;
 
 const CONFIG: u16 = Opcode::GetDcConfig as u16;
 const LIST: u16 = Opcode::GetDcExtentList as u16;
@@ -25,7 +26,7 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
 }
 
 /// Sends `op` with `input`, expects `rc` and an unchanged device.
-fn refused(m: &mut Memdev, op: u16, input: &[u8], rc: RetCode) {
+fn refused(m: &mut TestMemdev, op: u16, input: &[u8], rc: RetCode) {
     m.take_dcd_effects();
     let before = snapshot(m);
     assert_eq!(m.execute(op, input), (rc, vec![]), "{op:#06x} {input:02x?}");
@@ -33,7 +34,7 @@ fn refused(m: &mut Memdev, op: u16, input: &[u8], rc: RetCode) {
     assert!(m.take_dcd_effects().is_empty());
 }
 
-fn list(m: &mut Memdev, count: u32, start: u32) -> (u32, u32, u32, Vec<(u64, u64)>) {
+fn list(m: &mut TestMemdev, count: u32, start: u32) -> (u32, u32, u32, Vec<(u64, u64)>) {
     let mut input = count.to_le_bytes().to_vec();
     input.extend_from_slice(&start.to_le_bytes());
     let (rc, out) = m.execute(LIST, &input);
@@ -118,7 +119,7 @@ fn get_dc_config_windows_and_errors() {
 fn extent_list_paging_and_generation() {
     let mut c = test_config();
     c.event_log_depths.dynamic_capacity = 200;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     assert_eq!(list(&mut m, 10, 0), (0, 0, 0, vec![]));
     refused(
         &mut m,
@@ -172,7 +173,7 @@ fn extent_list_paging_and_generation() {
 fn extent_list_pages_resume_where_the_last_ended_and_never_go_stale() {
     let mut c = test_config();
     c.event_log_depths.dynamic_capacity = 200;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     let ex: Vec<(u64, u64)> = (0..80).map(|i| (i * 4 * MIB, 2 * MIB)).collect();
     offer(&mut m, 0, &ex);
     let mut held: Vec<(u64, u64)> = ex.iter().map(|&(o, l)| (R0 + o, l)).collect();
@@ -181,7 +182,7 @@ fn extent_list_pages_resume_where_the_last_ended_and_never_go_stale() {
     // divide it; then again after each change, including one between two
     // pages of the same read (the next page resumes nothing stale: the
     // generation and count changed).
-    let read_all = |m: &mut Memdev, page: u32| {
+    let read_all = |m: &mut TestMemdev, page: u32| {
         let mut got = Vec::new();
         let mut start = 0u32;
         loop {
@@ -268,7 +269,7 @@ fn add_response_accepts_offered_extents() {
 fn add_response_malformed() {
     let mut c = test_config();
     c.dc.max_extents = 7;
-    let mut m = Memdev::new(c).unwrap();
+    let mut m = TestMemdev::new(c).unwrap();
     // No offer pending at all.
     refused(&mut m, ADD, &update_payload(&[], 0), RetCode::InvalidInput);
     refused(
