@@ -79,7 +79,7 @@ impl DeviceShared {
 
     /// Sets DEVICE_NEEDS_RESET and sends a configuration change (2.1.2).
     pub fn fail(&self, why: &str, config_vector: u16) {
-        log::warn!("virtio: device needs reset: {why}");
+        crate::warn_limited!("virtio: device needs reset: {why}");
         self.needs_reset.store(true, Ordering::SeqCst);
         self.interrupt(ISR_CONFIG, config_vector);
     }

@@ -6,7 +6,8 @@
 # Network: cxlvmm --net tap=tap0 creates the tap in L1 (no network device of
 # its own; link-local addresses only). L1's tap gets 169.254.10.1/24, L2's
 # eth0 169.254.10.2/24. Checked: bad --net values are refused with one line
-# and exit status 2, creating nothing; the tap cxlvmm made has the virtio-net
+# and exit status 2, creating nothing, and a tap that cannot be opened with
+# one line and status 1; the tap cxlvmm made has the virtio-net
 # header flags; the guest sees the link up with the configured MAC; ping
 # both ways; 1 MiB of random data fetched over HTTP (busybox httpd and wget)
 # each way arrives with the sender's md5; every cxlvmm thread runs under
@@ -40,6 +41,12 @@ net_bad_args() {
         check_eq "$name-one-line" "$(echo "$out" | wc -l)" 1
     done
     check net-bad-args-create-no-tap test ! -e "/sys/class/net/$NET_TAP"
+    # A tap that cannot be opened (lo is no tap): one line, exit status 1.
+    out=$("$CXLVMM" --kernel "$KERNEL" --serial null --net tap=lo 2>&1)
+    rc=$?
+    check_eq net-not-a-tap-exit "$rc" 1
+    check_eq net-not-a-tap-one-line "$(echo "$out" | wc -l)" 1
+    check net-not-a-tap-says-why has "$out" "tap 'lo': TUNSETIFF"
 }
 
 # net_prepare: the payload L1 serves.
