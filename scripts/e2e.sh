@@ -206,6 +206,8 @@ if [[ $mode == nested ]]; then
         -f "$ROOT/resources/lib:/e2e/lib"
         -f "$scenario_dir:/e2e/scenario" -f "$env_file:/e2e/env")
     [[ -n $CXLVMM_REMOTE ]] && l1_args+=(-f "$CXLVMM_REMOTE:/e2e/bin/cxlvmm-remote")
+    # Modules the scenario needs in L1 besides kvm-amd (tun for a tap).
+    [[ -f $scenario_dir/l1-modules ]] && l1_args+=(-M "$scenario_dir/l1-modules")
     for spec in ${CXLVMM_E2E_L1_FILES:-}; do l1_args+=(-f "$spec"); done
     "$ROOT/scripts/build-initramfs.sh" "${l1_args[@]}"
     log "initramfs images built in $((SECONDS - t))s"

@@ -39,6 +39,7 @@ pub fn vm_config(cxl: vmm::cxl_config::CxlConfig) -> VmConfig {
         cxl: cxl.finish().unwrap(),
         api_socket: None,
         disks: Vec::new(),
+        nets: Vec::new(),
         seccomp: vmm::seccomp::SeccompMode::On,
     }
 }

@@ -9,8 +9,12 @@ use clap::Parser;
 use crate::config::{SerialOutput, VmConfig};
 use crate::cxl_config::{self, CxlConfig};
 use crate::disk_config;
+use crate::net_config;
 use crate::seccomp::SeccompMode;
 use crate::size::parse_size;
+
+/// Most virtio devices (PCI0 device numbers 1..=30; 0 is the host bridge).
+pub const MAX_VIRTIO_DEVICES: usize = 30;
 
 /// Default kernel command line when none is given.
 pub const DEFAULT_CMDLINE: &str = "console=ttyS0";
@@ -78,6 +82,11 @@ pub struct Args {
     #[arg(long, value_name = "path=IMG,...")]
     pub disk: Vec<String>,
 
+    /// A virtio-net device on a tap that cxlvmm opens, or creates
+    /// (repeatable): `tap=NAME[,mac=MAC][,id=ID]`.
+    #[arg(long, value_name = "tap=NAME,...")]
+    pub net: Vec<String>,
+
     /// Serve the REST API (JSON over HTTP) on this unix socket.
     #[arg(long, value_name = "PATH")]
     pub api_socket: Option<PathBuf>,
@@ -120,6 +129,12 @@ impl Args {
         }
         let cxl = self.cxl_config()?;
         let disks = disk_config::parse_disks(&self.disk)?;
+        let nets = net_config::parse_nets(&self.net)?;
+        if disks.len() + nets.len() > MAX_VIRTIO_DEVICES {
+            return Err(format!(
+                "--disk and --net: at most {MAX_VIRTIO_DEVICES} devices together"
+            ));
+        }
         Ok(VmConfig {
             kernel: self.kernel,
             initramfs: self.initramfs,
@@ -131,6 +146,7 @@ impl Args {
             cxl,
             api_socket: self.api_socket,
             disks,
+            nets,
             seccomp: self.seccomp,
         })
     }
@@ -192,6 +208,36 @@ mod tests {
         }
         let e = parse(&["--dump-acpi", "d", "--seccomp", "strict"]).unwrap_err();
         assert!(e.contains("invalid seccomp mode 'strict'"), "{e}");
+    }
+
+    #[test]
+    fn net_devices() {
+        let c = parse(&[
+            "--dump-acpi",
+            "d",
+            "--net",
+            "tap=tap0",
+            "--net",
+            "tap=tap1,mac=02:00:00:00:00:02,id=b",
+        ])
+        .unwrap();
+        assert_eq!(c.nets.len(), 2);
+        assert_eq!(
+            (c.nets[0].tap.as_str(), c.nets[1].id.as_str()),
+            ("tap0", "b")
+        );
+        assert_eq!(c.nets[1].mac, [2, 0, 0, 0, 0, 2]);
+        let e = parse(&["--dump-acpi", "d", "--net", "tap=t,mac=zz"]).unwrap_err();
+        assert!(e.starts_with("--net: mac 'zz'"), "{e}");
+        // Disks and nets share PCI0's 30 device numbers.
+        let mut args = vec!["--dump-acpi".to_string(), "d".to_string()];
+        for i in 0..31 {
+            args.push("--net".into());
+            args.push(format!("tap=t{i}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = parse(&args).unwrap_err();
+        assert!(e.contains("at most 30 devices"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::cxl_config::CxlConfig;
 use crate::disk_config::DiskConfig;
+use crate::net_config::NetConfig;
 use crate::seccomp::SeccompMode;
 
 /// Where the serial console's output goes.
@@ -56,6 +57,8 @@ pub struct VmConfig {
     pub api_socket: Option<PathBuf>,
     /// virtio-blk disks, in command-line order.
     pub disks: Vec<DiskConfig>,
+    /// virtio-net devices on taps, in command-line order.
+    pub nets: Vec<NetConfig>,
     /// Seccomp filters on every thread.
     pub seccomp: SeccompMode,
 }

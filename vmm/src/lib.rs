@@ -16,6 +16,7 @@ pub mod interrupts;
 pub mod launcher;
 pub mod machine;
 pub mod memory;
+pub mod net_config;
 pub mod options;
 pub mod platform;
 pub mod seccomp;

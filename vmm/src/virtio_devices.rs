@@ -1,6 +1,8 @@
-//! Builds the virtio devices on PCI0 (one function per `--disk`, device
-//! numbers from 1) and attaches their queue notify addresses to their
-//! eventfds as KVM ioeventfds once the BARs are assigned.
+//! Builds the virtio devices on PCI0 (one function per `--disk`, then one
+//! per `--net`, device numbers from 1) and attaches their queue notify
+//! addresses to their eventfds as KVM ioeventfds once the BARs are assigned.
+//! Disk images and taps are opened here, at start-up, before any seccomp
+//! filter is installed.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,11 +10,14 @@ use devices::interrupt::MsiAllocator;
 use devices::pci::{DevFn, PciNode};
 use devices::virtio::block::disk::DiskImage;
 use devices::virtio::block::VirtioBlock;
-use devices::virtio::{NotifyEvent, VirtioPciDevice};
+use devices::virtio::net::tap::open_tap;
+use devices::virtio::net::{format_mac, VirtioNet};
+use devices::virtio::{NotifyEvent, VirtioDevice, VirtioPciDevice};
 use kvm_ioctls::{IoEventAddress, NoDatamatch, VmFd};
 use vm_memory::GuestMemoryMmap;
 
 use crate::disk_config::DiskConfig;
+use crate::net_config::NetConfig;
 
 /// The virtio functions of the VM.
 #[derive(Default)]
@@ -22,14 +27,15 @@ pub struct VirtioDevices {
 }
 
 impl VirtioDevices {
-    /// Opens every disk image and builds its device; returns the devices and
-    /// the PCI nodes to assign on PCI0.
+    /// Opens every disk image and tap and builds their devices; returns the
+    /// devices and the PCI nodes to assign on PCI0.
     pub fn build(
         disks: &[DiskConfig],
+        nets: &[NetConfig],
         mem: &GuestMemoryMmap,
         msi: &dyn MsiAllocator,
     ) -> Result<(Self, Vec<PciNode>), String> {
-        let mut devices = Vec::new();
+        let mut built = Self::default();
         let mut nodes = Vec::new();
         for (i, d) in disks.iter().enumerate() {
             let image = DiskImage::open(&d.path, d.readonly)
@@ -42,23 +48,45 @@ impl VirtioDevices {
                 if d.readonly { ", read-only" } else { "" }
             );
             let blk = VirtioBlock::new(image, &d.id, format!("virtio-blk{i}"));
-            let group = msi
-                .allocate(VirtioPciDevice::msix_vectors(1))
-                .map_err(|e| format!("--disk '{}': MSI-X: {e}", d.id))?;
-            let dev = VirtioPciDevice::new(Box::new(blk), group, mem.clone())
-                .map_err(|e| format!("--disk '{}': {e}", d.id))?;
-            let dev = Arc::new(Mutex::new(dev));
-            let devfn = u8::try_from(i + 1)
-                .ok()
-                .and_then(|n| DevFn::new(n, 0))
-                .ok_or_else(|| format!("--disk '{}': no PCI device number left", d.id))?;
-            nodes.push(PciNode::Function {
-                devfn,
-                device: dev.clone(),
-            });
-            devices.push(dev);
+            let what = format!("--disk '{}'", d.id);
+            nodes.push(built.add(Box::new(blk), &what, mem, msi)?);
         }
-        Ok((Self { devices }, nodes))
+        for (i, n) in nets.iter().enumerate() {
+            let what = format!("--net '{}'", n.id);
+            let tap = open_tap(&n.tap).map_err(|e| format!("{what}: tap '{}': {e}", n.tap))?;
+            log::info!(
+                "virtio-net {}: tap '{}', MAC {}",
+                n.id,
+                n.tap,
+                format_mac(&n.mac)
+            );
+            let net = VirtioNet::new(tap, n.mac, format!("virtio-net{i}"));
+            nodes.push(built.add(Box::new(net), &what, mem, msi)?);
+        }
+        Ok((built, nodes))
+    }
+
+    /// Builds the PCI function of `device` at the next device number.
+    fn add(
+        &mut self,
+        device: Box<dyn VirtioDevice>,
+        what: &str,
+        mem: &GuestMemoryMmap,
+        msi: &dyn MsiAllocator,
+    ) -> Result<PciNode, String> {
+        let devfn = u8::try_from(self.devices.len() + 1)
+            .ok()
+            .and_then(|n| DevFn::new(n, 0))
+            .ok_or_else(|| format!("{what}: no PCI device number left"))?;
+        let queues = device.queue_max_sizes().len();
+        let group = msi
+            .allocate(VirtioPciDevice::msix_vectors(queues))
+            .map_err(|e| format!("{what}: MSI-X: {e}"))?;
+        let dev =
+            VirtioPciDevice::new(device, group, mem.clone()).map_err(|e| format!("{what}: {e}"))?;
+        let dev = Arc::new(Mutex::new(dev));
+        self.devices.push(dev.clone());
+        Ok(PciNode::Function { devfn, device: dev })
     }
 
     /// Every queue's notify address and eventfd, as the BARs are placed now.

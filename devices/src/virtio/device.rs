@@ -4,11 +4,21 @@
 //! queues carry. The model's static properties (type, features, queue
 //! sizes, configuration bytes) are read once when the transport is built;
 //! afterwards the model lives on the device thread and only sees
-//! [`VirtioDevice::activate`], [`VirtioDevice::process_queue`] and
-//! [`VirtioDevice::reset`].
+//! [`VirtioDevice::activate`], [`VirtioDevice::process_queue`],
+//! [`VirtioDevice::process_event`] and [`VirtioDevice::reset`].
+//!
+//! A model whose work also arrives from the host side (virtio-net: packets
+//! on a tap) names the descriptors the thread must wait on besides the
+//! queues' notification eventfds ([`VirtioDevice::event_sources`]); when one
+//! is ready the thread asks the model which queues can now make progress
+//! and serves those, so interrupts, notification suppression and
+//! DEVICE_NEEDS_RESET stay in one place.
+
+use std::os::fd::RawFd;
 
 use virtio_queue::Queue;
 use vm_memory::GuestMemoryMmap;
+use vmm_sys_util::epoll::EventSet;
 
 /// How processing a queue ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +33,18 @@ pub enum QueueOutcome {
     /// outside RAM, an avail index too far ahead, a request with nowhere to
     /// put its status): the device stops and sets DEVICE_NEEDS_RESET (2.1.2).
     NeedsReset(String),
+}
+
+/// A descriptor the device thread waits on for the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSource {
+    /// The descriptor (owned by the model, open as long as it lives).
+    pub fd: RawFd,
+    /// What to wait for (epoll events; EDGE_TRIGGERED for a descriptor that
+    /// stays ready while the model cannot act on it, such as a writable tap).
+    pub events: EventSet,
+    /// Passed back to [`VirtioDevice::process_event`].
+    pub token: u32,
 }
 
 /// A virtio device model.
@@ -49,4 +71,15 @@ pub trait VirtioDevice: Send + 'static {
     ) -> QueueOutcome;
     /// The device was reset (2.4): forget negotiated state.
     fn reset(&mut self) {}
+    /// Descriptors the device thread waits on besides the queues'
+    /// notification eventfds; asked once, when the thread starts.
+    fn event_sources(&self) -> Vec<EventSource> {
+        Vec::new()
+    }
+    /// Source `token` reported `events`: the indexes of the queues that can
+    /// make progress now, which the thread then serves (a queue that is not
+    /// live is skipped).
+    fn process_event(&mut self, _token: u32, _events: EventSet) -> Vec<usize> {
+        Vec::new()
+    }
 }

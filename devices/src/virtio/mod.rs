@@ -1,5 +1,5 @@
 //! Virtio devices over PCI (virtio 1.2: 4.1 the modern PCI transport, 2.7
-//! split virtqueues, 5.2 the block device).
+//! split virtqueues, 5.1 the network device, 5.2 the block device).
 //!
 //! - [`device`]: the [`VirtioDevice`] trait a device model implements (its
 //!   type, features, configuration bytes and the processing of a queue).
@@ -12,8 +12,10 @@
 //! - [`pci_caps`]: the virtio PCI capabilities (4.1.4).
 //! - [`transport`]: the PCI function: capabilities, one memory BAR with the
 //!   common, ISR, device and notify structures and the MSI-X table.
-//! - [`worker`]: the device thread that serves queue notifications.
+//! - [`worker`]: the device thread that serves queue notifications and the
+//!   model's own event sources.
 //! - [`block`]: virtio-blk on a raw image.
+//! - [`net`]: virtio-net on a tap.
 //!
 //! Notifications: each queue has an eventfd that the VMM attaches to the
 //! queue's notify address as a KVM ioeventfd, so a driver's notify never
@@ -24,6 +26,7 @@
 pub mod block;
 pub mod common_cfg;
 pub mod device;
+pub mod net;
 pub mod pci_caps;
 pub mod queue;
 pub mod status;
@@ -33,7 +36,7 @@ pub mod worker;
 #[cfg(test)]
 mod transport_tests;
 
-pub use device::{QueueOutcome, VirtioDevice};
+pub use device::{EventSource, QueueOutcome, VirtioDevice};
 pub use transport::{NotifyEvent, VirtioPciDevice, VirtioPciError};
 
 /// PCI vendor ID of virtio devices (4.1.2).

@@ -9,12 +9,17 @@
 //! allowed (2.7.5.3.1), a next or indirect descriptor that cannot be read,
 //! nested indirect tables (2.7.5.3.1), and device-readable buffers after
 //! device-writable ones (2.7.4.2).
+//! [`add_used_batch`] publishes several used entries with one store of the
+//! used index (the buffers of one merged packet, 5.1.6.4), and
+//! [`needs_interrupt`] decides on the used-buffer notification for every
+//! entry added since a given index (2.7.10, EVENT_IDX).
 
 use std::ops::Deref;
+use std::sync::atomic::{fence, Ordering};
 
 use thiserror::Error;
 use virtio_queue::{DescriptorChain, Queue, QueueT};
-use vm_memory::{GuestAddress, GuestMemory, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress, GuestMemory, GuestMemoryMmap};
 
 use super::common_cfg::QueueRegs;
 
@@ -135,6 +140,86 @@ where
         return Err(ChainError::Truncated);
     }
     Ok(out)
+}
+
+/// Size of the used ring's header (flags, idx; 2.7.8).
+const USED_RING_HEADER: u64 = 4;
+/// Size of one used ring element (id, len; 2.7.8).
+const USED_ELEMENT: u64 = 8;
+/// Size of the available ring's header (flags, idx; 2.7.6).
+const AVAIL_RING_HEADER: u64 = 4;
+
+/// Why the used ring could not be written.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum UsedError {
+    /// A head index the queue cannot have.
+    #[error("descriptor index {0} out of range")]
+    Index(u16),
+    /// The ring is not in guest RAM (checked at DRIVER_OK, so not expected).
+    #[error("used ring not writable")]
+    Memory,
+}
+
+/// Adds `entries` (head index, bytes written) to the used ring in order and
+/// then makes them all visible with one store of the used index, so the
+/// driver never sees part of them (the buffers of one merged receive
+/// packet, which Linux reads as a unit).
+pub fn add_used_batch(
+    queue: &mut Queue,
+    mem: &GuestMemoryMmap,
+    entries: &[(u16, u32)],
+) -> Result<(), UsedError> {
+    let size = queue.size();
+    if size == 0 {
+        return Err(UsedError::Memory);
+    }
+    let base = queue.used_ring();
+    let first = queue.next_used();
+    for (k, &(head, len)) in entries.iter().enumerate() {
+        if head >= size {
+            return Err(UsedError::Index(head));
+        }
+        let slot = u64::from(first.wrapping_add(k as u16) % size);
+        let addr = base
+            .checked_add(USED_RING_HEADER + slot * USED_ELEMENT)
+            .ok_or(UsedError::Memory)?;
+        // struct virtq_used_elem: le32 id, le32 len.
+        let mut elem = [0u8; USED_ELEMENT as usize];
+        elem[..4].copy_from_slice(&u32::from(head).to_le_bytes());
+        elem[4..].copy_from_slice(&len.to_le_bytes());
+        mem.write_slice(&elem, GuestAddress(addr))
+            .map_err(|_| UsedError::Memory)?;
+    }
+    let next = first.wrapping_add(entries.len() as u16);
+    let idx = base.checked_add(2).ok_or(UsedError::Memory)?;
+    // The elements before the index (2.7.8.2: the driver reads them after
+    // it reads the index).
+    mem.store(next.to_le(), GuestAddress(idx), Ordering::Release)
+        .map_err(|_| UsedError::Memory)?;
+    queue.set_next_used(next);
+    Ok(())
+}
+
+/// Whether the driver wants an interrupt for the used entries added since
+/// the used index was `old` (2.7.10): always without EVENT_IDX, otherwise
+/// when its used_event lies in [old, next_used).
+pub fn needs_interrupt(queue: &Queue, mem: &GuestMemoryMmap, old: u16) -> Result<bool, UsedError> {
+    // The used entries are written before the driver's used_event is read.
+    fence(Ordering::SeqCst);
+    if !queue.event_idx_enabled() {
+        return Ok(true);
+    }
+    // used_event follows the available ring's `size` entries.
+    let at = queue
+        .avail_ring()
+        .checked_add(AVAIL_RING_HEADER + 2 * u64::from(queue.size()))
+        .ok_or(UsedError::Memory)?;
+    let event = u16::from_le(
+        mem.load::<u16>(GuestAddress(at), Ordering::Acquire)
+            .map_err(|_| UsedError::Memory)?,
+    );
+    let new = queue.next_used();
+    Ok(new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old))
 }
 
 #[cfg(test)]
@@ -277,6 +362,61 @@ mod tests {
                 .len(),
             100
         );
+    }
+
+    #[test]
+    fn used_entries_published_together() {
+        let m = mem();
+        let vq = MockSplitQueue::new(&m, 16);
+        let mut q: Queue = vq.create_queue().unwrap();
+        add_used_batch(&mut q, &m, &[(3, 100), (7, 200), (1, 5)]).unwrap();
+        assert_eq!(vq.used().idx().load(), 3);
+        assert_eq!(q.next_used(), 3);
+        let e = |i| {
+            let e = vq.used().ring().ref_at(i).unwrap().load();
+            (e.id(), e.len())
+        };
+        assert_eq!((e(0), e(1), e(2)), ((3, 100), (7, 200), (1, 5)));
+        // A head the queue cannot have: refused, nothing published.
+        assert_eq!(
+            add_used_batch(&mut q, &m, &[(2, 1), (16, 1)]),
+            Err(UsedError::Index(16))
+        );
+        assert_eq!((vq.used().idx().load(), q.next_used()), (3, 3));
+        // The ring wraps: 16 more from index 3 land in slots 3..16 and 0..3.
+        let many: Vec<(u16, u32)> = (0..16).map(|i| (i, u32::from(i) + 1000)).collect();
+        add_used_batch(&mut q, &m, &many).unwrap();
+        assert_eq!((vq.used().idx().load(), q.next_used()), (19, 19));
+        assert_eq!((e(2), e(3)), ((15, 1015), (0, 1000)));
+    }
+
+    #[test]
+    fn interrupt_decision_follows_used_event() {
+        let m = mem();
+        let vq = MockSplitQueue::new(&m, 16);
+        let mut q: Queue = vq.create_queue().unwrap();
+        // Without EVENT_IDX: always.
+        assert_eq!(needs_interrupt(&q, &m, 0), Ok(true));
+        q.set_event_idx(true);
+        let used_event = GuestAddress(vq.avail_addr().0 + 4 + 2 * 16);
+        add_used_batch(&mut q, &m, &[(0, 1), (1, 1), (2, 1)]).unwrap();
+        // used_event 1 lies in [0, 3): interrupt; 3 (the next one) or
+        // later does not.
+        for (event, want) in [(0u16, true), (1, true), (2, true), (3, false), (9, false)] {
+            m.write_obj(event.to_le(), used_event).unwrap();
+            assert_eq!(needs_interrupt(&q, &m, 0), Ok(want), "used_event {event}");
+        }
+        // Only entries since `old` count.
+        m.write_obj(1u16.to_le(), used_event).unwrap();
+        assert_eq!(needs_interrupt(&q, &m, 2), Ok(false));
+        // Across the 16-bit wrap.
+        q.set_next_used(0xfffe);
+        add_used_batch(&mut q, &m, &[(0, 1), (1, 1), (2, 1)]).unwrap();
+        assert_eq!(q.next_used(), 1);
+        m.write_obj(0xffffu16.to_le(), used_event).unwrap();
+        assert_eq!(needs_interrupt(&q, &m, 0xfffe), Ok(true));
+        m.write_obj(1u16.to_le(), used_event).unwrap();
+        assert_eq!(needs_interrupt(&q, &m, 0xfffe), Ok(false));
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub const MSIX_PBA_OFFSET: u32 = 0x6000;
 pub const MAX_QUEUES: usize = 256;
 /// PCI class of virtio-blk: mass storage, other (01/80/00).
 const CLASS_STORAGE_OTHER: u32 = 0x01_80_00;
+/// PCI class of virtio-net: network controller, Ethernet (02/00/00).
+const CLASS_NETWORK_ETHERNET: u32 = 0x02_00_00;
 /// PCI class of other virtio devices: unclassified (ff/00/00).
 const CLASS_OTHER: u32 = 0xff_00_00;
 
@@ -135,10 +137,10 @@ impl VirtioPciDevice {
             vendor_id: VIRTIO_PCI_VENDOR_ID,
             device_id: VIRTIO_PCI_DEVICE_ID_BASE + dtype,
             revision_id: 1,
-            class_code: if u32::from(dtype) == virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK {
-                CLASS_STORAGE_OTHER
-            } else {
-                CLASS_OTHER
+            class_code: match u32::from(dtype) {
+                virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK => CLASS_STORAGE_OTHER,
+                virtio_bindings::virtio_ids::VIRTIO_ID_NET => CLASS_NETWORK_ETHERNET,
+                _ => CLASS_OTHER,
             },
             subsystem_vendor_id: VIRTIO_PCI_VENDOR_ID,
             subsystem_id: VIRTIO_PCI_DEVICE_ID_BASE + dtype,

@@ -1,6 +1,7 @@
 //! The device thread: one per virtio device, named after it. It waits
-//! (epoll) on the queues' notification eventfds and on a control eventfd,
-//! serves the queues with the device model, and raises MSI-X vectors.
+//! (epoll) on the queues' notification eventfds, on a control eventfd and on
+//! the model's own event sources (a tap), serves the queues with the device
+//! model, and raises MSI-X vectors.
 //!
 //! The transport talks to it with [`Command`]s: [`Command::Activate`] when
 //! the driver sets DRIVER_OK, [`Command::Reset`] when it writes 0 to the
@@ -10,7 +11,8 @@
 //!
 //! Syscalls made on this thread: epoll_wait, read (eventfds), write (the
 //! MSI-X irqfds), futex (locks), and those of the device model (for
-//! virtio-blk: pread64, pwrite64, fdatasync).
+//! virtio-blk: pread64, pwrite64, fdatasync, fallocate; for virtio-net:
+//! read and write on the tap).
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -24,6 +26,7 @@ use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use super::device::{QueueOutcome, VirtioDevice};
+use super::queue::needs_interrupt;
 use super::status::STATUS_NEEDS_RESET;
 use super::VIRTIO_MSI_NO_VECTOR;
 use crate::pci::PciFunction;
@@ -34,6 +37,9 @@ pub const ISR_QUEUE: u8 = 1 << 0;
 pub const ISR_CONFIG: u8 = 1 << 1;
 
 const WAKE_TOKEN: u64 = u64::MAX;
+/// Tokens of the model's event sources: this plus the model's token (queue
+/// notifications use the queue index, below 2^32).
+const SOURCE_TOKEN_BASE: u64 = 1 << 32;
 
 /// State the transport (vCPU threads) and the device thread share.
 pub struct DeviceShared {
@@ -73,7 +79,7 @@ impl DeviceShared {
 
     /// Sets DEVICE_NEEDS_RESET and sends a configuration change (2.1.2).
     pub fn fail(&self, why: &str, config_vector: u16) {
-        log::warn!("virtio: device needs reset: {why}");
+        crate::warn_limited!("virtio: device needs reset: {why}");
         self.needs_reset.store(true, Ordering::SeqCst);
         self.interrupt(ISR_CONFIG, config_vector);
     }
@@ -197,9 +203,18 @@ pub fn spawn(
             EpollEvent::new(EventSet::IN, i as u64),
         )?;
     }
+    let sources = worker.device.event_sources();
+    for s in &sources {
+        epoll.ctl(
+            ControlOperation::Add,
+            s.fd,
+            EpollEvent::new(s.events, SOURCE_TOKEN_BASE + u64::from(s.token)),
+        )?;
+    }
+    let slots = worker.notify.len() + sources.len() + 1;
     let thread = std::thread::Builder::new()
         .name(name)
-        .spawn(move || worker.run(epoll))?;
+        .spawn(move || worker.run(epoll, slots))?;
     Ok(WorkerHandle {
         tx,
         wake,
@@ -208,8 +223,8 @@ pub fn spawn(
 }
 
 impl Worker {
-    fn run(mut self, epoll: Epoll) {
-        let mut events = vec![EpollEvent::default(); self.notify.len() + 1];
+    fn run(mut self, epoll: Epoll, slots: usize) {
+        let mut events = vec![EpollEvent::default(); slots];
         loop {
             let n = match epoll.wait(-1, &mut events) {
                 Ok(n) => n,
@@ -225,6 +240,14 @@ impl Worker {
                     let _ = self.wake.read();
                     if !self.commands() {
                         return;
+                    }
+                } else if token >= SOURCE_TOKEN_BASE {
+                    let Ok(source) = u32::try_from(token - SOURCE_TOKEN_BASE) else {
+                        continue;
+                    };
+                    let set = ev.event_set();
+                    for index in self.device.process_event(source, set) {
+                        self.serve(index);
                     }
                 } else if let Some(fd) = self.notify.get(token as usize) {
                     let _ = fd.read();
@@ -282,6 +305,9 @@ impl Worker {
         let Some(aq) = self.queues.iter_mut().find(|q| q.index == index) else {
             return;
         };
+        // Used entries since the last interrupt decision (EVENT_IDX compares
+        // the driver's used_event against this range, 2.7.10).
+        let old_used = aq.queue.next_used();
         let mut any = false;
         let result = loop {
             if let Err(e) = aq.queue.disable_notification(&self.mem) {
@@ -303,7 +329,7 @@ impl Worker {
             return;
         }
         if any {
-            match aq.queue.needs_notification(&self.mem) {
+            match needs_interrupt(&aq.queue, &self.mem, old_used) {
                 Ok(true) => self.shared.interrupt(ISR_QUEUE, aq.vector),
                 Ok(false) => {}
                 Err(e) => {

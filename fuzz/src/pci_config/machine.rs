@@ -148,6 +148,7 @@ impl Machine {
             cxl: kind.config(),
             api_socket: None,
             disks: Vec::new(),
+            nets: Vec::new(),
             seccomp: vmm::seccomp::SeccompMode::Off,
         };
         let platform = Platform::new(&cfg).expect("platform");

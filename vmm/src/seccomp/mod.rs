@@ -252,6 +252,9 @@ mod tests {
         let virtio = ThreadKind::Virtio.rules().unwrap();
         // A device thread does its I/O and nothing of KVM, sockets or files.
         assert!(virtio.contains(libc::SYS_pwrite64) && virtio.contains(libc::SYS_fdatasync));
+        // virtio-net: packets read and written on the tap, its readiness.
+        assert!(virtio.contains(libc::SYS_read) && virtio.contains(libc::SYS_write));
+        assert!(virtio.contains(libc::SYS_epoll_wait) && virtio.contains(libc::SYS_epoll_pwait));
         assert!(!virtio.contains(libc::SYS_ioctl) && !virtio.contains(libc::SYS_openat));
         assert!(!virtio.contains(libc::SYS_socket) && !virtio.contains(libc::SYS_clone3));
         // Only the API thread accepts connections and starts threads.
