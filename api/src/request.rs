@@ -20,20 +20,17 @@ pub enum ApiRequest {
     /// `GET /memory-backends`
     BackendList,
     /// `POST /memory-backends`
-    BackendAdd(MemoryBackendConfig),
+    BackendAdd(BackendConfig),
     /// `DELETE /memory-backends/{id}`
     BackendRemove { id: String },
     /// `GET /devices`
     DeviceList,
     /// `POST /devices/{id}/dc/add`
-    DcAdd {
-        device: String,
-        request: DcAddRequest,
-    },
+    DcAdd { device: String, request: AddRequest },
     /// `POST /devices/{id}/dc/release`
     DcRelease {
         device: String,
-        request: DcReleaseRequest,
+        request: ReleaseRequest,
     },
     /// `GET /devices/{id}/dc/release-status`
     DcReleaseStatus {
@@ -61,7 +58,7 @@ pub enum ApiResponse {
     /// To `DcReleaseStatus`.
     ReleaseStatus(DcReleaseStatus),
     /// To `DcExtents`.
-    Extents(Vec<ExtentInfo>),
+    Extents(Vec<ExtentEntry>),
     /// To `VmShutdown` and `BackendRemove` (HTTP 204, no body).
     Done,
 }
@@ -114,14 +111,14 @@ impl ApiRequest {
             }
             Endpoint::BackendList => no_body(body, ApiRequest::BackendList)?,
             Endpoint::BackendAdd => {
-                let config: MemoryBackendConfig = json(body)?;
+                let config: BackendConfig = json(body)?;
                 config.validate().map_err(bad)?;
                 ApiRequest::BackendAdd(config)
             }
             Endpoint::BackendRemove => no_body(body, ApiRequest::BackendRemove { id })?,
             Endpoint::DeviceList => no_body(body, ApiRequest::DeviceList)?,
             Endpoint::DcAdd => {
-                let request: DcAddRequest = json(body)?;
+                let request: AddRequest = json(body)?;
                 request.validate().map_err(bad)?;
                 ApiRequest::DcAdd {
                     device: id,
@@ -129,7 +126,7 @@ impl ApiRequest {
                 }
             }
             Endpoint::DcRelease => {
-                let request: DcReleaseRequest = json(body)?;
+                let request: ReleaseRequest = json(body)?;
                 request.validate().map_err(bad)?;
                 ApiRequest::DcRelease {
                     device: id,
@@ -297,11 +294,11 @@ fn parse_status_query(query: &str) -> Result<DcReleaseStatusQuery, ApiError> {
             let num = |s: &str, what: &str| {
                 parse_int(s).ok_or_else(|| bad(format!("invalid {what} '{s}'")))
             };
-            let extent = ExtentSpec {
+            let extent = RequestedExtent {
                 offset: num(&o, "offset")?,
                 len: num(&l, "len")?,
             };
-            if extent.end().is_none() {
+            if extent_end(&extent).is_none() {
                 return Err(bad("the extent is empty or wraps".into()));
             }
             ReleaseSelector::Extent(extent)

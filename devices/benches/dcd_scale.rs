@@ -319,6 +319,7 @@ fn rig(n: usize) -> Rig {
         HostMemory::new(BackendConfig {
             id: "dc0".into(),
             kind: BackendKind::Memfd,
+            path: None,
             size: DC_BYTES,
             share: true,
             prealloc: false,

@@ -115,6 +115,7 @@ mod tests {
             HostMemory::new(BackendConfig {
                 id: "t".into(),
                 kind: BackendKind::Memfd,
+                path: None,
                 size,
                 share: true,
                 prealloc: false,

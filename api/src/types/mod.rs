@@ -4,20 +4,33 @@
 //!
 //! Request documents refuse unknown fields; response documents tolerate
 //! them so that an older client keeps working against a newer VMM.
+//!
+//! The requests, extents, policies and states are the domain's own types
+//! (`devices::memory`, `devices::cxl::dcd`), defined once with their serde
+//! names; what lives here are the answers built around them and
+//! [`Validate`], the checks a request passes before it reaches the VMM.
 
 mod backend;
 mod dc;
 mod device;
 mod vm;
 
-pub use backend::{BackendKind, BoundTo, MemoryBackendConfig, MemoryBackendInfo};
+pub use backend::{BackendConfig, BackendKind, BoundTo, MemoryBackendInfo};
 pub use dc::{
-    DcAddRequest, DcExtent, DcExtentList, DcReleaseRequest, DcReleaseStatus, DcReleaseStatusQuery,
-    ExtentInfo, ExtentRef, ExtentSpec, ExtentState, ReleaseSelector, ReleaseStatus, RemovalPolicy,
-    SelectionPolicy,
+    extent_end, AddRequest, DcExtent, DcExtentList, DcReleaseStatus, DcReleaseStatusQuery,
+    ExtentChange, ExtentEntry, ExtentInfo, ExtentRef, ExtentState, ExtentStatus, ReleaseRequest,
+    ReleaseSelector, RemovalPolicy, RequestedExtent, SelectionPolicy, EXTENT_STATES,
+    RELEASE_STATUSES,
 };
 pub use device::{CxlDeviceInfo, DcEventLogInfo, DcRegionInfo, HpaRangeInfo, MemoryPath};
 pub use vm::{VmInfo, VmState};
+
+/// The checks a request document passes when it is parsed, before it
+/// reaches the VMM (the domain checks the rest, against its state).
+pub trait Validate {
+    /// One clear message for the first thing wrong.
+    fn validate(&self) -> Result<(), String>;
+}
 
 /// Longest object id (backend or device) the API accepts.
 pub const MAX_ID_LEN: usize = 64;
@@ -34,14 +47,6 @@ pub fn validate_id(what: &str, id: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub(super) fn backend(size: u64) -> Arc<HostMemory> {
         HostMemory::new(BackendConfig {
             id: "t".into(),
             kind: BackendKind::Memfd,
+            path: None,
             size,
             share: true,
             prealloc: false,

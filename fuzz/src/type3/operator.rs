@@ -171,6 +171,7 @@ impl Operator {
                     .create(BackendConfig {
                         id: format!("fz{}", self.next_id),
                         kind: BackendKind::Memfd,
+                        path: None,
                         size,
                         share: true,
                         prealloc: false,
