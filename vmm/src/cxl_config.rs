@@ -33,10 +33,10 @@ use crate::options::KeyValues;
 /// Capacities and windows come in 256 MiB units (CXL 3.1 8.2.9.9.1.1, 9.18.1.3).
 pub const CXL_UNIT: u64 = CXL_FMW_ALIGN;
 /// Most CXL host bridges (each gets 16 buses).
-pub const MAX_HOST_BRIDGES: usize = 8;
+pub const MAX_HOST_BRIDGES: usize = arch::layout::CXL_MAX_HOST_BRIDGES;
 /// Most root ports per host bridge: each needs a bus of its own below the
 /// bridge's root bus, out of the bridge's 16.
-pub const MAX_ROOT_PORTS: usize = crate::platform::CXL_BUSES_PER_BRIDGE as usize - 1;
+pub const MAX_ROOT_PORTS: usize = arch::layout::CXL_BUSES_PER_BRIDGE as usize - 1;
 /// Default firmware revision string.
 pub const DEFAULT_FW_VERSION: &str = "cxlvmm-0.1";
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 pub use devices::memory::{BackendConfig, BackendKind};
 
-use super::{validate_id, ExtentRef, Validate};
+use super::dc::ExtentRef;
+use super::validate::{validate_id, Validate};
 
 /// What can be checked without the VMM's state: the id, a size, and a path
 /// that goes with the kind and is absolute (the VMM's working directory

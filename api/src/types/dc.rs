@@ -15,7 +15,7 @@ pub use devices::cxl::dcd::{
     RequestedExtent, SelectionPolicy,
 };
 
-use super::Validate;
+use super::validate::Validate;
 
 /// A range of a given region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
