@@ -270,7 +270,7 @@ pub fn dc_release(ctx: &ApiContext, tag: Uuid, forced: bool) -> ApiResult {
         request: ReleaseRequest {
             host_id: 0,
             removal_policy: RemovalPolicy::TagBased,
-            forced: forced,
+            forced,
             sanitize_on_release: false,
             tag: Some(tag),
             region: 0,
