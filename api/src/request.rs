@@ -42,8 +42,10 @@ pub enum ApiRequest {
 }
 
 /// The VMM's answer to a request. Each request takes one variant (see
-/// [`ApiResponse::answers`]); the server turns any other into a 500.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`ApiResponse::answers`]); the server turns any other into a 500. Its
+/// JSON is the variant's document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum ApiResponse {
     /// To `VmInfo`.
     VmInfo(VmInfo),
@@ -201,17 +203,10 @@ impl ApiResponse {
 
     /// The JSON body (`None` for 204).
     pub fn to_json(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
-        let body = match self {
-            ApiResponse::VmInfo(v) => serde_json::to_vec(v),
-            ApiResponse::Backends(v) => serde_json::to_vec(v),
-            ApiResponse::BackendCreated(v) => serde_json::to_vec(v),
-            ApiResponse::Devices(v) => serde_json::to_vec(v),
-            ApiResponse::DcExtents(v) => serde_json::to_vec(v),
-            ApiResponse::ReleaseStatus(v) => serde_json::to_vec(v),
-            ApiResponse::Extents(v) => serde_json::to_vec(v),
-            ApiResponse::Done => return Ok(None),
-        };
-        body.map(Some)
+        match self {
+            ApiResponse::Done => Ok(None),
+            body => serde_json::to_vec(body).map(Some),
+        }
     }
 
     /// Decodes a success body sent in answer to `endpoint`.
