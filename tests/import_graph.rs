@@ -450,15 +450,51 @@ impl Tree {
         None
     }
 
+    /// True if `path` names a module (not an item in one): naming a module
+    /// imports nothing of its file by itself; what is used through it is.
+    fn names_module(&self, from: usize, path: &[String], depth: usize) -> bool {
+        if depth > 24 {
+            return false;
+        }
+        if let Some((mut m, rest)) = self.start(from, path) {
+            for seg in rest {
+                match self.modules[m].children.get(seg) {
+                    Some(&c) => m = c,
+                    None => return false,
+                }
+            }
+            return true;
+        }
+        let Some(first) = path.first() else {
+            return false;
+        };
+        match self.modules[from]
+            .imports
+            .iter()
+            .find(|i| i.name.as_deref() == Some(first))
+        {
+            Some(i) if i.path.first() != Some(first) || i.path.len() > 1 => {
+                let mut full = i.path.clone();
+                full.extend_from_slice(&path[1..]);
+                self.names_module(from, &full, depth + 1)
+            }
+            _ => false,
+        }
+    }
+
     /// Every file-level import edge, with the path that made it.
     fn edges(&self, out: &mut BTreeMap<(PathBuf, PathBuf), String>) {
         for (id, m) in self.modules.iter().enumerate() {
+            // A glob takes whatever it finds: it imports the module's file.
             let named = m
                 .imports
                 .iter()
-                .map(|i| (&i.path, "use "))
-                .chain(m.paths.iter().map(|p| (p, "")));
-            for (path, how) in named {
+                .map(|i| (&i.path, "use ", i.name.is_none()))
+                .chain(m.paths.iter().map(|p| (p, "", false)));
+            for (path, how, glob) in named {
+                if !glob && self.names_module(id, path, 0) {
+                    continue;
+                }
                 if let Some(target) = self.resolve(id, path, 0) {
                     if target != m.file {
                         out.entry((m.file.clone(), target))
@@ -631,7 +667,7 @@ fn the_checker_sees_a_loop_and_follows_re_exports() {
     // re-export, b uses a's: one loop, a <-> b, and lib.rs outside it.
     write(
         "lib.rs",
-        "mod a;\nmod b;\nmod m;\npub use a::A;\npub use b::*;\n",
+        "mod a;\nmod b;\nmod m;\nmod n;\npub use a::A;\npub use b::*;\n",
     );
     write("a.rs", "use crate::B;\npub struct A;\n");
     write("b.rs", "pub struct B(crate::a::A);\n");
@@ -641,6 +677,11 @@ fn the_checker_sees_a_loop_and_follows_re_exports() {
     write(
         "m/c.rs",
         "pub struct C;\nfn f() -> u8 { super::K }\n#[cfg(test)]\nmod tests { use super::*; }\n",
+    );
+    // Naming a module imports nothing by itself; an item through it does.
+    write(
+        "n.rs",
+        "use crate::m;\nuse crate::m as alias;\nfn g() -> u8 { 1 }\nconst D: u8 = format!(\"{}\", crate::m::c::C);\n",
     );
     let tree = Tree::build(&dir.join("lib.rs"));
     assert!(tree.errors.is_empty(), "{:?}", tree.errors);
@@ -658,5 +699,11 @@ fn the_checker_sees_a_loop_and_follows_re_exports() {
     );
     // lib.rs imports a and b (its re-exports); nothing imports lib.rs.
     assert!(edges.keys().all(|(_, b)| !b.ends_with("lib.rs")));
+    let from_n: Vec<String> = edges
+        .keys()
+        .filter(|(a, _)| a.ends_with("n.rs"))
+        .map(|(_, b)| rel(&dir, b))
+        .collect();
+    assert_eq!(from_n, vec!["m/c.rs"], "{edges:#?}");
     fs::remove_dir_all(&dir).unwrap();
 }
