@@ -7,10 +7,10 @@
 //! (which must be free), and on a device with memory behind its whole DC
 //! range a tag no backend carries only labels the extents.
 //!
-//! Lock order: the backend registry, then one device (then, inside the
-//! device, its memory path and the memory manager). The registry's lock is
-//! released before a device's is taken, and at most one device is locked at
-//! a time.
+//! Locks: a device, then (inside it) its memory path and the memory
+//! manager. The backend registry's lock is never held together with a
+//! device's: what is needed of one is read and the lock let go before the
+//! other is taken. At most one device is locked at a time.
 
 use std::sync::{Arc, MutexGuard};
 
@@ -62,6 +62,29 @@ impl From<DcdError> for OpError {
 /// the last reference on another thread).
 fn detached(e: DcExtent) -> DcExtent {
     DcExtent { backend: None, ..e }
+}
+
+/// The free backend carrying `tag` for an add, on a device with
+/// (`static_backing`) or without memory behind its whole DC range: with it,
+/// a tag no backend carries only labels the extents (`None`); without it,
+/// every tag needs its backend.
+pub fn backend_for_tag(
+    backends: &BackendRegistry,
+    tag: Uuid,
+    static_backing: bool,
+) -> Result<Option<Arc<HostMemory>>, OpError> {
+    match backends.by_tag(tag) {
+        // The registry and this lookup hold it; anything else is a user.
+        Some(b) if BackendRegistry::in_use(&b, 1) => Err(OpError::Conflict(format!(
+            "memory backend '{}' (tag {tag}) is in use",
+            b.id()
+        ))),
+        Some(b) => Ok(Some(b)),
+        None if static_backing => Ok(None),
+        None => Err(OpError::NotFound(format!(
+            "no memory backend has tag {tag}"
+        ))),
+    }
 }
 
 fn changes(extents: Vec<DcExtent>, state: ExtentStatus) -> impl Iterator<Item = ExtentChange> {
@@ -146,7 +169,10 @@ impl CxlDevices {
         }
         let h = self.handle(device)?;
         req.backend = match req.tag {
-            Some(tag) => self.backend_for_tag(h, tag)?,
+            Some(tag) => {
+                let static_backing = Self::lock(h).memdev().dcd().has_static_backing();
+                backend_for_tag(&self.backends, tag, static_backing)?
+            }
             None => None,
         };
         let out = Self::lock(h).dc_add(req)?;
@@ -166,28 +192,6 @@ impl CxlDevices {
             }
         }
         Ok(())
-    }
-
-    /// The free backend carrying `tag`; none if the device has memory
-    /// behind its whole DC range and no backend carries it (the tag only
-    /// labels the extents then).
-    fn backend_for_tag(
-        &self,
-        h: &Type3Handle,
-        tag: Uuid,
-    ) -> Result<Option<Arc<HostMemory>>, OpError> {
-        match self.backends.by_tag(tag) {
-            // The registry and this lookup hold it; anything else is a user.
-            Some(b) if BackendRegistry::in_use(&b, 1) => Err(OpError::Conflict(format!(
-                "memory backend '{}' (tag {tag}) is in use",
-                b.id()
-            ))),
-            Some(b) => Ok(Some(b)),
-            None if Self::lock(h).memdev().dcd().has_static_backing() => Ok(None),
-            None => Err(OpError::NotFound(format!(
-                "no memory backend has tag {tag}"
-            ))),
-        }
     }
 
     /// Asks for capacity back (or takes it, forced). Answers the extents
