@@ -152,10 +152,7 @@ impl ApiClient {
         self.get(&ApiRequest::BackendList)
     }
 
-    pub fn backend_add(
-        &self,
-        config: MemoryBackendConfig,
-    ) -> Result<MemoryBackendInfo, ApiClientError> {
+    pub fn backend_add(&self, config: BackendConfig) -> Result<MemoryBackendInfo, ApiClientError> {
         self.get(&ApiRequest::BackendAdd(config))
     }
 
@@ -171,7 +168,7 @@ impl ApiClient {
     pub fn dc_add(
         &self,
         device: &str,
-        request: DcAddRequest,
+        request: AddRequest,
     ) -> Result<DcExtentList, ApiClientError> {
         let device = device.to_string();
         self.get(&ApiRequest::DcAdd { device, request })
@@ -180,7 +177,7 @@ impl ApiClient {
     pub fn dc_release(
         &self,
         device: &str,
-        request: DcReleaseRequest,
+        request: ReleaseRequest,
     ) -> Result<DcExtentList, ApiClientError> {
         let device = device.to_string();
         self.get(&ApiRequest::DcRelease { device, request })
@@ -192,7 +189,7 @@ impl ApiClient {
         device: &str,
         region: u8,
         tag: Uuid,
-    ) -> Result<ReleaseStatus, ApiClientError> {
+    ) -> Result<ExtentStatus, ApiClientError> {
         let selector = ReleaseSelector::Tag(tag);
         self.dc_release_status(device, DcReleaseStatusQuery { region, selector })
     }
@@ -201,13 +198,13 @@ impl ApiClient {
         &self,
         device: &str,
         query: DcReleaseStatusQuery,
-    ) -> Result<ReleaseStatus, ApiClientError> {
+    ) -> Result<ExtentStatus, ApiClientError> {
         let device = device.to_string();
         let r: DcReleaseStatus = self.get(&ApiRequest::DcReleaseStatus { device, query })?;
         Ok(r.status)
     }
 
-    pub fn dc_extents(&self, device: &str) -> Result<Vec<ExtentInfo>, ApiClientError> {
+    pub fn dc_extents(&self, device: &str) -> Result<Vec<ExtentEntry>, ApiClientError> {
         let device = device.to_string();
         self.get(&ApiRequest::DcExtents { device })
     }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::types::MemoryBackendConfig;
+use crate::types::BackendConfig;
 
 const MAX: usize = 64 << 10;
 
@@ -22,7 +22,7 @@ fn requests_parse_like_the_server_routes_them() {
     .into_bytes();
     req.extend_from_slice(body);
     match parse_raw_request(&req, MAX) {
-        Ok(ApiRequest::BackendAdd(MemoryBackendConfig { id, size, .. })) => {
+        Ok(ApiRequest::BackendAdd(BackendConfig { id, size, .. })) => {
             assert_eq!((id.as_str(), size), ("m0", 4096))
         }
         other => panic!("{other:?}"),

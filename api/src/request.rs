@@ -20,20 +20,17 @@ pub enum ApiRequest {
     /// `GET /memory-backends`
     BackendList,
     /// `POST /memory-backends`
-    BackendAdd(MemoryBackendConfig),
+    BackendAdd(BackendConfig),
     /// `DELETE /memory-backends/{id}`
     BackendRemove { id: String },
     /// `GET /devices`
     DeviceList,
     /// `POST /devices/{id}/dc/add`
-    DcAdd {
-        device: String,
-        request: DcAddRequest,
-    },
+    DcAdd { device: String, request: AddRequest },
     /// `POST /devices/{id}/dc/release`
     DcRelease {
         device: String,
-        request: DcReleaseRequest,
+        request: ReleaseRequest,
     },
     /// `GET /devices/{id}/dc/release-status`
     DcReleaseStatus {
@@ -45,8 +42,10 @@ pub enum ApiRequest {
 }
 
 /// The VMM's answer to a request. Each request takes one variant (see
-/// [`ApiResponse::answers`]); the server turns any other into a 500.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`ApiResponse::answers`]); the server turns any other into a 500. Its
+/// JSON is the variant's document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum ApiResponse {
     /// To `VmInfo`.
     VmInfo(VmInfo),
@@ -61,7 +60,7 @@ pub enum ApiResponse {
     /// To `DcReleaseStatus`.
     ReleaseStatus(DcReleaseStatus),
     /// To `DcExtents`.
-    Extents(Vec<ExtentInfo>),
+    Extents(Vec<ExtentEntry>),
     /// To `VmShutdown` and `BackendRemove` (HTTP 204, no body).
     Done,
 }
@@ -114,14 +113,14 @@ impl ApiRequest {
             }
             Endpoint::BackendList => no_body(body, ApiRequest::BackendList)?,
             Endpoint::BackendAdd => {
-                let config: MemoryBackendConfig = json(body)?;
+                let config: BackendConfig = json(body)?;
                 config.validate().map_err(bad)?;
                 ApiRequest::BackendAdd(config)
             }
             Endpoint::BackendRemove => no_body(body, ApiRequest::BackendRemove { id })?,
             Endpoint::DeviceList => no_body(body, ApiRequest::DeviceList)?,
             Endpoint::DcAdd => {
-                let request: DcAddRequest = json(body)?;
+                let request: AddRequest = json(body)?;
                 request.validate().map_err(bad)?;
                 ApiRequest::DcAdd {
                     device: id,
@@ -129,7 +128,7 @@ impl ApiRequest {
                 }
             }
             Endpoint::DcRelease => {
-                let request: DcReleaseRequest = json(body)?;
+                let request: ReleaseRequest = json(body)?;
                 request.validate().map_err(bad)?;
                 ApiRequest::DcRelease {
                     device: id,
@@ -204,17 +203,10 @@ impl ApiResponse {
 
     /// The JSON body (`None` for 204).
     pub fn to_json(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
-        let body = match self {
-            ApiResponse::VmInfo(v) => serde_json::to_vec(v),
-            ApiResponse::Backends(v) => serde_json::to_vec(v),
-            ApiResponse::BackendCreated(v) => serde_json::to_vec(v),
-            ApiResponse::Devices(v) => serde_json::to_vec(v),
-            ApiResponse::DcExtents(v) => serde_json::to_vec(v),
-            ApiResponse::ReleaseStatus(v) => serde_json::to_vec(v),
-            ApiResponse::Extents(v) => serde_json::to_vec(v),
-            ApiResponse::Done => return Ok(None),
-        };
-        body.map(Some)
+        match self {
+            ApiResponse::Done => Ok(None),
+            body => serde_json::to_vec(body).map(Some),
+        }
     }
 
     /// Decodes a success body sent in answer to `endpoint`.
@@ -297,11 +289,11 @@ fn parse_status_query(query: &str) -> Result<DcReleaseStatusQuery, ApiError> {
             let num = |s: &str, what: &str| {
                 parse_int(s).ok_or_else(|| bad(format!("invalid {what} '{s}'")))
             };
-            let extent = ExtentSpec {
+            let extent = RequestedExtent {
                 offset: num(&o, "offset")?,
                 len: num(&l, "len")?,
             };
-            if extent.end().is_none() {
+            if extent_end(&extent).is_none() {
                 return Err(bad("the extent is empty or wraps".into()));
             }
             ReleaseSelector::Extent(extent)

@@ -7,7 +7,7 @@ fn tag() -> Uuid {
 }
 
 fn samples() -> Vec<ApiRequest> {
-    let extents = vec![ExtentSpec {
+    let extents = vec![RequestedExtent {
         offset: 0x1000_0000,
         len: 0x1000_0000,
     }];
@@ -15,7 +15,7 @@ fn samples() -> Vec<ApiRequest> {
         ApiRequest::VmInfo,
         ApiRequest::VmShutdown,
         ApiRequest::BackendList,
-        ApiRequest::BackendAdd(MemoryBackendConfig {
+        ApiRequest::BackendAdd(BackendConfig {
             id: "mem0".into(),
             kind: BackendKind::File,
             path: Some("/tmp/x".into()),
@@ -28,20 +28,21 @@ fn samples() -> Vec<ApiRequest> {
         ApiRequest::DeviceList,
         ApiRequest::DcAdd {
             device: "cxl mem/0".into(),
-            request: DcAddRequest {
+            request: AddRequest {
                 host_id: 3,
                 selection_policy: SelectionPolicy::Prescriptive,
                 region: 1,
                 tag: Some(tag()),
                 extents: extents.clone(),
+                backend: None,
             },
         },
         ApiRequest::DcRelease {
             device: "cxl-mem0".into(),
-            request: DcReleaseRequest {
+            request: ReleaseRequest {
                 host_id: 0,
                 removal_policy: RemovalPolicy::Prescriptive,
-                forced_removal: true,
+                forced: true,
                 sanitize_on_release: true,
                 tag: None,
                 region: 1,
@@ -59,7 +60,7 @@ fn samples() -> Vec<ApiRequest> {
             device: "cxl-mem0".into(),
             query: DcReleaseStatusQuery {
                 region: 0,
-                selector: ReleaseSelector::Extent(ExtentSpec {
+                selector: ReleaseSelector::Extent(RequestedExtent {
                     offset: 0,
                     len: 4096,
                 }),
@@ -152,7 +153,7 @@ fn status_queries() {
     };
     assert_eq!(
         query.selector,
-        ReleaseSelector::Extent(ExtentSpec {
+        ReleaseSelector::Extent(RequestedExtent {
             offset: 0x1000,
             len: 4096
         })
@@ -181,7 +182,7 @@ fn responses() {
     assert_eq!(ApiResponse::Done.status(), 204);
     assert_eq!(ApiResponse::Done.to_json().unwrap(), None);
     let st = ApiResponse::ReleaseStatus(DcReleaseStatus {
-        status: ReleaseStatus::ReleasePending,
+        status: ExtentStatus::ReleasePending,
     });
     let body = st.to_json().unwrap().unwrap();
     assert_eq!(body, br#"{"status":"release-pending"}"#);

@@ -81,6 +81,13 @@ pub const PCI_ECAM_SIZE: u64 = 0x1000_0000;
 pub const PCI_ECAM_BUS_START: u8 = 0;
 /// Last bus number decoded by the ECAM region.
 pub const PCI_ECAM_BUS_END: u8 = 255;
+/// First bus of the CXL host bridges when there are any (PCI0 keeps the
+/// buses below).
+pub const CXL_FIRST_BUS: u8 = 0x80;
+/// Buses per CXL host bridge: its root bus and one per root port.
+pub const CXL_BUSES_PER_BRIDGE: u8 = 0x10;
+/// Most CXL host bridges (each gets its buses above `CXL_FIRST_BUS`).
+pub const CXL_MAX_HOST_BRIDGES: usize = 8;
 /// CXL host bridge component register blocks (one 64 KiB block per bridge,
 /// CXL 3.1 9.17.1.2 CHBS).
 pub const CXL_CHBS_START: u64 = 0xf000_0000;
@@ -171,6 +178,10 @@ const _: () = {
     assert!(PCI_ECAM_START + PCI_ECAM_SIZE <= IOAPIC_START);
     assert!(CXL_CHBS_START + CXL_CHBS_AREA_SIZE <= IOAPIC_START);
     assert!(PCI_ECAM_SIZE == (PCI_ECAM_BUS_END as u64 - PCI_ECAM_BUS_START as u64 + 1) << 20);
+    assert!(
+        CXL_FIRST_BUS as usize + CXL_BUSES_PER_BRIDGE as usize * CXL_MAX_HOST_BRIDGES
+            <= PCI_ECAM_BUS_END as usize + 1
+    );
     assert!(CXL_FMW_START + CXL_FMW_SIZE <= 1 << 40);
     assert!(CXL_FMW_START.is_multiple_of(CXL_FMW_ALIGN));
     assert!(RAM_MAX_END <= PCI_MMIO64_START);

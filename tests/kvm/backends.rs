@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use api::{ApiError, ApiRequest, ApiResponse, MemoryBackendConfig};
+use api::{ApiError, ApiRequest, ApiResponse, BackendConfig};
 use vmm::api_handler::ApiContext;
 use vmm::cxl_config::{parse_host_bridge, parse_root_port, parse_type3, parse_window, CxlConfig};
 
@@ -36,7 +36,7 @@ fn context(t: &TestVm) -> ApiContext {
 }
 
 fn file_backend(id: &str, path: &Path, size: u64) -> ApiRequest {
-    ApiRequest::BackendAdd(MemoryBackendConfig {
+    ApiRequest::BackendAdd(BackendConfig {
         id: id.into(),
         kind: api::BackendKind::File,
         path: Some(path.to_path_buf()),
@@ -95,7 +95,7 @@ impl Drop for Tmpfs {
 
 fn backend_ids(ctx: &ApiContext) -> Vec<String> {
     match ctx.handle(ApiRequest::BackendList).unwrap() {
-        ApiResponse::Backends(v) => v.into_iter().map(|b| b.id).collect(),
+        ApiResponse::Backends(v) => v.into_iter().map(|b| b.config.id).collect(),
         other => panic!("{other:?}"),
     }
 }

@@ -5,9 +5,9 @@
 //! HPA, and release takes it away again.
 
 use api::{
-    ApiRequest, ApiResponse, DcAddRequest, DcReleaseRequest, DcReleaseStatusQuery, ExtentSpec,
-    ExtentState, HpaRangeInfo, MemoryBackendConfig, MemoryPath, ReleaseSelector, ReleaseStatus,
-    RemovalPolicy, SelectionPolicy,
+    AddRequest, ApiRequest, ApiResponse, BackendConfig, DcReleaseStatusQuery, ExtentState,
+    ExtentStatus, HpaRangeInfo, MemoryPath, ReleaseRequest, ReleaseSelector, RemovalPolicy,
+    RequestedExtent, SelectionPolicy,
 };
 use uuid::Uuid;
 use vmm::api_handler::ApiContext;
@@ -53,7 +53,7 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     // The operator creates a tagged backend and adds it as capacity.
     let resp = api(
         &ctx,
-        ApiRequest::BackendAdd(MemoryBackendConfig {
+        ApiRequest::BackendAdd(BackendConfig {
             id: "tm0".into(),
             kind: api::BackendKind::Memfd,
             path: None,
@@ -72,21 +72,22 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     drop(backend);
     let add = ApiRequest::DcAdd {
         device: "dcd0".into(),
-        request: DcAddRequest {
+        request: AddRequest {
             host_id: 0,
             selection_policy: SelectionPolicy::Prescriptive,
             region: 0,
             tag: Some(tag),
-            extents: vec![ExtentSpec {
+            extents: vec![RequestedExtent {
                 offset: 2 * MIB,
                 len: 2 * MIB,
             }],
+            backend: None,
         },
     };
     let ApiResponse::DcExtents(offered) = api(&ctx, add.clone()) else {
         panic!("add");
     };
-    assert_eq!(offered.extents[0].state, ExtentState::Pending);
+    assert_eq!(offered.extents[0].state, ExtentStatus::Pending);
     assert!(t.memory.slot_at(hpa).is_none(), "no slot before acceptance");
     // The same backend cannot be offered twice.
     assert!(ctx.handle(add).is_err());
@@ -105,7 +106,7 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     ) else {
         panic!("extents");
     };
-    assert_eq!(list[0].state, ExtentState::Accepted);
+    assert_eq!(list[0].info.state, ExtentState::Accepted);
     assert_eq!((list[0].hpa, list[0].mapped), (Some(hpa), true));
     assert_eq!(list[0].backend.as_deref(), Some("tm0"));
 
@@ -117,10 +118,10 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     // Release by tag: the driver answers Release DC and the slot goes.
     let release = ApiRequest::DcRelease {
         device: "dcd0".into(),
-        request: DcReleaseRequest {
+        request: ReleaseRequest {
             host_id: 0,
             removal_policy: RemovalPolicy::TagBased,
-            forced_removal: false,
+            forced: false,
             sanitize_on_release: false,
             tag: Some(tag),
             region: 0,
@@ -145,7 +146,7 @@ fn tagged_capacity_lands_in_a_memslot_the_vcpu_reads() {
     let ApiResponse::ReleaseStatus(s) = api(&ctx, status) else {
         panic!("status");
     };
-    assert_eq!(s.status, ReleaseStatus::Released);
+    assert_eq!(s.status, ExtentStatus::Released);
 
     // The vCPU's read now exits to the window and finds nothing there.
     t.vcpu.set_boot_state(crate::harness::CODE_ADDR).unwrap();
@@ -182,15 +183,16 @@ fn two_devices() -> VmConfig {
 fn add_tagged(device: &str, tag: Uuid, extents: &[(u64, u64)]) -> ApiRequest {
     ApiRequest::DcAdd {
         device: device.into(),
-        request: DcAddRequest {
+        request: AddRequest {
             host_id: 0,
             selection_policy: SelectionPolicy::Prescriptive,
             region: 0,
             tag: Some(tag),
             extents: extents
                 .iter()
-                .map(|&(offset, len)| ExtentSpec { offset, len })
+                .map(|&(offset, len)| RequestedExtent { offset, len })
                 .collect(),
+            backend: None,
         },
     }
 }
@@ -213,7 +215,7 @@ fn tags_without_backends_label_static_capacity_and_are_unique_in_the_vm() {
         panic!("add");
     };
     assert_eq!(offered.extents.len(), 2);
-    assert!(offered.extents.iter().all(|e| e.tag == Some(tag)));
+    assert!(offered.extents.iter().all(|e| e.extent.tag == tag));
     // The same tag on the other device is refused while it is live here.
     let e = ctx
         .handle(add_tagged("only", tag, &[(0, 2 * MIB)]))

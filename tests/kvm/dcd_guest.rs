@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use api::{
-    ApiRequest, ApiResponse, ApiResult, CxlDeviceInfo, DcAddRequest, DcExtent, DcReleaseRequest,
-    ExtentInfo, ExtentSpec, MemoryBackendConfig, MemoryBackendInfo, RemovalPolicy, SelectionPolicy,
+    AddRequest, ApiRequest, ApiResponse, ApiResult, BackendConfig, CxlDeviceInfo, ExtentChange,
+    ExtentEntry, MemoryBackendInfo, ReleaseRequest, RemovalPolicy, RequestedExtent,
+    SelectionPolicy,
 };
 use arch::layout::{CXL_FMW_START, PCI_ECAM_START};
 use devices::Bus;
@@ -229,7 +230,7 @@ pub fn update_list(dpa: u64, len: u64) -> Vec<u8> {
 
 /// `POST /memory-backends`: a memfd backend of `size` bytes tagged `tag`.
 pub fn backend_add(ctx: &ApiContext, id: &str, size: u64, tag: Uuid) -> ApiResult {
-    ctx.handle(ApiRequest::BackendAdd(MemoryBackendConfig {
+    ctx.handle(ApiRequest::BackendAdd(BackendConfig {
         id: id.into(),
         kind: api::BackendKind::Memfd,
         path: None,
@@ -250,12 +251,13 @@ pub fn backend_remove(ctx: &ApiContext, id: &str) -> ApiResult {
 pub fn dc_add(ctx: &ApiContext, tag: Uuid, offset: u64, len: u64) -> ApiResult {
     ctx.handle(ApiRequest::DcAdd {
         device: "dcd0".into(),
-        request: DcAddRequest {
+        request: AddRequest {
             host_id: 0,
             selection_policy: SelectionPolicy::Prescriptive,
             region: 0,
             tag: Some(tag),
-            extents: vec![ExtentSpec { offset, len }],
+            extents: vec![RequestedExtent { offset, len }],
+            backend: None,
         },
     })
 }
@@ -265,10 +267,10 @@ pub fn dc_add(ctx: &ApiContext, tag: Uuid, offset: u64, len: u64) -> ApiResult {
 pub fn dc_release(ctx: &ApiContext, tag: Uuid, forced: bool) -> ApiResult {
     ctx.handle(ApiRequest::DcRelease {
         device: "dcd0".into(),
-        request: DcReleaseRequest {
+        request: ReleaseRequest {
             host_id: 0,
             removal_policy: RemovalPolicy::TagBased,
-            forced_removal: forced,
+            forced,
             sanitize_on_release: false,
             tag: Some(tag),
             region: 0,
@@ -278,7 +280,7 @@ pub fn dc_release(ctx: &ApiContext, tag: Uuid, forced: bool) -> ApiResult {
 }
 
 /// The extents an add or a release answered with.
-pub fn extents_of(r: ApiResult) -> Vec<DcExtent> {
+pub fn extents_of(r: ApiResult) -> Vec<ExtentChange> {
     match r {
         Ok(ApiResponse::DcExtents(l)) => l.extents,
         other => panic!("expected extents, got {other:?}"),
@@ -294,7 +296,7 @@ pub fn device_info(ctx: &ApiContext) -> CxlDeviceInfo {
 }
 
 /// `GET /devices/dcd0/dc/extents`.
-pub fn dc_extents(ctx: &ApiContext) -> Vec<ExtentInfo> {
+pub fn dc_extents(ctx: &ApiContext) -> Vec<ExtentEntry> {
     match api(
         ctx,
         ApiRequest::DcExtents {

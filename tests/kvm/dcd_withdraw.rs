@@ -3,7 +3,7 @@
 //! memslots: the backend is free at once, the guest's late acceptance is
 //! refused and maps nothing, and a full DC event log is reported.
 
-use api::ExtentState;
+use api::{ExtentState, ExtentStatus};
 use uuid::Uuid;
 
 use crate::dcd_guest::*;
@@ -18,7 +18,7 @@ fn withdrawn_offer_frees_its_backend_and_the_late_answer_maps_nothing() {
     let tag = Uuid::from_u128(0x51);
     backend_add(&ctx, "w0", 2 * MIB, tag).unwrap();
     let offered = extents_of(dc_add(&ctx, tag, 4 * MIB, 2 * MIB));
-    assert_eq!(offered[0].state, ExtentState::Pending);
+    assert_eq!(offered[0].state, ExtentStatus::Pending);
     // A plain release of an offer is refused, pointing at the way out.
     let e = dc_release(&ctx, tag, false).unwrap_err();
     assert_eq!(e.status(), 409, "{e}");
@@ -33,10 +33,10 @@ fn withdrawn_offer_frees_its_backend_and_the_late_answer_maps_nothing() {
     // The operator withdraws it and deletes its backend at once.
     let withdrawn = extents_of(dc_release(&ctx, tag, true));
     assert_eq!(withdrawn.len(), 1);
-    assert_eq!(withdrawn[0].state, ExtentState::Withdrawn);
+    assert_eq!(withdrawn[0].state, ExtentStatus::Withdrawn);
     assert_eq!(
-        (withdrawn[0].offset, withdrawn[0].tag),
-        (4 * MIB, Some(tag))
+        (withdrawn[0].extent.region_offset, withdrawn[0].extent.tag),
+        (4 * MIB, tag)
     );
     assert!(dc_extents(&ctx).is_empty(), "left the pending list");
     backend_remove(&ctx, "w0").unwrap();
@@ -52,7 +52,7 @@ fn withdrawn_offer_frees_its_backend_and_the_late_answer_maps_nothing() {
         },
     );
     assert!(
-        matches!(status, api::ApiResponse::ReleaseStatus(s) if s.status == api::ReleaseStatus::Withdrawn)
+        matches!(status, api::ApiResponse::ReleaseStatus(s) if s.status == ExtentStatus::Withdrawn)
     );
 
     // The guest's acceptance comes late: Invalid Physical Address, no slot.
@@ -106,5 +106,5 @@ fn full_event_log_is_reported_and_unread_offers_can_be_withdrawn() {
     dc_add(&ctx, tags[4], 8 * MIB, 2 * MIB).unwrap();
     let pending = dc_extents(&ctx);
     assert_eq!(pending.len(), 4);
-    assert!(pending.iter().all(|e| e.state == ExtentState::Pending));
+    assert!(pending.iter().all(|e| e.info.state == ExtentState::Pending));
 }

@@ -30,6 +30,7 @@ fn backend(id: &str) -> Arc<HostMemory> {
         HostMemory::new(BackendConfig {
             id: id.into(),
             kind: BackendKind::Memfd,
+            path: None,
             size: REGION / 2,
             share: true,
             prealloc: false,

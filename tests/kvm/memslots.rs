@@ -12,6 +12,7 @@ fn backend(size: u64) -> HostMemory {
     HostMemory::new(BackendConfig {
         id: "test".into(),
         kind: BackendKind::Memfd,
+        path: None,
         size,
         share: true,
         prealloc: false,

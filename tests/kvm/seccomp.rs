@@ -113,7 +113,7 @@ fn api_requests_are_applied_under_the_vmm_filter() {
     let client = api::ApiClient::new(&sock);
     assert_eq!(client.vm_info().unwrap().devices, 1);
     let tag = |n: u8| uuid::Uuid::from_bytes([n; 16]);
-    let backend = |id: &str, kind, path, prealloc, t| api::MemoryBackendConfig {
+    let backend = |id: &str, kind, path, prealloc, t| api::BackendConfig {
         id: id.into(),
         kind,
         path,
@@ -134,15 +134,16 @@ fn api_requests_are_applied_under_the_vmm_filter() {
             2,
         ))
         .unwrap();
-    let offer = api::DcAddRequest {
+    let offer = api::AddRequest {
         host_id: 0,
         selection_policy: api::SelectionPolicy::Prescriptive,
         region: 0,
         tag: Some(tag(1)),
-        extents: vec![api::ExtentSpec {
+        extents: vec![api::RequestedExtent {
             offset: 0,
             len: 2 << 20,
         }],
+        backend: None,
     };
     client.dc_add("dcd0", offer).unwrap();
     assert_eq!(client.dc_extents("dcd0").unwrap().len(), 1);

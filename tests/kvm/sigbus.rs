@@ -24,7 +24,8 @@ fn truncated_backend(dir: &std::path::Path) -> Arc<HostMemory> {
     let b = Arc::new(
         HostMemory::new(BackendConfig {
             id: "gone".into(),
-            kind: BackendKind::File(path.clone()),
+            kind: BackendKind::File,
+            path: Some(path.clone()),
             size: SIZE,
             share: true,
             prealloc: false,

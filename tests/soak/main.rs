@@ -25,7 +25,7 @@ mod harness;
 
 use std::time::Instant;
 
-use api::ExtentState;
+use api::ExtentStatus;
 use uuid::Uuid;
 use vmm::api_handler::ApiContext;
 
@@ -119,7 +119,7 @@ fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
         b.write(0x10, &[(i as u8) | 1]).unwrap();
     }
     let offered = extents_of(dc_add(ctx, tag, offset, len));
-    assert_eq!(offered[0].state, ExtentState::Pending);
+    assert_eq!(offered[0].state, ExtentStatus::Pending);
 
     match kind(i) {
         Kind::Release | Kind::Forced => {
@@ -138,13 +138,13 @@ fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
             }
             if kind(i) == Kind::Forced {
                 let taken = extents_of(dc_release(ctx, tag, true));
-                assert_eq!(taken[0].state, ExtentState::Released);
+                assert_eq!(taken[0].state, ExtentStatus::Released);
                 assert!(t.memory.slot_at(hpa).is_none(), "cycle {i}: forced");
                 let ev = r.drain_dc_events();
                 assert_eq!((ev.len(), ev[0].event_type), (1, 2), "cycle {i}");
             } else {
                 let asked = extents_of(dc_release(ctx, tag, false));
-                assert_eq!(asked[0].state, ExtentState::ReleasePending);
+                assert_eq!(asked[0].state, ExtentStatus::ReleasePending);
                 let ev = r.drain_dc_events();
                 assert_eq!((ev.len(), ev[0].event_type), (1, 1), "cycle {i}");
                 assert_eq!(r.mbox(RELEASE_DC, &update_list(dpa, len)).0, 0);
@@ -153,7 +153,7 @@ fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
         }
         Kind::WithdrawUnread => {
             let w = extents_of(dc_release(ctx, tag, true));
-            assert_eq!(w[0].state, ExtentState::Withdrawn);
+            assert_eq!(w[0].state, ExtentStatus::Withdrawn);
             assert!(
                 r.drain_dc_events().is_empty(),
                 "cycle {i}: record taken back"
@@ -163,7 +163,7 @@ fn cycle(t: &mut TestVm, ctx: &ApiContext, r: &Regs, i: u64) {
             let seen = r.read_dc_events();
             assert_eq!(seen.len(), 1, "cycle {i}");
             let w = extents_of(dc_release(ctx, tag, true));
-            assert_eq!(w[0].state, ExtentState::Withdrawn);
+            assert_eq!(w[0].state, ExtentStatus::Withdrawn);
             let (rc, _) = r.mbox(ADD_DC_RESPONSE, &update_list(dpa, len));
             assert_eq!(rc, RC_INVALID_PHYSICAL_ADDRESS, "cycle {i}");
             assert!(t.memory.slot_at(hpa).is_none(), "cycle {i}: nothing mapped");

@@ -55,7 +55,7 @@ impl BackendRegistry {
                 )));
             }
         }
-        if let BackendKind::File(path) = &config.kind {
+        if let (BackendKind::File, Some(path)) = (config.kind, &config.path) {
             let id = FileId::of_path(path);
             if let Some(other) = map.values().find(|b| id.is_some() && b.file_id() == id) {
                 return Err(RegistryError::Conflict(format!(
@@ -121,6 +121,7 @@ mod tests {
         BackendConfig {
             id: id.into(),
             kind: BackendKind::Memfd,
+            path: None,
             size: 2 << 20,
             share: true,
             prealloc: false,
@@ -151,7 +152,8 @@ mod tests {
 
     fn file_cfg(id: &str, path: &std::path::Path) -> BackendConfig {
         BackendConfig {
-            kind: BackendKind::File(path.to_path_buf()),
+            kind: BackendKind::File,
+            path: Some(path.to_path_buf()),
             ..cfg(id, None)
         }
     }

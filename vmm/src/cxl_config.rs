@@ -33,10 +33,10 @@ use crate::options::KeyValues;
 /// Capacities and windows come in 256 MiB units (CXL 3.1 8.2.9.9.1.1, 9.18.1.3).
 pub const CXL_UNIT: u64 = CXL_FMW_ALIGN;
 /// Most CXL host bridges (each gets 16 buses).
-pub const MAX_HOST_BRIDGES: usize = 8;
+pub const MAX_HOST_BRIDGES: usize = arch::layout::CXL_MAX_HOST_BRIDGES;
 /// Most root ports per host bridge: each needs a bus of its own below the
 /// bridge's root bus, out of the bridge's 16.
-pub const MAX_ROOT_PORTS: usize = crate::platform::CXL_BUSES_PER_BRIDGE as usize - 1;
+pub const MAX_ROOT_PORTS: usize = arch::layout::CXL_BUSES_PER_BRIDGE as usize - 1;
 /// Default firmware revision string.
 pub const DEFAULT_FW_VERSION: &str = "cxlvmm-0.1";
 
@@ -192,17 +192,18 @@ pub fn parse_backend(s: &str) -> Result<BackendConfig, String> {
         None,
     )?;
     let path = kv.get("path").map(PathBuf::from);
-    let kind = match (kv.get("kind").unwrap_or("memfd"), path) {
+    let kind = match (kv.get("kind").unwrap_or("memfd"), &path) {
         ("memfd", None) => BackendKind::Memfd,
         ("memfd", Some(_)) => return Err(format!("{F}: a memfd backend takes no path")),
-        ("file", Some(p)) => BackendKind::File(p),
-        ("hugetlbfs", Some(p)) => BackendKind::Hugetlbfs(p),
+        ("file", Some(_)) => BackendKind::File,
+        ("hugetlbfs", Some(_)) => BackendKind::Hugetlbfs,
         ("file" | "hugetlbfs", None) => return Err(format!("{F}: kind needs path=")),
         (k, _) => return Err(format!("{F}: kind '{k}' is not memfd, file or hugetlbfs")),
     };
     Ok(BackendConfig {
         id: kv.required("id")?.to_string(),
         kind,
+        path,
         size: kv
             .size("size")?
             .ok_or_else(|| format!("{F}: 'size' is required"))?,
@@ -348,10 +349,10 @@ pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
     let size = kv
         .size("size")?
         .ok_or_else(|| format!("{F}: a size is required"))?;
-    let kind = match kv.get("memdev").unwrap_or("memfd") {
-        "memfd" => BackendKind::Memfd,
+    let (kind, path) = match kv.get("memdev").unwrap_or("memfd") {
+        "memfd" => (BackendKind::Memfd, None),
         m => match m.strip_prefix("file:") {
-            Some(p) if !p.is_empty() => BackendKind::File(PathBuf::from(p)),
+            Some(p) if !p.is_empty() => (BackendKind::File, Some(PathBuf::from(p))),
             _ => return Err(format!("{F}: memdev '{m}' is not memfd or file:PATH")),
         },
     };
@@ -361,6 +362,7 @@ pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
         backends: vec![BackendConfig {
             id: n("cxl-vmem"),
             kind,
+            path,
             size,
             share: kv.bool("share")?.unwrap_or(true),
             prealloc: false,

@@ -27,7 +27,8 @@ fn long_form_parses_and_numbers_ports() {
     assert_eq!(c.devices[0].serial, 0x10);
     assert_eq!(c.devices[1].lsa_size, 64 << 10);
     assert_eq!(c.windows[0].granularity, 4096);
-    assert_eq!(c.backends[1].kind, BackendKind::File("/tmp/x".into()));
+    assert_eq!(c.backends[1].kind, BackendKind::File);
+    assert_eq!(c.backends[1].path, Some("/tmp/x".into()));
 }
 
 #[test]

@@ -4,20 +4,14 @@
 
 use arch::bootparams::ram_regions;
 use arch::layout::{
-    CXL_CHBS_SIZE, CXL_CHBS_START, CXL_FMW_START, PCI_ECAM_BUS_END, PCI_ECAM_BUS_START,
-    PCI_IO_SIZE, PCI_IO_START, PCI_MMIO32_SIZE, PCI_MMIO32_START, PCI_MMIO64_SIZE,
-    PCI_MMIO64_START,
+    CXL_BUSES_PER_BRIDGE, CXL_CHBS_SIZE, CXL_CHBS_START, CXL_FIRST_BUS, CXL_FMW_START,
+    CXL_MAX_HOST_BRIDGES, PCI_ECAM_BUS_END, PCI_ECAM_BUS_START, PCI_IO_SIZE, PCI_IO_START,
+    PCI_MMIO32_SIZE, PCI_MMIO32_START, PCI_MMIO64_SIZE, PCI_MMIO64_START,
 };
 use devices::pci::{AddressRange, HostBridgeResources};
 
 use crate::config::VmConfig;
-use crate::cxl_config::{CxlConfig, MAX_HOST_BRIDGES};
-
-/// First bus of the CXL host bridges when there are any (PCI0 keeps the
-/// buses below).
-pub const CXL_FIRST_BUS: u8 = 0x80;
-/// Buses per CXL host bridge.
-pub const CXL_BUSES_PER_BRIDGE: u8 = 0x10;
+use crate::cxl_config::CxlConfig;
 
 /// A CXL host bridge in the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +83,7 @@ fn split(n: usize) -> (HostBridgeResources, Vec<HostBridgeResources>) {
     }
     let half32 = PCI_MMIO32_SIZE / 2;
     let half64 = PCI_MMIO64_SIZE / 2;
-    let slots = MAX_HOST_BRIDGES as u64;
+    let slots = CXL_MAX_HOST_BRIDGES as u64;
     let pci0 = HostBridgeResources {
         bus_end: CXL_FIRST_BUS - 1,
         mmio32: range(PCI_MMIO32_START, half32),

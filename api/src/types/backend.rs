@@ -1,72 +1,29 @@
 //! Host memory backends (QMP `object-add memory-backend-{memfd,file}`),
 //! which the VMM binds to Dynamic Capacity extents by tag.
-
-use std::path::PathBuf;
+//!
+//! A backend's document is the device model's own `BackendConfig`; this
+//! module adds what the API reports with it and the checks a request
+//! passes before it reaches the VMM.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::{default_true, is_false, validate_id, ExtentRef};
+pub use devices::memory::{BackendConfig, BackendKind};
 
-/// Where a backend's memory comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendKind {
-    /// Anonymous `memfd_create` memory; no path.
-    Memfd,
-    /// A file at `path`.
-    File,
-    /// A file created in the hugetlbfs mount directory `path`.
-    Hugetlbfs,
-}
+use super::dc::ExtentRef;
+use super::validate::{validate_id, Validate};
 
-impl BackendKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::Memfd => "memfd",
-            BackendKind::File => "file",
-            BackendKind::Hugetlbfs => "hugetlbfs",
-        }
-    }
-}
-
-/// `POST /memory-backends`: a backend to create.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct MemoryBackendConfig {
-    pub id: String,
-    pub kind: BackendKind,
-    /// The file (`file`) or the hugetlbfs mount directory (`hugetlbfs`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// Size in bytes.
-    pub size: u64,
-    /// Map shared (`MAP_SHARED`) rather than private.
-    #[serde(default = "default_true")]
-    pub share: bool,
-    /// Populate the memory at creation.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub prealloc: bool,
-    /// The tag that Dynamic Capacity extents name to use this backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Uuid>,
-}
-
-impl MemoryBackendConfig {
-    /// Checks what can be checked without the VMM's state.
-    pub fn validate(&self) -> Result<(), String> {
+/// What can be checked without the VMM's state: the id, a size, and a path
+/// that goes with the kind and is absolute (the VMM's working directory
+/// means nothing to a client).
+impl Validate for BackendConfig {
+    fn validate(&self) -> Result<(), String> {
         validate_id("backend", &self.id)?;
         if self.size == 0 {
             return Err("size must not be zero".into());
         }
-        match (self.kind, &self.path) {
-            (BackendKind::Memfd, Some(_)) => Err("a memfd backend takes no path".into()),
-            (BackendKind::File | BackendKind::Hugetlbfs, None) => {
-                Err(format!("a {} backend needs a path", self.kind.as_str()))
-            }
-            (_, Some(p)) if !p.is_absolute() => {
-                Err(format!("path '{}' must be absolute", p.display()))
-            }
+        self.check_path()?;
+        match &self.path {
+            Some(p) if !p.is_absolute() => Err(format!("path '{}' must be absolute", p.display())),
             _ => Ok(()),
         }
     }
@@ -81,34 +38,22 @@ pub struct BoundTo {
     pub extent: ExtentRef,
 }
 
-/// One entry of `GET /memory-backends` (and the answer to its `POST`).
+/// One entry of `GET /memory-backends` (and the answer to its `POST`): the
+/// backend's configuration and what it backs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct MemoryBackendInfo {
-    pub id: String,
-    pub kind: BackendKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    pub size: u64,
-    pub share: bool,
-    pub prealloc: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Uuid>,
+    #[serde(flatten)]
+    pub config: BackendConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_to: Option<BoundTo>,
 }
 
-impl From<MemoryBackendConfig> for MemoryBackendInfo {
+impl From<BackendConfig> for MemoryBackendInfo {
     /// A freshly created, unbound backend.
-    fn from(c: MemoryBackendConfig) -> Self {
+    fn from(config: BackendConfig) -> Self {
         MemoryBackendInfo {
-            id: c.id,
-            kind: c.kind,
-            path: c.path,
-            size: c.size,
-            share: c.share,
-            prealloc: c.prealloc,
-            tag: c.tag,
+            config,
             bound_to: None,
         }
     }
@@ -118,7 +63,7 @@ impl From<MemoryBackendConfig> for MemoryBackendInfo {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<MemoryBackendConfig, serde_json::Error> {
+    fn parse(s: &str) -> Result<BackendConfig, serde_json::Error> {
         serde_json::from_str(s)
     }
 
@@ -159,10 +104,16 @@ mod tests {
     fn info_from_config() {
         let c = parse(r#"{"id":"m0","kind":"memfd","size":4096}"#).unwrap();
         let i = MemoryBackendInfo::from(c);
-        let v = serde_json::to_value(&i).unwrap();
+        let v = serde_json::to_string(&i).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"id":"m0","kind":"memfd","size":4096,"share":true,"prealloc":false})
+            r#"{"id":"m0","kind":"memfd","size":4096,"share":true,"prealloc":false}"#
         );
+        // Clients tolerate fields a newer VMM adds.
+        let i: MemoryBackendInfo = serde_json::from_str(
+            r#"{"id":"m0","kind":"memfd","size":4096,"share":true,"prealloc":false,"colour":1}"#,
+        )
+        .unwrap();
+        assert_eq!(i.config.id, "m0");
     }
 }

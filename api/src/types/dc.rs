@@ -1,48 +1,21 @@
 //! Dynamic Capacity: adding and releasing extents (QMP
 //! `cxl-add-dynamic-capacity`, `cxl-release-dynamic-capacity`), release
 //! status and the extent list.
+//!
+//! The requests and the extents are the device model's own types
+//! (`devices::cxl::dcd`), which carry the QMP field names; this module adds
+//! the answers that put an extent together with its state or its mapping,
+//! and the checks a request passes before it reaches the VMM.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::is_false;
+pub use devices::cxl::dcd::{
+    AddRequest, DcExtent, ExtentInfo, ExtentState, ExtentStatus, ReleaseRequest, RemovalPolicy,
+    RequestedExtent, SelectionPolicy,
+};
 
-/// How the device picks capacity for an add (CXL 3.1 Table 7-70).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SelectionPolicy {
-    Free,
-    Contiguous,
-    Prescriptive,
-    EnableSharedAccess,
-}
-
-/// How capacity to release is named (CXL 3.1 Table 7-71).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RemovalPolicy {
-    TagBased,
-    Prescriptive,
-}
-
-/// A range of a region, as operators name it: offset from the region's
-/// base and length, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ExtentSpec {
-    pub offset: u64,
-    pub len: u64,
-}
-
-impl ExtentSpec {
-    /// The end offset, if the range is non-empty and does not wrap.
-    pub fn end(&self) -> Option<u64> {
-        if self.len == 0 {
-            return None;
-        }
-        self.offset.checked_add(self.len)
-    }
-}
+use super::validate::Validate;
 
 /// A range of a given region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,22 +26,19 @@ pub struct ExtentRef {
     pub len: u64,
 }
 
-/// `POST /devices/{id}/dc/add` (QMP `cxl-add-dynamic-capacity`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct DcAddRequest {
-    pub host_id: u16,
-    pub selection_policy: SelectionPolicy,
-    pub region: u8,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Uuid>,
-    pub extents: Vec<ExtentSpec>,
+/// The end offset of a requested range, if it is non-empty and does not
+/// wrap.
+pub fn extent_end(e: &RequestedExtent) -> Option<u64> {
+    if e.len == 0 {
+        return None;
+    }
+    e.offset.checked_add(e.len)
 }
 
-impl DcAddRequest {
-    /// Checks what can be checked without the device: at least one extent,
-    /// none empty, wrapping or overlapping another.
-    pub fn validate(&self) -> Result<(), String> {
+/// What can be checked without the device: at least one extent, none
+/// empty, wrapping or overlapping another.
+impl Validate for AddRequest {
+    fn validate(&self) -> Result<(), String> {
         if self.extents.is_empty() {
             return Err("at least one extent is required".into());
         }
@@ -76,28 +46,9 @@ impl DcAddRequest {
     }
 }
 
-/// `POST /devices/{id}/dc/release` (QMP `cxl-release-dynamic-capacity`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct DcReleaseRequest {
-    pub host_id: u16,
-    pub removal_policy: RemovalPolicy,
-    /// Release without waiting for the host to give the capacity back.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub forced_removal: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub sanitize_on_release: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Uuid>,
-    pub region: u8,
-    /// Required by `prescriptive`; with `tag-based`, narrows the release.
-    #[serde(default)]
-    pub extents: Vec<ExtentSpec>,
-}
-
-impl DcReleaseRequest {
-    /// Checks the policy's needs and the extents' shapes.
-    pub fn validate(&self) -> Result<(), String> {
+/// The policy's needs and the extents' shapes.
+impl Validate for ReleaseRequest {
+    fn validate(&self) -> Result<(), String> {
         match self.removal_policy {
             RemovalPolicy::Prescriptive if self.extents.is_empty() => {
                 return Err("prescriptive removal needs at least one extent".into())
@@ -112,10 +63,10 @@ impl DcReleaseRequest {
 }
 
 /// Refuses empty, wrapping and mutually overlapping extents.
-fn validate_extents(extents: &[ExtentSpec]) -> Result<(), String> {
+fn validate_extents(extents: &[RequestedExtent]) -> Result<(), String> {
     let mut ranges = Vec::with_capacity(extents.len());
     for (i, e) in extents.iter().enumerate() {
-        let end = e.end().ok_or_else(|| {
+        let end = extent_end(e).ok_or_else(|| {
             format!(
                 "extent {i} (offset {:#x}, len {:#x}) is empty or wraps",
                 e.offset, e.len
@@ -134,63 +85,42 @@ fn validate_extents(extents: &[ExtentSpec]) -> Result<(), String> {
     Ok(())
 }
 
-/// Where an extent stands between the device and the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExtentState {
-    /// Offered to the host, not yet accepted.
-    Pending,
-    /// Accepted by the host: the host may use it.
-    Accepted,
-    /// Release requested, the host has not given it back yet.
-    ReleasePending,
-    /// Given back (or forcibly removed).
-    Released,
-    /// Offered, then withdrawn by a forced release before the host
-    /// accepted it: never mapped, its backend free.
-    Withdrawn,
-}
+/// The states an add or a release answers with: `pending` (offered),
+/// `release-pending` (asked for), `released` (forced) and `withdrawn`
+/// (an offer taken back); a listing shows the live ones.
+pub const EXTENT_STATES: [ExtentStatus; 5] = [
+    ExtentStatus::Pending,
+    ExtentStatus::Accepted,
+    ExtentStatus::ReleasePending,
+    ExtentStatus::Released,
+    ExtentStatus::Withdrawn,
+];
 
-impl ExtentState {
-    /// Every state, in life order.
-    pub const ALL: [ExtentState; 5] = [
-        ExtentState::Pending,
-        ExtentState::Accepted,
-        ExtentState::ReleasePending,
-        ExtentState::Released,
-        ExtentState::Withdrawn,
-    ];
+/// The statuses a release-status query answers with (an offer the host
+/// declined never became capacity: it reads `not-found`).
+pub const RELEASE_STATUSES: [ExtentStatus; 6] = [
+    ExtentStatus::Pending,
+    ExtentStatus::Accepted,
+    ExtentStatus::ReleasePending,
+    ExtentStatus::Released,
+    ExtentStatus::Withdrawn,
+    ExtentStatus::NotFound,
+];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExtentState::Pending => "pending",
-            ExtentState::Accepted => "accepted",
-            ExtentState::ReleasePending => "release-pending",
-            ExtentState::Released => "released",
-            ExtentState::Withdrawn => "withdrawn",
-        }
-    }
-}
-
-/// One extent touched by an add or a release.
+/// One extent touched by an add or a release, and where it now stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct DcExtent {
-    pub region: u8,
-    pub offset: u64,
-    pub len: u64,
-    /// Device physical address of the extent's start.
-    pub dpa: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Uuid>,
-    pub state: ExtentState,
+pub struct ExtentChange {
+    #[serde(flatten)]
+    pub extent: DcExtent,
+    pub state: ExtentStatus,
 }
 
 /// The answer to an add or a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct DcExtentList {
-    pub extents: Vec<DcExtent>,
+    pub extents: Vec<ExtentChange>,
 }
 
 /// What a release-status query names: the capacity carrying a tag, or one
@@ -198,7 +128,7 @@ pub struct DcExtentList {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseSelector {
     Tag(Uuid),
-    Extent(ExtentSpec),
+    Extent(RequestedExtent),
 }
 
 /// `GET /devices/{id}/dc/release-status?region=R&tag=T` (or
@@ -209,63 +139,23 @@ pub struct DcReleaseStatusQuery {
     pub selector: ReleaseSelector,
 }
 
-/// Progress of a release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReleaseStatus {
-    Pending,
-    Accepted,
-    ReleasePending,
-    Released,
-    /// The offer was withdrawn before the host accepted it.
-    Withdrawn,
-    NotFound,
-}
-
-impl ReleaseStatus {
-    /// Every status.
-    pub const ALL: [ReleaseStatus; 6] = [
-        ReleaseStatus::Pending,
-        ReleaseStatus::Accepted,
-        ReleaseStatus::ReleasePending,
-        ReleaseStatus::Released,
-        ReleaseStatus::Withdrawn,
-        ReleaseStatus::NotFound,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReleaseStatus::Pending => "pending",
-            ReleaseStatus::Accepted => "accepted",
-            ReleaseStatus::ReleasePending => "release-pending",
-            ReleaseStatus::Released => "released",
-            ReleaseStatus::Withdrawn => "withdrawn",
-            ReleaseStatus::NotFound => "not-found",
-        }
-    }
-}
-
 /// The answer to a release-status query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct DcReleaseStatus {
-    pub status: ReleaseStatus,
+    pub status: ExtentStatus,
 }
 
-/// One entry of `GET /devices/{id}/dc/extents`.
+/// One entry of `GET /devices/{id}/dc/extents`: a live extent with its
+/// state, and where the guest reaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct ExtentInfo {
-    pub region: u8,
-    pub offset: u64,
-    pub len: u64,
-    pub dpa: u64,
+pub struct ExtentEntry {
+    #[serde(flatten)]
+    pub info: ExtentInfo,
     /// Host physical address, when mapped into the guest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa: Option<u64>,
-    pub state: ExtentState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Uuid>,
     /// The memory backend providing the extent's memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
@@ -276,34 +166,35 @@ pub struct ExtentInfo {
 mod tests {
     use super::*;
 
-    fn ext(offset: u64, len: u64) -> ExtentSpec {
-        ExtentSpec { offset, len }
+    fn ext(offset: u64, len: u64) -> RequestedExtent {
+        RequestedExtent { offset, len }
     }
 
-    fn add(extents: Vec<ExtentSpec>) -> DcAddRequest {
-        DcAddRequest {
+    fn add(extents: Vec<RequestedExtent>) -> AddRequest {
+        AddRequest {
             host_id: 0,
             selection_policy: SelectionPolicy::Prescriptive,
             region: 0,
             tag: None,
             extents,
+            backend: None,
         }
     }
 
     #[test]
     fn qmp_field_names() {
-        let r: DcAddRequest = serde_json::from_str(
+        let r: AddRequest = serde_json::from_str(
             r#"{"host-id":0,"selection-policy":"enable-shared-access","region":1,
                 "tag":"5be1e4d0-3f2a-4c5e-9b1d-0a1b2c3d4e5f","extents":[{"offset":0,"len":4096}]}"#,
         )
         .unwrap();
         assert_eq!(r.selection_policy, SelectionPolicy::EnableSharedAccess);
-        let r: DcReleaseRequest = serde_json::from_str(
+        let r: ReleaseRequest = serde_json::from_str(
             r#"{"host-id":0,"removal-policy":"tag-based","forced-removal":true,
                 "sanitize-on-release":true,"tag":"5be1e4d0-3f2a-4c5e-9b1d-0a1b2c3d4e5f","region":0}"#,
         )
         .unwrap();
-        assert!(r.forced_removal && r.sanitize_on_release && r.extents.is_empty());
+        assert!(r.forced && r.sanitize_on_release && r.extents.is_empty());
         assert_eq!(r.validate(), Ok(()));
     }
 
@@ -319,10 +210,10 @@ mod tests {
 
     #[test]
     fn release_policy_needs() {
-        let mut r = DcReleaseRequest {
+        let mut r = ReleaseRequest {
             host_id: 0,
             removal_policy: RemovalPolicy::Prescriptive,
-            forced_removal: false,
+            forced: false,
             sanitize_on_release: false,
             tag: None,
             region: 0,
@@ -337,11 +228,66 @@ mod tests {
 
     #[test]
     fn states_serialize_as_documented() {
-        for s in ExtentState::ALL {
+        for s in EXTENT_STATES.iter().chain(&RELEASE_STATUSES) {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        for s in ReleaseStatus::ALL {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        let live = [
+            ExtentState::Pending,
+            ExtentState::Accepted,
+            ExtentState::ReleasePending,
+        ];
+        for s in live {
+            let status = ExtentStatus::from(s);
+            assert!(EXTENT_STATES.contains(&status));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::to_value(status).unwrap()
+            );
         }
+    }
+
+    #[test]
+    fn extent_documents() {
+        let tag = Uuid::parse_str("5be1e4d0-3f2a-4c5e-9b1d-0a1b2c3d4e5f").unwrap();
+        let extent = DcExtent {
+            region: 1,
+            region_offset: 0x20_0000,
+            len: 0x20_0000,
+            dpa: 0x4020_0000,
+            tag,
+            shared_seq: 3,
+            backend: None,
+        };
+        let change = ExtentChange {
+            extent: extent.clone(),
+            state: ExtentStatus::Withdrawn,
+        };
+        assert_eq!(
+            serde_json::to_string(&change).unwrap(),
+            r#"{"region":1,"offset":2097152,"len":2097152,"dpa":1075838976,"tag":"5be1e4d0-3f2a-4c5e-9b1d-0a1b2c3d4e5f","state":"withdrawn"}"#
+        );
+        let untagged = DcExtent {
+            tag: Uuid::nil(),
+            ..extent.clone()
+        };
+        let entry = ExtentEntry {
+            info: ExtentInfo {
+                extent: untagged,
+                state: ExtentState::Accepted,
+            },
+            hpa: None,
+            backend: None,
+            mapped: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"region":1,"offset":2097152,"len":2097152,"dpa":1075838976,"state":"accepted","mapped":false}"#
+        );
+        // Clients read them back (the shared sequence is not part of it).
+        let back: ExtentChange =
+            serde_json::from_str(&serde_json::to_string(&change).unwrap()).unwrap();
+        assert_eq!(back.extent.tag, tag);
+        assert_eq!(back.extent.shared_seq, 0);
+        assert_eq!(back.state, ExtentStatus::Withdrawn);
     }
 }

@@ -4,58 +4,25 @@
 //!
 //! Request documents refuse unknown fields; response documents tolerate
 //! them so that an older client keeps working against a newer VMM.
+//!
+//! The requests, extents, policies and states are the domain's own types
+//! (`devices::memory`, `devices::cxl::dcd`), defined once with their serde
+//! names; what lives here are the answers built around them and
+//! [`Validate`], the checks a request passes before it reaches the VMM.
 
 mod backend;
 mod dc;
 mod device;
+mod validate;
 mod vm;
 
-pub use backend::{BackendKind, BoundTo, MemoryBackendConfig, MemoryBackendInfo};
+pub use backend::{BackendConfig, BackendKind, BoundTo, MemoryBackendInfo};
 pub use dc::{
-    DcAddRequest, DcExtent, DcExtentList, DcReleaseRequest, DcReleaseStatus, DcReleaseStatusQuery,
-    ExtentInfo, ExtentRef, ExtentSpec, ExtentState, ReleaseSelector, ReleaseStatus, RemovalPolicy,
-    SelectionPolicy,
+    extent_end, AddRequest, DcExtent, DcExtentList, DcReleaseStatus, DcReleaseStatusQuery,
+    ExtentChange, ExtentEntry, ExtentInfo, ExtentRef, ExtentState, ExtentStatus, ReleaseRequest,
+    ReleaseSelector, RemovalPolicy, RequestedExtent, SelectionPolicy, EXTENT_STATES,
+    RELEASE_STATUSES,
 };
 pub use device::{CxlDeviceInfo, DcEventLogInfo, DcRegionInfo, HpaRangeInfo, MemoryPath};
+pub use validate::{validate_id, Validate, MAX_ID_LEN};
 pub use vm::{VmInfo, VmState};
-
-/// Longest object id (backend or device) the API accepts.
-pub const MAX_ID_LEN: usize = 64;
-
-/// Checks an object id the way QEMU checks QOM ids: a letter first, then
-/// letters, digits, `-`, `.` or `_`.
-pub fn validate_id(what: &str, id: &str) -> Result<(), String> {
-    let mut chars = id.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
-    if !first_ok || !rest_ok || id.len() > MAX_ID_LEN {
-        return Err(format!(
-            "invalid {what} id '{id}': expected a letter followed by letters, digits, '-', '.' or '_' (at most {MAX_ID_LEN})"
-        ));
-    }
-    Ok(())
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids() {
-        for ok in ["mem0", "cxl-mem0", "a.b_c-1", "X"] {
-            assert_eq!(validate_id("backend", ok), Ok(()), "{ok}");
-        }
-        let long = "a".repeat(MAX_ID_LEN + 1);
-        for bad in ["", "0mem", "-a", "a/b", "a b", "mém", long.as_str()] {
-            assert!(validate_id("backend", bad).is_err(), "{bad}");
-        }
-    }
-}

@@ -336,7 +336,7 @@ fn big_answers_vmm(rx: ApiReceiver) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let backends: Vec<MemoryBackendInfo> = (0..20000)
             .map(|i| {
-                MemoryBackendInfo::from(MemoryBackendConfig {
+                MemoryBackendInfo::from(BackendConfig {
                     id: format!("backend-{i}"),
                     kind: BackendKind::Memfd,
                     path: None,

@@ -78,8 +78,51 @@ struct State {
     shutting_down: bool,
     backends: BTreeMap<String, MemoryBackendInfo>,
     device: CxlDeviceInfo,
-    extents: Vec<ExtentInfo>,
-    released: Vec<ExtentInfo>,
+    extents: Vec<Rec>,
+    released: Vec<Rec>,
+}
+
+/// An extent of the mock device, with its backend's id.
+#[derive(Clone)]
+struct Rec {
+    extent: DcExtent,
+    backend: Option<String>,
+    state: ExtentStatus,
+}
+
+impl Rec {
+    fn change(&self) -> ExtentChange {
+        ExtentChange {
+            extent: self.extent.clone(),
+            state: self.state,
+        }
+    }
+
+    /// The listing's entry: the mock guest maps what it holds.
+    fn entry(&self) -> ExtentEntry {
+        let state = match self.state {
+            ExtentStatus::Pending => ExtentState::Pending,
+            ExtentStatus::ReleasePending => ExtentState::ReleasePending,
+            _ => ExtentState::Accepted,
+        };
+        ExtentEntry {
+            info: ExtentInfo {
+                extent: self.extent.clone(),
+                state,
+            },
+            hpa: Some(HPA_BASE + self.extent.dpa),
+            backend: self.backend.clone(),
+            mapped: true,
+        }
+    }
+
+    fn tag(&self) -> Option<uuid::Uuid> {
+        (!self.extent.tag.is_nil()).then_some(self.extent.tag)
+    }
+
+    fn at(&self) -> (u64, u64) {
+        (self.extent.region_offset, self.extent.len)
+    }
 }
 
 impl State {
@@ -159,7 +202,7 @@ impl State {
                     )));
                 }
                 let info = MemoryBackendInfo::from(config);
-                self.backends.insert(info.id.clone(), info.clone());
+                self.backends.insert(info.config.id.clone(), info.clone());
                 Ok(ApiResponse::BackendCreated(info))
             }
             ApiRequest::BackendRemove { id } => match self.backends.get(&id) {
@@ -189,7 +232,9 @@ impl State {
             }
             ApiRequest::DcExtents { device } => {
                 self.check_device(&device)?;
-                Ok(ApiResponse::Extents(self.extents.clone()))
+                Ok(ApiResponse::Extents(
+                    self.extents.iter().map(Rec::entry).collect(),
+                ))
             }
         }
     }
@@ -202,7 +247,7 @@ impl State {
         }
     }
 
-    fn add(&mut self, r: &DcAddRequest) -> Result<DcExtentList, ApiError> {
+    fn add(&mut self, r: &AddRequest) -> Result<DcExtentList, ApiError> {
         let region = self
             .device
             .dc_regions
@@ -217,7 +262,8 @@ impl State {
                 return Err(ApiError::BadRequest("extent beyond the region".into()));
             }
             let overlaps = self.extents.iter().any(|x| {
-                x.region == r.region && e.offset < x.offset + x.len && x.offset < e.offset + e.len
+                let (offset, len) = x.at();
+                x.extent.region == r.region && e.offset < offset + len && offset < e.offset + e.len
             });
             if overlaps {
                 return Err(ApiError::Conflict("extent overlaps an existing one".into()));
@@ -226,29 +272,27 @@ impl State {
         let backend = self
             .backends
             .values_mut()
-            .find(|b| r.tag.is_some() && b.tag == r.tag && b.bound_to.is_none());
+            .find(|b| r.tag.is_some() && b.config.tag == r.tag && b.bound_to.is_none());
         let mut out = Vec::new();
         for e in &r.extents {
-            let dpa = region.base + e.offset;
-            let backend_id = backend.as_ref().map(|b| b.id.clone());
-            self.extents.push(ExtentInfo {
-                region: r.region,
-                offset: e.offset,
-                len: e.len,
-                dpa,
-                hpa: Some(HPA_BASE + dpa),
-                state: ExtentState::Accepted,
-                tag: r.tag,
-                backend: backend_id,
-                mapped: true,
-            });
-            out.push(DcExtent {
-                region: r.region,
-                offset: e.offset,
-                len: e.len,
-                dpa,
-                tag: r.tag,
-                state: ExtentState::Pending,
+            let rec = Rec {
+                extent: DcExtent {
+                    region: r.region,
+                    region_offset: e.offset,
+                    len: e.len,
+                    dpa: region.base + e.offset,
+                    tag: r.tag.unwrap_or_default(),
+                    shared_seq: 0,
+                    backend: None,
+                },
+                backend: backend.as_ref().map(|b| b.config.id.clone()),
+                state: ExtentStatus::Pending,
+            };
+            out.push(rec.change());
+            // The mock guest accepts at once.
+            self.extents.push(Rec {
+                state: ExtentStatus::Accepted,
+                ..rec
             });
         }
         if let (Some(b), Some(first)) = (backend, r.extents.first()) {
@@ -264,38 +308,28 @@ impl State {
         Ok(DcExtentList { extents: out })
     }
 
-    fn release(&mut self, r: &DcReleaseRequest) -> Result<DcExtentList, ApiError> {
-        let selected = |x: &ExtentInfo| {
-            x.region == r.region
+    fn release(&mut self, r: &ReleaseRequest) -> Result<DcExtentList, ApiError> {
+        let selected = |x: &Rec| {
+            x.extent.region == r.region
                 && match r.removal_policy {
                     RemovalPolicy::TagBased => {
-                        x.tag == r.tag
+                        x.tag() == r.tag
                             && (r.extents.is_empty()
-                                || r.extents
-                                    .iter()
-                                    .any(|e| (e.offset, e.len) == (x.offset, x.len)))
+                                || r.extents.iter().any(|e| (e.offset, e.len) == x.at()))
                     }
-                    RemovalPolicy::Prescriptive => r
-                        .extents
-                        .iter()
-                        .any(|e| (e.offset, e.len) == (x.offset, x.len)),
+                    RemovalPolicy::Prescriptive => {
+                        r.extents.iter().any(|e| (e.offset, e.len) == x.at())
+                    }
                 }
         };
         let mut out = Vec::new();
         for x in self.extents.iter_mut().filter(|x| selected(x)) {
-            x.state = if r.forced_removal {
-                ExtentState::Released
+            x.state = if r.forced {
+                ExtentStatus::Released
             } else {
-                ExtentState::ReleasePending
+                ExtentStatus::ReleasePending
             };
-            out.push(DcExtent {
-                region: x.region,
-                offset: x.offset,
-                len: x.len,
-                dpa: x.dpa,
-                tag: x.tag,
-                state: x.state,
-            });
+            out.push(x.change());
         }
         if out.is_empty() {
             return Err(ApiError::BadRequest("no such extent to release".into()));
@@ -308,7 +342,7 @@ impl State {
     fn settle(&mut self) {
         let (gone, kept) = std::mem::take(&mut self.extents)
             .into_iter()
-            .partition(|x| x.state == ExtentState::Released);
+            .partition(|x| x.state == ExtentStatus::Released);
         self.extents = kept;
         for x in gone {
             self.unbind(&x);
@@ -316,40 +350,34 @@ impl State {
         }
     }
 
-    fn unbind(&mut self, x: &ExtentInfo) {
+    fn unbind(&mut self, x: &Rec) {
         for b in self.backends.values_mut() {
             if b.bound_to
                 .as_ref()
-                .is_some_and(|t| t.extent.offset == x.offset)
+                .is_some_and(|t| t.extent.offset == x.extent.region_offset)
             {
                 b.bound_to = None;
             }
         }
     }
 
-    fn status(&mut self, q: DcReleaseStatusQuery) -> ReleaseStatus {
-        let matches = |x: &ExtentInfo| {
-            x.region == q.region
+    fn status(&mut self, q: DcReleaseStatusQuery) -> ExtentStatus {
+        let matches = |x: &Rec| {
+            x.extent.region == q.region
                 && match q.selector {
-                    ReleaseSelector::Tag(t) => x.tag == Some(t),
-                    ReleaseSelector::Extent(e) => (x.offset, x.len) == (e.offset, e.len),
+                    ReleaseSelector::Tag(t) => x.tag() == Some(t),
+                    ReleaseSelector::Extent(e) => x.at() == (e.offset, e.len),
                 }
         };
         let answer = match self.extents.iter().find(|x| matches(x)) {
-            Some(x) => match x.state {
-                ExtentState::Pending => ReleaseStatus::Pending,
-                ExtentState::Accepted => ReleaseStatus::Accepted,
-                ExtentState::ReleasePending => ReleaseStatus::ReleasePending,
-                ExtentState::Released => ReleaseStatus::Released,
-                ExtentState::Withdrawn => ReleaseStatus::Withdrawn,
-            },
-            None if self.released.iter().any(matches) => ReleaseStatus::Released,
-            None => ReleaseStatus::NotFound,
+            Some(x) => x.state,
+            None if self.released.iter().any(matches) => ExtentStatus::Released,
+            None => ExtentStatus::NotFound,
         };
         // The mock guest gives capacity back once someone asks.
         for x in &mut self.extents {
-            if x.state == ExtentState::ReleasePending {
-                x.state = ExtentState::Released;
+            if x.state == ExtentStatus::ReleasePending {
+                x.state = ExtentStatus::Released;
             }
         }
         self.settle();

@@ -91,14 +91,14 @@ fn documented_routes_are_the_served_routes() {
 
 /// One valid request per endpoint, in an order the mock VMM can serve.
 fn valid_requests() -> Vec<ApiRequest> {
-    let extent = ExtentSpec {
+    let extent = RequestedExtent {
         offset: 0,
         len: 256 << 20,
     };
     let device = DEVICE.to_string();
     vec![
         ApiRequest::VmInfo,
-        ApiRequest::BackendAdd(MemoryBackendConfig {
+        ApiRequest::BackendAdd(BackendConfig {
             id: "mem0".into(),
             kind: BackendKind::Memfd,
             path: None,
@@ -110,12 +110,13 @@ fn valid_requests() -> Vec<ApiRequest> {
         ApiRequest::DeviceList,
         ApiRequest::DcAdd {
             device: device.clone(),
-            request: DcAddRequest {
+            request: AddRequest {
                 host_id: 0,
                 selection_policy: SelectionPolicy::Prescriptive,
                 region: 0,
                 tag: Some(tag()),
                 extents: vec![extent],
+                backend: None,
             },
         },
         ApiRequest::BackendList,
@@ -131,10 +132,10 @@ fn valid_requests() -> Vec<ApiRequest> {
         },
         ApiRequest::DcRelease {
             device: device.clone(),
-            request: DcReleaseRequest {
+            request: ReleaseRequest {
                 host_id: 0,
                 removal_policy: RemovalPolicy::Prescriptive,
-                forced_removal: false,
+                forced: false,
                 sanitize_on_release: true,
                 tag: None,
                 region: 0,
@@ -322,12 +323,13 @@ fn documented_states_are_the_sent_states() {
             .collect()
     };
     let schemas = &doc["components"]["schemas"];
-    let states: Vec<String> = ExtentState::ALL.iter().map(|s| s.as_str().into()).collect();
-    assert_eq!(listed(&schemas["ExtentState"]), states);
-    let statuses: Vec<String> = ReleaseStatus::ALL
-        .iter()
-        .map(|s| s.as_str().into())
-        .collect();
+    let sent = |all: &[ExtentStatus]| -> Vec<String> {
+        all.iter()
+            .map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().into())
+            .collect()
+    };
+    assert_eq!(listed(&schemas["ExtentState"]), sent(&EXTENT_STATES));
+    let statuses = sent(&RELEASE_STATUSES);
     assert_eq!(
         listed(&schemas["DcReleaseStatus"]["properties"]["status"]),
         statuses

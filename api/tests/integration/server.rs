@@ -20,13 +20,14 @@ pub fn raw(path: &std::path::Path, bytes: &[u8]) -> String {
     out
 }
 
-fn add_request(offset: u64, len: u64) -> DcAddRequest {
-    DcAddRequest {
+fn add_request(offset: u64, len: u64) -> AddRequest {
+    AddRequest {
         host_id: 0,
         selection_policy: SelectionPolicy::Prescriptive,
         region: 0,
         tag: Some(tag()),
-        extents: vec![ExtentSpec { offset, len }],
+        extents: vec![RequestedExtent { offset, len }],
+        backend: None,
     }
 }
 
@@ -41,7 +42,7 @@ fn round_trip_every_endpoint() {
     );
 
     let created = c
-        .backend_add(MemoryBackendConfig {
+        .backend_add(BackendConfig {
             id: "mem0".into(),
             kind: BackendKind::Memfd,
             path: None,
@@ -51,7 +52,7 @@ fn round_trip_every_endpoint() {
             tag: Some(tag()),
         })
         .unwrap();
-    assert_eq!(created.id, "mem0");
+    assert_eq!(created.config.id, "mem0");
     assert_eq!(c.backends().unwrap(), vec![created.clone()]);
 
     let devices = c.devices().unwrap();
@@ -59,8 +60,8 @@ fn round_trip_every_endpoint() {
     assert_eq!(devices[0].dc_regions.len(), 2);
 
     let added = c.dc_add(DEVICE, add_request(0, 256 << 20)).unwrap();
-    assert_eq!(added.extents[0].state, ExtentState::Pending);
-    assert_eq!(added.extents[0].dpa, 0x1000_0000);
+    assert_eq!(added.extents[0].state, ExtentStatus::Pending);
+    assert_eq!(added.extents[0].extent.dpa, 0x1000_0000);
     let list = c.dc_extents(DEVICE).unwrap();
     assert_eq!(list.len(), 1);
     assert!(list[0].mapped && list[0].hpa.is_some());
@@ -79,10 +80,10 @@ fn round_trip_every_endpoint() {
     let released = c
         .dc_release(
             DEVICE,
-            DcReleaseRequest {
+            ReleaseRequest {
                 host_id: 0,
                 removal_policy: RemovalPolicy::TagBased,
-                forced_removal: false,
+                forced: false,
                 sanitize_on_release: false,
                 tag: Some(tag()),
                 region: 0,
@@ -90,19 +91,19 @@ fn round_trip_every_endpoint() {
             },
         )
         .unwrap();
-    assert_eq!(released.extents[0].state, ExtentState::ReleasePending);
+    assert_eq!(released.extents[0].state, ExtentStatus::ReleasePending);
     let status = c.dc_release_status_by_tag(DEVICE, 0, tag()).unwrap();
-    assert_eq!(status, ReleaseStatus::ReleasePending);
+    assert_eq!(status, ExtentStatus::ReleasePending);
     let by_extent = DcReleaseStatusQuery {
         region: 0,
-        selector: ReleaseSelector::Extent(ExtentSpec {
+        selector: ReleaseSelector::Extent(RequestedExtent {
             offset: 0,
             len: 256 << 20,
         }),
     };
     assert_eq!(
         c.dc_release_status(DEVICE, by_extent).unwrap(),
-        ReleaseStatus::Released
+        ExtentStatus::Released
     );
     assert!(c.dc_extents(DEVICE).unwrap().is_empty());
     c.backend_remove("mem0").unwrap();

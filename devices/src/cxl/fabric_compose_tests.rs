@@ -155,6 +155,7 @@ fn private_backends_stay_trapped() {
         HostMemory::new(BackendConfig {
             id: "priv".into(),
             kind: BackendKind::Memfd,
+            path: None,
             size: MIB,
             share: false,
             prealloc: false,

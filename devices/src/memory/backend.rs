@@ -9,151 +9,96 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
-use thiserror::Error;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use super::error::BackendError;
+pub use super::file::MAX_SIZE;
 use super::file::{
     free_huge_pages, hugetlbfs_page_size, last_os_error, memfd, open_file, os_err, reserve,
     tempfile_in, FileId, Undo,
 };
 use super::ranges::{self, Listed};
 
-/// Where the memory comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the memory comes from (QMP `memory-backend-memfd`,
+/// `memory-backend-file`; the API's and `--memory-backend`'s `kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
-    /// An anonymous memfd (the default).
+    /// An anonymous memfd (the default); no path.
     Memfd,
-    /// A regular file: created if missing, an empty one sized, a longer one
-    /// used for its first `size` bytes; a shorter non-empty one is refused.
-    File(PathBuf),
-    /// A hugetlbfs mount point: an unlinked file is created in it.
-    Hugetlbfs(PathBuf),
+    /// A regular file at `path`: created if missing, an empty one sized, a
+    /// longer one used for its first `size` bytes; a shorter non-empty one
+    /// is refused.
+    File,
+    /// An unlinked file created in the hugetlbfs mount directory `path`.
+    Hugetlbfs,
 }
 
-/// How to create a backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl BackendKind {
+    /// The kind as the API and the command line spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Memfd => "memfd",
+            BackendKind::File => "file",
+            BackendKind::Hugetlbfs => "hugetlbfs",
+        }
+    }
+}
+
+/// How to create a backend: the command line's `--memory-backend` and the
+/// API's `POST /memory-backends` body (QMP `object-add` field names).
+/// Request documents refuse unknown fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct BackendConfig {
     /// Operator-chosen identifier (unique per VM).
     pub id: String,
     /// memfd, file or hugetlbfs.
     pub kind: BackendKind,
+    /// The file (`file`) or the hugetlbfs mount directory (`hugetlbfs`);
+    /// none for a memfd (the API takes absolute paths only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
     /// Size in bytes (a multiple of the page size).
     pub size: u64,
     /// MAP_SHARED (writes reach the file) rather than MAP_PRIVATE.
+    #[serde(default = "default_share")]
     pub share: bool,
     /// Fault every page in at creation.
+    #[serde(default)]
     pub prealloc: bool,
     /// Application-specific tag (used to find the backend for DC extents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Uuid>,
 }
 
-/// Errors creating or using a backend.
-#[derive(Debug, Error)]
-pub enum BackendError {
-    /// A bad size.
-    #[error("backend '{id}': size {size:#x} must be a non-zero multiple of {align:#x}")]
-    BadSize {
-        /// Backend id.
-        id: String,
-        /// The size given.
-        size: u64,
-        /// Required alignment.
-        align: u64,
-    },
-    /// Larger than anything could map.
-    #[error("backend '{id}': size {size:#x} is larger than the CXL window area ({max:#x})")]
-    TooLarge {
-        /// Backend id.
-        id: String,
-        /// The size given.
-        size: u64,
-        /// The largest size.
-        max: u64,
-    },
-    /// Preallocation asks for more memory than the host has available.
-    #[error("backend '{id}': preallocating {size:#x} bytes needs more than the host's available memory ({available:#x} bytes)")]
-    NoMemory {
-        /// Backend id.
-        id: String,
-        /// The size given.
-        size: u64,
-        /// MemAvailable.
-        available: u64,
-    },
-    /// The file system cannot hold the file.
-    #[error("backend '{id}': cannot reserve {size} bytes for {}: the file system has {} bytes free", path.display(), free.map_or("unknown".to_string(), |f| f.to_string()))]
-    NoSpace {
-        /// Backend id.
-        id: String,
-        /// The file.
-        path: PathBuf,
-        /// The size asked for.
-        size: u64,
-        /// Bytes free on its file system, if known.
-        free: Option<u64>,
-    },
-    /// An existing, non-empty file shorter than the backend.
-    #[error("backend '{id}': {} is {len} bytes, smaller than the backend's {size} (use a new or empty file, or one at least that large)", path.display())]
-    FileTooSmall {
-        /// Backend id.
-        id: String,
-        /// The file.
-        path: PathBuf,
-        /// Its length.
-        len: u64,
-        /// The size asked for.
-        size: u64,
-    },
-    /// The path names something that is not a regular file.
-    #[error("backend '{id}': {} is not a regular file", path.display())]
-    NotAFile {
-        /// Backend id.
-        id: String,
-        /// The path.
-        path: PathBuf,
-    },
-    /// Not enough free huge pages.
-    #[error("backend '{id}': needs {needed} free huge pages of {page_size} bytes, the host has {available} (see /sys/kernel/mm/hugepages)")]
-    NoHugePages {
-        /// Backend id.
-        id: String,
-        /// Huge page size.
-        page_size: u64,
-        /// Pages needed.
-        needed: u64,
-        /// Pages free and unreserved.
-        available: u64,
-    },
-    /// A system call failed.
-    #[error("backend '{id}': {what}: {err}")]
-    Os {
-        /// Backend id.
-        id: String,
-        /// What was being done.
-        what: String,
-        /// The OS error.
-        err: std::io::Error,
-    },
-    /// An access outside the backend.
-    #[error("backend '{id}': access {offset:#x}+{len:#x} outside {size:#x} bytes")]
-    OutOfRange {
-        /// Backend id.
-        id: String,
-        /// Offset.
-        offset: u64,
-        /// Length.
-        len: u64,
-        /// Backend size.
-        size: u64,
-    },
+fn default_share() -> bool {
+    true
 }
 
-/// The largest backend: the whole CXL window area, beyond which no part of
-/// it could ever be mapped into a guest.
-pub const MAX_SIZE: u64 = arch::layout::CXL_FMW_SIZE;
+impl BackendConfig {
+    /// Checks that the kind and the path go together: a memfd takes none,
+    /// a file or hugetlbfs backend needs one.
+    pub fn check_path(&self) -> Result<(), String> {
+        match (self.kind, &self.path) {
+            (BackendKind::Memfd, Some(_)) => Err("a memfd backend takes no path".into()),
+            (BackendKind::File | BackendKind::Hugetlbfs, None) => {
+                Err(format!("a {} backend needs a path", self.kind.as_str()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The file or mount directory (empty for a memfd; [`Self::check_path`]
+    /// passed before anything uses it).
+    fn file_path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+}
 
 /// MemAvailable from /proc/meminfo, in bytes.
 pub(super) fn mem_available() -> Option<u64> {
@@ -188,6 +133,16 @@ unsafe impl Send for HostMemory {}
 // SAFETY: see above.
 unsafe impl Sync for HostMemory {}
 
+/// A backend is a resource: two handles are equal when they are the same
+/// backend (requests naming a backend compare by identity).
+impl PartialEq for HostMemory {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for HostMemory {}
+
 impl HostMemory {
     /// Creates and maps a backend. Everything that can be checked is
     /// checked before the host is touched; a file this call created is
@@ -195,10 +150,19 @@ impl HostMemory {
     /// fails.
     pub fn new(config: BackendConfig) -> Result<Self, BackendError> {
         let id = config.id.clone();
-        let page_size = match &config.kind {
-            BackendKind::Hugetlbfs(dir) => hugetlbfs_page_size(dir)
-                .map_err(os_err(&id, format!("statfs {}", dir.display())))?,
-            BackendKind::Memfd | BackendKind::File(_) => 4096,
+        config
+            .check_path()
+            .map_err(|reason| BackendError::BadPath {
+                id: id.clone(),
+                reason,
+            })?;
+        let page_size = match config.kind {
+            BackendKind::Hugetlbfs => {
+                let dir = config.file_path();
+                hugetlbfs_page_size(dir)
+                    .map_err(os_err(&id, format!("statfs {}", dir.display())))?
+            }
+            BackendKind::Memfd | BackendKind::File => 4096,
         };
         if config.size == 0 || !config.size.is_multiple_of(page_size) {
             return Err(BackendError::BadSize {
@@ -217,7 +181,7 @@ impl HostMemory {
         // Populating anonymous memory (a memfd, or a private mapping's
         // copies) that the host does not have would wake the OOM killer.
         let anonymous = matches!(config.kind, BackendKind::Memfd) || !config.share;
-        if config.prealloc && anonymous && !matches!(config.kind, BackendKind::Hugetlbfs(_)) {
+        if config.prealloc && anonymous && config.kind != BackendKind::Hugetlbfs {
             if let Some(available) = mem_available() {
                 if config.size > available {
                     return Err(BackendError::NoMemory {
@@ -228,13 +192,14 @@ impl HostMemory {
                 }
             }
         }
-        if matches!(config.kind, BackendKind::Hugetlbfs(_)) {
+        if config.kind == BackendKind::Hugetlbfs {
             check_huge_pages(&id, config.size, page_size)?;
         }
-        let (file, undo) = match &config.kind {
+        let (file, undo) = match config.kind {
             BackendKind::Memfd => (memfd(&id)?, Undo::Nothing),
-            BackendKind::File(path) => open_file(&id, path)?,
-            BackendKind::Hugetlbfs(dir) => {
+            BackendKind::File => open_file(&id, config.file_path())?,
+            BackendKind::Hugetlbfs => {
+                let dir = config.file_path();
                 let f = tempfile_in(dir)
                     .map_err(os_err(&id, format!("create file in {}", dir.display())))?;
                 (f, Undo::Nothing)
@@ -246,10 +211,9 @@ impl HostMemory {
         let (allocated, ptr) = mapped;
         // A shared hugetlbfs mapping holds a reservation of its pages that
         // a punched hole gives up: sanitizing must take them again too.
-        let reserved =
-            allocated || (config.share && matches!(config.kind, BackendKind::Hugetlbfs(_)));
+        let reserved = allocated || (config.share && config.kind == BackendKind::Hugetlbfs);
         let file_id = match config.kind {
-            BackendKind::File(_) => file.metadata().ok().map(|m| FileId::of(&m)),
+            BackendKind::File => file.metadata().ok().map(|m| FileId::of(&m)),
             _ => None,
         };
         let created = match undo {
@@ -277,12 +241,13 @@ impl HostMemory {
     ) -> Result<bool, BackendError> {
         let id = &config.id;
         let cur = file.metadata().map_err(os_err(id, "stat"))?.len();
-        match &config.kind {
-            BackendKind::File(path) => {
+        match config.kind {
+            BackendKind::File => {
+                let path = config.file_path();
                 if cur != 0 && cur < config.size {
                     return Err(BackendError::FileTooSmall {
                         id: id.clone(),
-                        path: path.clone(),
+                        path: path.to_path_buf(),
                         len: cur,
                         size: config.size,
                     });
@@ -294,7 +259,7 @@ impl HostMemory {
                     return Ok(true);
                 }
             }
-            BackendKind::Hugetlbfs(_) if config.share && config.prealloc => {
+            BackendKind::Hugetlbfs if config.share && config.prealloc => {
                 // Allocates the huge pages now; the mount's pool or size
                 // limit refuses here rather than at a guest store.
                 return match reserve(id, &PathBuf::new(), file, 0, config.size) {
@@ -323,7 +288,7 @@ impl HostMemory {
         page_size: u64,
     ) -> Result<NonNull<u8>, BackendError> {
         let id = &config.id;
-        let hugetlb = matches!(config.kind, BackendKind::Hugetlbfs(_));
+        let hugetlb = config.kind == BackendKind::Hugetlbfs;
         let mut flags = if config.share {
             libc::MAP_SHARED
         } else {
@@ -511,11 +476,8 @@ impl HostMemory {
             return Ok(false);
         }
         if self.reserved {
-            let path = match &self.config.kind {
-                BackendKind::File(p) | BackendKind::Hugetlbfs(p) => p.clone(),
-                BackendKind::Memfd => PathBuf::new(),
-            };
-            reserve(&self.config.id, &path, &self.file, offset, len)?;
+            let path = self.config.file_path();
+            reserve(&self.config.id, path, &self.file, offset, len)?;
         }
         Ok(true)
     }
@@ -533,7 +495,7 @@ impl HostMemory {
         let addr = unsafe { self.ptr.as_ptr().add(offset as usize) }.cast::<libc::c_void>();
         let size = len as usize;
         match self.config.kind {
-            BackendKind::File(_) | BackendKind::Memfd => {
+            BackendKind::File | BackendKind::Memfd => {
                 // SAFETY: replaces part of our own mapping, at the same
                 // address and length, with fresh anonymous memory; nothing
                 // in the VMM holds a reference into it across this call.
@@ -582,7 +544,7 @@ impl HostMemory {
             }
             // SAFETY: our own mapping; dropping private huge pages makes
             // the range read the (never written) file again: zeros.
-            BackendKind::Hugetlbfs(_) => unsafe {
+            BackendKind::Hugetlbfs => unsafe {
                 libc::madvise(addr, size, libc::MADV_DONTNEED) == 0
             },
         }

@@ -236,6 +236,7 @@ mod tests {
             HostMemory::new(BackendConfig {
                 id: "c".into(),
                 kind: BackendKind::Memfd,
+                path: None,
                 size,
                 share,
                 prealloc: false,

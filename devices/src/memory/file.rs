@@ -8,7 +8,11 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::backend::BackendError;
+use super::error::BackendError;
+
+/// The largest backend: the whole CXL window area, beyond which no part of
+/// it could ever be mapped into a guest.
+pub const MAX_SIZE: u64 = arch::layout::CXL_FMW_SIZE;
 
 /// A file's identity: device and inode (symlinks resolved).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -133,7 +137,7 @@ pub(super) fn reserve(
     let too_large = || BackendError::TooLarge {
         id: id.to_string(),
         size,
-        max: super::backend::MAX_SIZE,
+        max: MAX_SIZE,
     };
     let len = libc::off_t::try_from(size).map_err(|_| too_large())?;
     let start = libc::off_t::try_from(offset).map_err(|_| too_large())?;

@@ -2,11 +2,13 @@
 
 pub mod backend;
 pub mod composed;
+pub mod error;
 pub mod file;
 pub mod ranges;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{BackendConfig, BackendError, BackendKind, HostMemory};
+pub use backend::{BackendConfig, BackendKind, HostMemory};
 pub use composed::{ComposedMapping, ComposedPiece};
+pub use error::BackendError;
 pub use file::FileId;

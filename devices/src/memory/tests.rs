@@ -6,10 +6,24 @@ use super::file::{open_file, FileId};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-fn cfg(kind: BackendKind, size: u64, share: bool) -> BackendConfig {
+/// A backend's kind with its path.
+type Source = (BackendKind, Option<PathBuf>);
+
+const MEMFD: Source = (BackendKind::Memfd, None);
+
+fn at_file(path: impl Into<PathBuf>) -> Source {
+    (BackendKind::File, Some(path.into()))
+}
+
+fn at_hugetlbfs(dir: impl Into<PathBuf>) -> Source {
+    (BackendKind::Hugetlbfs, Some(dir.into()))
+}
+
+fn cfg((kind, path): Source, size: u64, share: bool) -> BackendConfig {
     BackendConfig {
         id: "t".into(),
         kind,
+        path,
         size,
         share,
         prealloc: false,
@@ -19,7 +33,7 @@ fn cfg(kind: BackendKind, size: u64, share: bool) -> BackendConfig {
 
 #[test]
 fn memfd_read_write_zero() {
-    let m = HostMemory::new(cfg(BackendKind::Memfd, 1 << 20, true)).unwrap();
+    let m = HostMemory::new(cfg(MEMFD, 1 << 20, true)).unwrap();
     m.write(4096, b"hello").unwrap();
     let mut b = [0u8; 5];
     m.read(4096, &mut b).unwrap();
@@ -42,7 +56,7 @@ fn shared_file_sees_writes() {
     let dir = std::env::temp_dir().join(format!("cxlvmm-backend-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("mem");
-    let m = HostMemory::new(cfg(BackendKind::File(path.clone()), 64 << 10, true)).unwrap();
+    let m = HostMemory::new(cfg(at_file(path.clone()), 64 << 10, true)).unwrap();
     m.write(0x1234, &[0xab, 0xcd]).unwrap();
     m.sync().unwrap();
     let bytes = std::fs::read(&path).unwrap();
@@ -50,7 +64,7 @@ fn shared_file_sees_writes() {
     assert_eq!(&bytes[0x1234..0x1236], &[0xab, 0xcd]);
     drop(m);
     // A private mapping leaves the file alone.
-    let p = HostMemory::new(cfg(BackendKind::File(path.clone()), 64 << 10, false)).unwrap();
+    let p = HostMemory::new(cfg(at_file(path.clone()), 64 << 10, false)).unwrap();
     p.write(0, &[1]).unwrap();
     drop(p);
     assert_eq!(std::fs::read(&path).unwrap()[0], 0);
@@ -66,12 +80,7 @@ fn hugetlbfs_backend() {
         eprintln!("CXLVMM_HUGETLBFS not set: hugetlbfs backend not exercised");
         return;
     };
-    let m = HostMemory::new(cfg(
-        BackendKind::Hugetlbfs(dir.clone().into()),
-        4 << 20,
-        true,
-    ))
-    .unwrap();
+    let m = HostMemory::new(cfg(at_hugetlbfs(dir.clone()), 4 << 20, true)).unwrap();
     assert_eq!(m.page_size(), 2 << 20);
     m.write((2 << 20) + 5, b"huge").unwrap();
     let mut b = [0u8; 4];
@@ -82,7 +91,7 @@ fn hugetlbfs_backend() {
     assert_eq!(b, [0; 4]);
     // Sizes must be whole huge pages.
     assert!(matches!(
-        HostMemory::new(cfg(BackendKind::Hugetlbfs(dir.into()), 3 << 20, true)),
+        HostMemory::new(cfg(at_hugetlbfs(dir), 3 << 20, true)),
         Err(BackendError::BadSize { align, .. }) if align == 2 << 20
     ));
 }
@@ -93,8 +102,8 @@ fn refused_file_backends_leave_the_file_system_as_it_was() {
     std::fs::create_dir_all(&dir).unwrap();
     let new = dir.join("new");
     // Refused before the host is touched: nothing is created.
-    assert!(HostMemory::new(cfg(BackendKind::File(new.clone()), 1000, true)).is_err());
-    let too_big = cfg(BackendKind::File(new.clone()), MAX_SIZE + 4096, true);
+    assert!(HostMemory::new(cfg(at_file(new.clone()), 1000, true)).is_err());
+    let too_big = cfg(at_file(new.clone()), MAX_SIZE + 4096, true);
     assert!(matches!(
         HostMemory::new(too_big),
         Err(BackendError::TooLarge { .. })
@@ -124,7 +133,7 @@ fn preallocating_more_than_the_host_has_is_refused() {
     if size > MAX_SIZE {
         return;
     }
-    let mut c = cfg(BackendKind::Memfd, size, true);
+    let mut c = cfg(MEMFD, size, true);
     c.prealloc = true;
     let err = HostMemory::new(c).unwrap_err();
     assert!(matches!(err, BackendError::NoMemory { .. }), "{err}");
@@ -134,15 +143,14 @@ fn preallocating_more_than_the_host_has_is_refused() {
 #[test]
 fn bad_size_and_bad_hugetlbfs() {
     assert!(matches!(
-        HostMemory::new(cfg(BackendKind::Memfd, 100, true)),
+        HostMemory::new(cfg(MEMFD, 100, true)),
         Err(BackendError::BadSize { .. })
     ));
     assert!(matches!(
-        HostMemory::new(cfg(BackendKind::Memfd, 0, true)),
+        HostMemory::new(cfg(MEMFD, 0, true)),
         Err(BackendError::BadSize { .. })
     ));
-    let err =
-        HostMemory::new(cfg(BackendKind::Hugetlbfs("/tmp".into()), 2 << 20, true)).unwrap_err();
+    let err = HostMemory::new(cfg(at_hugetlbfs("/tmp"), 2 << 20, true)).unwrap_err();
     assert!(err.to_string().contains("not a hugetlbfs mount"), "{err}");
 }
 
@@ -198,7 +206,7 @@ impl Drop for Tmpfs {
 }
 
 fn file(path: &Path, size: u64, share: bool, prealloc: bool) -> Result<HostMemory, BackendError> {
-    let mut c = cfg(BackendKind::File(path.to_path_buf()), size, share);
+    let mut c = cfg(at_file(path.to_path_buf()), size, share);
     c.prealloc = prealloc;
     HostMemory::new(c)
 }
@@ -330,7 +338,7 @@ fn resident(m: &HostMemory) -> usize {
 fn sanitizing_a_private_backend_drops_its_pages() {
     let size = 32u64 << 20;
     // Untouched: sanitizing costs nothing (it used to write every page).
-    let m = HostMemory::new(cfg(BackendKind::Memfd, size, false)).unwrap();
+    let m = HostMemory::new(cfg(MEMFD, size, false)).unwrap();
     m.zero().unwrap();
     assert_eq!(resident(&m), 0);
     // Touched everywhere: afterwards it reads zeros and holds nothing.
@@ -402,7 +410,7 @@ fn hugetlbfs_needs_free_huge_pages() {
     // One page more than the pool has free, with or without prealloc.
     let size = (free + 1) * (2 << 20);
     for (share, prealloc) in [(true, false), (true, true), (false, false)] {
-        let mut c = cfg(BackendKind::Hugetlbfs(fs.0.clone()), size, share);
+        let mut c = cfg(at_hugetlbfs(fs.0.clone()), size, share);
         c.prealloc = prealloc;
         let err = HostMemory::new(c).unwrap_err();
         assert!(
@@ -416,7 +424,7 @@ fn hugetlbfs_needs_free_huge_pages() {
 
 #[test]
 fn sanitizing_part_of_a_private_backend_drops_only_that_part() {
-    let m = HostMemory::new(cfg(BackendKind::Memfd, 4 << 20, false)).unwrap();
+    let m = HostMemory::new(cfg(MEMFD, 4 << 20, false)).unwrap();
     for off in (0..4u64 << 20).step_by(4096) {
         m.write(off, &[0x77]).unwrap();
     }
@@ -440,4 +448,16 @@ fn sanitizing_part_of_a_private_backend_drops_only_that_part() {
     let mut c = [0u8; 12];
     m.read(8, &mut c).unwrap();
     assert_eq!(c, [0x77, 0x77, 0, 0, 0, 0, 0, 0x77, 0x77, 0x77, 0x77, 0x77]);
+}
+
+#[test]
+fn kind_and_path_must_go_together() {
+    for (kind, path) in [
+        (BackendKind::File, None),
+        (BackendKind::Hugetlbfs, None),
+        (BackendKind::Memfd, Some(PathBuf::from("/tmp/x"))),
+    ] {
+        let err = HostMemory::new(cfg((kind, path), 4096, true)).unwrap_err();
+        assert!(matches!(err, BackendError::BadPath { .. }), "{err}");
+    }
 }

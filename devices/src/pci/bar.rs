@@ -6,7 +6,7 @@
 //! [`super::ConfigSpace::add_bar`] installs those masks; [`BarInfo`] decodes
 //! what the guest programmed.
 
-use super::config::ConfigError;
+use super::config_error::ConfigError;
 
 /// Memory BAR bit 0: 0 = memory space, 1 = I/O space.
 pub const BAR_IO_SPACE: u32 = 1 << 0;

@@ -6,9 +6,8 @@
 //! which apply the per-bit write and RW1C masks; the device model sets values
 //! and masks through [`ConfigSpace::regs_mut`].
 
-use thiserror::Error;
-
 use super::bar::{bar_offset, BarInfo, PciBar, NUM_BARS_TYPE0, NUM_BARS_TYPE1};
+pub use super::config_error::ConfigError;
 use super::regblock::RegisterBlock;
 
 /// Size of a PCIe function's configuration space.
@@ -120,29 +119,6 @@ pub const BRIDGE_CONTROL_RW_BITS: u16 = 0x5f;
 pub const CAPABILITY_START: u16 = 0x40;
 /// Extended capabilities live in 0x100..0x1000 (PCIe 6.0 7.6).
 pub const EXT_CAPABILITY_START: u16 = 0x100;
-
-/// Errors building a configuration space.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// BAR index not in the header, or a 64-bit BAR's upper half would not fit.
-    #[error("invalid BAR index {0}")]
-    BarIndex(u8),
-    /// The BAR register (or the upper half of a 64-bit BAR) is already used.
-    #[error("BAR {0} already in use")]
-    BarInUse(u8),
-    /// Size not a power of two or outside what the BAR kind allows.
-    #[error("invalid BAR size {0:#x}")]
-    BarSize(u64),
-    /// No room left for the capability.
-    #[error("no room for a {0}-byte capability")]
-    NoSpace(usize),
-    /// Capability shorter than its header, or too long for its length field.
-    #[error("invalid capability length {0}")]
-    CapabilityLength(usize),
-    /// Something refers to a BAR or a region it does not have.
-    #[error("invalid region: {0}")]
-    InvalidRegion(&'static str),
-}
 
 /// The two header layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

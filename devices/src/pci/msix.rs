@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use super::config::ConfigError;
+use super::config_error::ConfigError;
 use super::regblock::RegisterBlock;
 use crate::interrupt::{MsiGroup, MsiMessage};
 

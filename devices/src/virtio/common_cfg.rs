@@ -5,8 +5,8 @@
 //! works; a write lands in that image and each field it touched is applied
 //! (64-bit queue addresses may be written as two dwords, 4.1.3.1).
 
+use super::ids::VIRTIO_MSI_NO_VECTOR;
 use super::status::{Negotiation, Transition, STATUS_DRIVER_OK};
-use super::VIRTIO_MSI_NO_VECTOR;
 
 /// device_feature_select (le32, RW).
 pub const DEVICE_FEATURE_SELECT: usize = 0x00;

@@ -26,6 +26,7 @@
 pub mod block;
 pub mod common_cfg;
 pub mod device;
+pub mod ids;
 pub mod net;
 pub mod pci_caps;
 pub mod queue;
@@ -37,11 +38,5 @@ pub mod worker;
 mod transport_tests;
 
 pub use device::{EventSource, QueueOutcome, VirtioDevice};
+pub use ids::{VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_DEVICE_ID_BASE, VIRTIO_PCI_VENDOR_ID};
 pub use transport::{NotifyEvent, VirtioPciDevice, VirtioPciError};
-
-/// PCI vendor ID of virtio devices (4.1.2).
-pub const VIRTIO_PCI_VENDOR_ID: u16 = 0x1af4;
-/// Modern PCI device IDs are 0x1040 plus the virtio device ID (4.1.2).
-pub const VIRTIO_PCI_DEVICE_ID_BASE: u16 = 0x1040;
-/// MSI-X "no vector" (4.1.4.3: VIRTIO_MSI_NO_VECTOR).
-pub const VIRTIO_MSI_NO_VECTOR: u16 = 0xffff;

@@ -29,6 +29,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use super::common_cfg::{CommonConfig, COMMON_CFG_SIZE, DEVICE_STATUS};
 use super::device::VirtioDevice;
+use super::ids::{VIRTIO_PCI_DEVICE_ID_BASE, VIRTIO_PCI_VENDOR_ID};
 use super::pci_caps::{
     add_pci_cfg_cap, add_virtio_cap, VirtioRegion, PCI_CFG_BAR, PCI_CFG_DATA, PCI_CFG_LENGTH,
     PCI_CFG_OFFSET, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_CAP_ISR_CFG,
@@ -37,7 +38,6 @@ use super::pci_caps::{
 use super::queue::build_queue;
 use super::status::{Transition, STATUS_DRIVER_OK};
 use super::worker::{self, ActiveQueue, Command, DeviceShared, WorkerHandle};
-use super::{VIRTIO_PCI_DEVICE_ID_BASE, VIRTIO_PCI_VENDOR_ID};
 use crate::interrupt::MsiGroup;
 use crate::pci::config::ConfigError;
 use crate::pci::{

@@ -26,9 +26,9 @@ use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use super::device::{QueueOutcome, VirtioDevice};
+use super::ids::VIRTIO_MSI_NO_VECTOR;
 use super::queue::needs_interrupt;
 use super::status::STATUS_NEEDS_RESET;
-use super::VIRTIO_MSI_NO_VECTOR;
 use crate::pci::PciFunction;
 
 /// ISR status bit 0: a queue was used (4.1.4.5).

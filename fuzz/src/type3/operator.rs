@@ -1,9 +1,10 @@
 //! The operator's side: tagged backends in the VMM's own
 //! [`BackendRegistry`], and Dynamic Capacity add and release requests made
-//! the way the API handler (`vmm/src/api_handler.rs`) makes them: a tag
-//! names the backend it finds in the registry (refused while the backend is
-//! in use; only a label on a device with DC backing memory), and the device
-//! gets the request through `Type3::dc_add` / `dc_release`.
+//! the way the VMM's operator layer (`vmm/src/cxl_ops.rs`) makes them: a
+//! tag names the backend it finds in the registry (`backend_for_tag`:
+//! refused while the backend is in use; only a label on a device with DC
+//! backing memory), and the device gets the request through
+//! `Type3::dc_add` / `dc_release`.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use devices::cxl::type3::Type3;
 use devices::memory::{BackendConfig, BackendKind, HostMemory};
 use uuid::Uuid;
 use vmm::backends::BackendRegistry;
+use vmm::cxl_ops::backend_for_tag;
 
 /// Tags come from a small set, so that requests name backends that exist.
 pub const TAGS: u8 = 6;
@@ -171,6 +173,7 @@ impl Operator {
                     .create(BackendConfig {
                         id: format!("fz{}", self.next_id),
                         kind: BackendKind::Memfd,
+                        path: None,
                         size,
                         share: true,
                         prealloc: false,
@@ -201,14 +204,8 @@ impl Operator {
                 let static_backing = dev.memdev().dcd().has_static_backing();
                 let backend: Option<Arc<HostMemory>> = match t {
                     None => None,
-                    Some(t) => match self.registry.by_tag(t) {
-                        Some(b) if BackendRegistry::in_use(&b, 1) => {
-                            return Err(Refused::Api("backend in use".into()))
-                        }
-                        Some(b) => Some(b),
-                        None if static_backing => None,
-                        None => return Err(Refused::Api("no backend has the tag".into())),
-                    },
+                    Some(t) => backend_for_tag(&self.registry, t, static_backing)
+                        .map_err(|e| Refused::Api(format!("{e:?}")))?,
                 };
                 let req = AddRequest {
                     host_id: u16::from(*host_id % 4 == 3),

@@ -63,6 +63,7 @@ pub fn memfd(id: &str, size: u64, tag: Option<uuid::Uuid>) -> Arc<HostMemory> {
         HostMemory::new(BackendConfig {
             id: id.into(),
             kind: BackendKind::Memfd,
+            path: None,
             size,
             share: true,
             prealloc: false,

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use api::{
-    ApiRequest, BackendKind, DcAddRequest, DcReleaseRequest, DcReleaseStatusQuery, ExtentSpec,
-    MemoryBackendConfig, ReleaseSelector, RemovalPolicy, SelectionPolicy,
+    AddRequest, ApiRequest, BackendConfig, BackendKind, DcReleaseStatusQuery, ReleaseRequest,
+    ReleaseSelector, RemovalPolicy, RequestedExtent, SelectionPolicy,
 };
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
@@ -103,7 +103,7 @@ pub struct DcAddArgs {
     pub tag: Option<Uuid>,
     /// Offset in the region and length; K, M, G, T suffixes. Repeatable.
     #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent, required = true)]
-    pub extents: Vec<ExtentSpec>,
+    pub extents: Vec<RequestedExtent>,
 }
 
 #[derive(Args, Debug, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub struct DcReleaseArgs {
     pub tag: Option<Uuid>,
     /// Offset in the region and length; K, M, G, T suffixes. Repeatable.
     #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent)]
-    pub extents: Vec<ExtentSpec>,
+    pub extents: Vec<RequestedExtent>,
     /// Remove without waiting for the host (QMP forced-removal); withdraws
     /// pending offers it names.
     #[arg(long, visible_alias = "forced-removal")]
@@ -151,7 +151,7 @@ pub struct DcWithdrawArgs {
     /// An offered extent, whole: offset in the region and length; K, M, G,
     /// T suffixes. Repeatable.
     #[arg(long = "extent", value_name = "OFFSET:LEN", value_parser = parse_extent)]
-    pub extents: Vec<ExtentSpec>,
+    pub extents: Vec<RequestedExtent>,
 }
 
 #[derive(Args, Debug, PartialEq, Eq)]
@@ -167,7 +167,7 @@ pub struct DcStatusArgs {
     pub tag: Option<Uuid>,
     /// The released extent.
     #[arg(long, value_name = "OFFSET:LEN", value_parser = parse_extent)]
-    pub extent: Option<ExtentSpec>,
+    pub extent: Option<RequestedExtent>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +197,7 @@ impl Command {
         Ok(match self {
             Command::Info => ApiRequest::VmInfo,
             Command::Shutdown => ApiRequest::VmShutdown,
-            Command::BackendAdd(a) => ApiRequest::BackendAdd(MemoryBackendConfig {
+            Command::BackendAdd(a) => ApiRequest::BackendAdd(BackendConfig {
                 id: a.id.clone(),
                 kind: match a.kind {
                     Kind::Memfd => BackendKind::Memfd,
@@ -215,7 +215,7 @@ impl Command {
             Command::Devices => ApiRequest::DeviceList,
             Command::DcAdd(a) => ApiRequest::DcAdd {
                 device: a.device.clone(),
-                request: DcAddRequest {
+                request: AddRequest {
                     host_id: a.host_id,
                     selection_policy: match a.policy {
                         AddPolicy::Free => SelectionPolicy::Free,
@@ -226,11 +226,12 @@ impl Command {
                     region: a.region,
                     tag: a.tag,
                     extents: a.extents.clone(),
+                    backend: None,
                 },
             },
             Command::DcRelease(a) => ApiRequest::DcRelease {
                 device: a.device.clone(),
-                request: DcReleaseRequest {
+                request: ReleaseRequest {
                     host_id: a.host_id,
                     removal_policy: match a.policy {
                         Some(RemovePolicy::TagBased) => RemovalPolicy::TagBased,
@@ -238,7 +239,7 @@ impl Command {
                         None if a.tag.is_some() && a.extents.is_empty() => RemovalPolicy::TagBased,
                         None => RemovalPolicy::Prescriptive,
                     },
-                    forced_removal: a.forced,
+                    forced: a.forced,
                     sanitize_on_release: a.sanitize,
                     tag: a.tag,
                     region: a.region,
@@ -247,14 +248,14 @@ impl Command {
             },
             Command::DcWithdraw(a) => ApiRequest::DcRelease {
                 device: a.device.clone(),
-                request: DcReleaseRequest {
+                request: ReleaseRequest {
                     host_id: a.host_id,
                     removal_policy: if a.extents.is_empty() {
                         RemovalPolicy::TagBased
                     } else {
                         RemovalPolicy::Prescriptive
                     },
-                    forced_removal: true,
+                    forced: true,
                     sanitize_on_release: false,
                     tag: a.tag,
                     region: a.region,
@@ -303,11 +304,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// `OFFSET:LEN`, both sizes.
-pub fn parse_extent(s: &str) -> Result<ExtentSpec, String> {
+pub fn parse_extent(s: &str) -> Result<RequestedExtent, String> {
     let (offset, len) = s
         .split_once(':')
         .ok_or_else(|| format!("invalid extent '{s}': expected OFFSET:LEN"))?;
-    Ok(ExtentSpec {
+    Ok(RequestedExtent {
         offset: parse_size(offset)?,
         len: parse_size(len)?,
     })

@@ -116,11 +116,11 @@ fn dc_add() {
     assert_eq!(
         request.extents,
         [
-            ExtentSpec {
+            RequestedExtent {
                 offset: 0,
                 len: 256 << 20
             },
-            ExtentSpec {
+            RequestedExtent {
                 offset: 0x1000_0000,
                 len: 0x1000
             }
@@ -185,7 +185,7 @@ fn dc_release_policy_defaults() {
     else {
         panic!()
     };
-    assert!(request.forced_removal && request.sanitize_on_release);
+    assert!(request.forced && request.sanitize_on_release);
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn dc_status_needs_exactly_one_selector() {
     assert_eq!(query.region, 3);
     assert_eq!(
         query.selector,
-        ReleaseSelector::Extent(ExtentSpec {
+        ReleaseSelector::Extent(RequestedExtent {
             offset: 4096,
             len: 4096
         })
@@ -259,7 +259,7 @@ fn dc_withdraw_is_a_forced_release_of_the_offer() {
     };
     assert_eq!(device, "d");
     assert_eq!(request.removal_policy, RemovalPolicy::TagBased);
-    assert!(request.forced_removal && !request.sanitize_on_release);
+    assert!(request.forced && !request.sanitize_on_release);
     assert_eq!(
         (request.region, request.tag),
         (1, Some(TAG.parse().unwrap()))
@@ -270,7 +270,7 @@ fn dc_withdraw_is_a_forced_release_of_the_offer() {
         panic!()
     };
     assert_eq!(request.removal_policy, RemovalPolicy::Prescriptive);
-    assert!(request.forced_removal);
+    assert!(request.forced);
     assert_eq!(
         kind(&["dc-withdraw", "d", "--region", "0"]),
         ErrorKind::MissingRequiredArgument
@@ -288,5 +288,5 @@ fn dc_withdraw_is_a_forced_release_of_the_offer() {
     ]) else {
         panic!()
     };
-    assert!(request.forced_removal && request.sanitize_on_release);
+    assert!(request.forced && request.sanitize_on_release);
 }

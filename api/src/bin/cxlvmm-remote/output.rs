@@ -1,8 +1,8 @@
 //! Human-readable output: aligned tables and `key value` lines.
 
 use api::{
-    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentInfo, MemoryBackendInfo, MemoryPath,
-    VmInfo, VmState,
+    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentChange, ExtentEntry, MemoryBackendInfo,
+    MemoryPath, VmInfo, VmState,
 };
 
 /// The text printed for `response` to `request`.
@@ -45,12 +45,12 @@ fn backends(list: &[MemoryBackendInfo]) -> String {
         .iter()
         .map(|b| {
             vec![
-                b.id.clone(),
-                b.kind.as_str().into(),
-                size(b.size),
-                yes_no(b.share),
-                yes_no(b.prealloc),
-                opt(b.tag),
+                b.config.id.clone(),
+                b.config.kind.as_str().into(),
+                size(b.config.size),
+                yes_no(b.config.share),
+                yes_no(b.config.prealloc),
+                opt(b.config.tag),
                 b.bound_to.as_ref().map_or("-".into(), |t| {
                     format!(
                         "{} region {} {}+{}",
@@ -60,7 +60,8 @@ fn backends(list: &[MemoryBackendInfo]) -> String {
                         size(t.extent.len)
                     )
                 }),
-                b.path
+                b.config
+                    .path
                     .as_ref()
                     .map_or("-".into(), |p| p.display().to_string()),
             ]
@@ -129,37 +130,44 @@ fn devices(list: &[CxlDeviceInfo]) -> String {
     out
 }
 
-fn dc_extents(list: &[DcExtent]) -> String {
+/// An extent's tag, if it has one.
+fn tag(e: &DcExtent) -> String {
+    opt((!e.tag.is_nil()).then_some(e.tag))
+}
+
+fn dc_extents(list: &[ExtentChange]) -> String {
     let rows = list
         .iter()
-        .map(|e| {
+        .map(|c| {
+            let e = &c.extent;
             vec![
                 e.region.to_string(),
-                hex(e.offset),
+                hex(e.region_offset),
                 size(e.len),
                 hex(e.dpa),
-                e.state.as_str().into(),
-                opt(e.tag),
+                c.state.as_str().into(),
+                tag(e),
             ]
         })
         .collect();
     table(&["REGION", "OFFSET", "LEN", "DPA", "STATE", "TAG"], rows)
 }
 
-fn extents(list: &[ExtentInfo]) -> String {
+fn extents(list: &[ExtentEntry]) -> String {
     let rows = list
         .iter()
-        .map(|e| {
+        .map(|x| {
+            let e = &x.info.extent;
             vec![
                 e.region.to_string(),
-                hex(e.offset),
+                hex(e.region_offset),
                 size(e.len),
                 hex(e.dpa),
-                e.hpa.map_or("-".into(), hex),
-                e.state.as_str().into(),
-                yes_no(e.mapped),
-                e.backend.clone().unwrap_or_else(|| "-".into()),
-                opt(e.tag),
+                x.hpa.map_or("-".into(), hex),
+                api::ExtentStatus::from(x.info.state).as_str().into(),
+                yes_no(x.mapped),
+                x.backend.clone().unwrap_or_else(|| "-".into()),
+                tag(e),
             ]
         })
         .collect();

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::memory::HostMemory;
@@ -55,23 +56,29 @@ impl fmt::Display for ExtentRange {
     }
 }
 
-/// A Dynamic Capacity extent as the device model and the operator see it.
-#[derive(Clone, Debug)]
+/// A Dynamic Capacity extent as the device model and the operator see it
+/// (in the API: `region`, `offset`, `len`, `dpa`, `tag` when not nil).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct DcExtent {
-    /// Starting DPA.
-    pub dpa: u64,
-    /// Length in bytes.
-    pub len: u64,
     /// Index of the DC region holding it.
     pub region: u8,
     /// Offset of the extent from the region base.
+    #[serde(rename = "offset")]
     pub region_offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Starting DPA.
+    pub dpa: u64,
     /// Tag (nil for untagged capacity).
+    #[serde(default, skip_serializing_if = "Uuid::is_nil")]
     pub tag: Uuid,
     /// Shared Extent Sequence (0: the device has no sharable regions).
+    #[serde(skip)]
     pub shared_seq: u16,
     /// The tagged host memory backing the extent; `None` when the device's
     /// static DC backing memory holds it.
+    #[serde(skip)]
     pub backend: Option<Arc<HostMemory>>,
 }
 
@@ -156,7 +163,8 @@ pub fn encode_updated_extents(ranges: &[ExtentRange]) -> Vec<u8> {
 }
 
 /// Where a live extent is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ExtentState {
     /// Offered in an Add Capacity chain, not yet answered.
     Pending,
@@ -167,7 +175,8 @@ pub enum ExtentState {
 }
 
 /// What a status query reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ExtentStatus {
     /// Offered, not yet answered.
     Pending,
@@ -217,9 +226,11 @@ impl fmt::Display for ExtentStatus {
 }
 
 /// A live extent and its state (for listings).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ExtentInfo {
     /// The extent.
+    #[serde(flatten)]
     pub extent: DcExtent,
     /// Its state.
     pub state: ExtentState,

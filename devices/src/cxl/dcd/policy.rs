@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extent::{DcExtent, DcdEffect, ExtentRange};
@@ -12,7 +13,8 @@ use crate::memory::HostMemory;
 
 // CXL 3.1 7.6.7.6.5 Initiate Dynamic Capacity Add (Selection Policy)
 /// How the device picks the DPA ranges of an add.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SelectionPolicy {
     /// The total length, in any free blocks (possibly several extents),
     /// lowest addresses first.
@@ -27,7 +29,8 @@ pub enum SelectionPolicy {
 
 // CXL 3.1 7.6.7.6.6 Initiate Dynamic Capacity Release (Removal Policy)
 /// Which extents a release names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RemovalPolicy {
     /// Every accepted extent carrying the tag.
     TagBased,
@@ -36,7 +39,8 @@ pub enum RemovalPolicy {
 }
 
 /// A range relative to a region base, in bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RequestedExtent {
     /// Offset from the region base.
     pub offset: u64,
@@ -51,8 +55,10 @@ impl RequestedExtent {
     }
 }
 
-/// An operator request to offer capacity to the host.
-#[derive(Clone, Debug)]
+/// An operator request to offer capacity to the host (the API's `POST
+/// /devices/{id}/dc/add` body, QMP `cxl-add-dynamic-capacity`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AddRequest {
     /// Host ID (0 on a single-host device).
     pub host_id: u16,
@@ -62,33 +68,47 @@ pub struct AddRequest {
     pub region: u8,
     /// Tag for the extents (a backend's tag takes precedence and must
     /// agree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Uuid>,
     /// Prescriptive: the extents. Free and Contiguous: only the lengths
     /// count (their sum is the capacity to add); may be empty with a
     /// backend (its size is the length).
     pub extents: Vec<RequestedExtent>,
-    /// Tagged host memory that backs the (single) extent.
+    /// Tagged host memory that backs the (single) extent: never part of
+    /// the document; the VMM looks it up by the tag.
+    #[serde(skip)]
     pub backend: Option<Arc<HostMemory>>,
 }
 
-/// An operator request to take capacity back.
-#[derive(Clone, Debug)]
+/// An operator request to take capacity back (the API's `POST
+/// /devices/{id}/dc/release` body, QMP `cxl-release-dynamic-capacity`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// Host ID (0 on a single-host device).
     pub host_id: u16,
     /// Removal policy.
     pub removal_policy: RemovalPolicy,
     /// Forced Removal: take the capacity at once, no host answer.
+    #[serde(
+        rename = "forced-removal",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub forced: bool,
     /// Sanitize on Release for these extents (the region's own flag
     /// applies regardless).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sanitize_on_release: bool,
-    /// Region index.
-    pub region: u8,
     /// Tag-based: the tag. Prescriptive: if given, every named extent must
     /// carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Uuid>,
-    /// Prescriptive: the ranges to release.
+    /// Region index.
+    pub region: u8,
+    /// Prescriptive: the ranges to release (with tag-based, they narrow
+    /// the release).
+    #[serde(default)]
     pub extents: Vec<RequestedExtent>,
 }
 

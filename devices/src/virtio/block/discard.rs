@@ -11,7 +11,7 @@
 use vm_memory::{Bytes, GuestMemoryMmap};
 
 use super::disk::{DiskImage, SECTOR_SIZE};
-use super::request::{Segment, S_IOERR, S_OK, S_UNSUPP};
+use super::status::{Segment, S_IOERR, S_OK, S_UNSUPP};
 use virtio_bindings::virtio_blk::VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
 
 /// Size of one range (struct virtio_blk_discard_write_zeroes).

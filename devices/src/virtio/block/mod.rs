@@ -6,6 +6,7 @@
 pub mod discard;
 pub mod disk;
 pub mod request;
+pub mod status;
 
 #[cfg(test)]
 mod tests;

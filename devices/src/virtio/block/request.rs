@@ -13,11 +13,11 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::discard::{self, Op};
 use super::disk::{DiskImage, SECTOR_SIZE};
+pub use super::status::{Segment, S_IOERR, S_OK, S_UNSUPP};
 use crate::virtio::queue::Buffer;
 use virtio_bindings::virtio_blk::{
-    VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP,
-    VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN,
-    VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES,
+    VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID,
+    VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES,
 };
 
 /// Size of struct virtio_blk_req's header (5.2.6).
@@ -67,9 +67,6 @@ impl RequestType {
     }
 }
 
-/// A segment of data: guest address and length.
-pub type Segment = (GuestAddress, u32);
-
 /// A parsed request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -92,13 +89,6 @@ pub enum ParseError {
     /// Answer with this status (IOERR or UNSUPP) at this address.
     Fail(GuestAddress, u8, String),
 }
-
-/// Status byte values (5.2.6).
-pub const S_OK: u8 = VIRTIO_BLK_S_OK as u8;
-/// I/O error.
-pub const S_IOERR: u8 = VIRTIO_BLK_S_IOERR as u8;
-/// Unsupported request.
-pub const S_UNSUPP: u8 = VIRTIO_BLK_S_UNSUPP as u8;
 
 /// The segments of `bufs` with the given direction, after skipping `skip`
 /// bytes from the front and dropping `cut` bytes from the back.

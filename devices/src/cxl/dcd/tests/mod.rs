@@ -35,6 +35,7 @@ pub(crate) fn backend(id: &str, size: u64, tag: Option<Uuid>) -> Arc<HostMemory>
         HostMemory::new(BackendConfig {
             id: id.into(),
             kind: BackendKind::Memfd,
+            path: None,
             size,
             share: true,
             prealloc: false,
