@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod composed;
 pub mod file;
+pub mod ram;
 pub mod ranges;
 #[cfg(test)]
 mod tests;
@@ -10,3 +11,4 @@ mod tests;
 pub use backend::{BackendConfig, BackendError, BackendKind, HostMemory};
 pub use composed::{ComposedMapping, ComposedPiece};
 pub use file::FileId;
+pub use ram::shared_guest_ram;

@@ -14,6 +14,9 @@
 //!   common, ISR, device and notify structures and the MSI-X table.
 //! - [`worker`]: the device thread that serves queue notifications.
 //! - [`block`]: virtio-blk on a raw image.
+//! - [`vhost_user`]: the vhost-user frontend, for queues a backend process
+//!   serves.
+//! - [`fs`]: virtio-fs (5.11) on a vhost-user backend (virtiofsd).
 //!
 //! Notifications: each queue has an eventfd that the VMM attaches to the
 //! queue's notify address as a KVM ioeventfd, so a driver's notify never
@@ -24,16 +27,22 @@
 pub mod block;
 pub mod common_cfg;
 pub mod device;
+pub mod fs;
 pub mod pci_caps;
 pub mod queue;
 pub mod status;
 pub mod transport;
+pub mod vhost_user;
 pub mod worker;
 
 #[cfg(test)]
+mod fake_vhost_user;
+#[cfg(test)]
+mod fs_tests;
+#[cfg(test)]
 mod transport_tests;
 
-pub use device::{QueueOutcome, VirtioDevice};
+pub use device::{QueueBackend, QueueLayout, QueueOutcome, VirtioDevice};
 pub use transport::{NotifyEvent, VirtioPciDevice, VirtioPciError};
 
 /// PCI vendor ID of virtio devices (4.1.2).
