@@ -8,7 +8,8 @@ use clap::Parser;
 
 use crate::config::{SerialOutput, VmConfig};
 use crate::cxl_config::{self, CxlConfig};
-use crate::disk_config;
+use crate::disk_config::{self, MAX_DISKS};
+use crate::fs_config;
 use crate::seccomp::SeccompMode;
 use crate::size::parse_size;
 
@@ -78,6 +79,23 @@ pub struct Args {
     #[arg(long, value_name = "path=IMG,...")]
     pub disk: Vec<String>,
 
+    /// A virtio-fs device served by a running vhost-user-fs backend
+    /// (virtiofsd) on a unix socket (repeatable): `tag=TAG,socket=PATH[,queue-size=N]`.
+    #[arg(long, value_name = "tag=TAG,socket=PATH,...")]
+    pub fs: Vec<String>,
+
+    /// Share a host directory with the guest through virtio-fs; cxlvmm runs
+    /// virtiofsd on it (repeatable): `DIR[,tag=TAG]` (tags `share`,
+    /// `share1`, ... by default). The guest mounts it with
+    /// `mount -t virtiofs TAG /mnt`.
+    #[arg(long, value_name = "DIR[,tag=TAG]")]
+    pub share: Vec<String>,
+
+    /// The virtiofsd binary for --share (default: $CXLVMM_VIRTIOFSD, then
+    /// virtiofsd on PATH, then /usr/libexec/virtiofsd).
+    #[arg(long, value_name = "PATH")]
+    pub virtiofsd: Option<PathBuf>,
+
     /// Serve the REST API (JSON over HTTP) on this unix socket.
     #[arg(long, value_name = "PATH")]
     pub api_socket: Option<PathBuf>,
@@ -120,6 +138,12 @@ impl Args {
         }
         let cxl = self.cxl_config()?;
         let disks = disk_config::parse_disks(&self.disk)?;
+        let fs = fs_config::parse_fs_setup(&self.fs, &self.share, self.virtiofsd.as_deref())?;
+        if disks.len() + fs.devices() > MAX_DISKS {
+            return Err(format!(
+                "--disk, --fs and --share: at most {MAX_DISKS} virtio devices in all"
+            ));
+        }
         Ok(VmConfig {
             kernel: self.kernel,
             initramfs: self.initramfs,
@@ -131,6 +155,7 @@ impl Args {
             cxl,
             api_socket: self.api_socket,
             disks,
+            fs,
             seccomp: self.seccomp,
         })
     }
@@ -192,6 +217,31 @@ mod tests {
         }
         let e = parse(&["--dump-acpi", "d", "--seccomp", "strict"]).unwrap_err();
         assert!(e.contains("invalid seccomp mode 'strict'"), "{e}");
+    }
+
+    #[test]
+    fn virtio_device_count_is_shared() {
+        let dir = std::env::temp_dir().join(format!("cxlvmm-cli-fs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("img");
+        std::fs::write(&img, [0u8; 512]).unwrap();
+        let sock = dir.join("sock");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let disk = |i: usize| format!("path={},id=d{i}", img.display());
+        let fs = format!("tag=t,socket={}", sock.display());
+        let mut args: Vec<String> = vec!["--dump-acpi".into(), "d".into()];
+        for i in 0..29 {
+            args.extend(["--disk".into(), disk(i)]);
+        }
+        args.extend(["--fs".into(), fs.clone()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let c = parse(&refs).unwrap();
+        assert_eq!((c.disks.len(), c.fs.devices()), (29, 1));
+        args.extend(["--disk".into(), disk(29)]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = parse(&refs).unwrap_err();
+        assert!(e.contains("at most 30 virtio devices"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::cxl_config::CxlConfig;
 use crate::disk_config::DiskConfig;
+use crate::fs_config::FsSetup;
 use crate::seccomp::SeccompMode;
 
 /// Where the serial console's output goes.
@@ -56,6 +57,8 @@ pub struct VmConfig {
     pub api_socket: Option<PathBuf>,
     /// virtio-blk disks, in command-line order.
     pub disks: Vec<DiskConfig>,
+    /// virtio-fs devices (`--fs`, `--share`).
+    pub fs: FsSetup,
     /// Seccomp filters on every thread.
     pub seccomp: SeccompMode,
 }

@@ -147,9 +147,13 @@ impl DeviceManager {
             mmio_bus.clone(),
             io_bus.clone(),
         )));
-        let (virtio, virtio_nodes) =
-            VirtioDevices::build(&cfg.disks, memory.ram(), &KvmMsiAllocator(router.clone()))
-                .map_err(DeviceError::Virtio)?;
+        let (virtio, virtio_nodes) = VirtioDevices::build(
+            &cfg.disks,
+            &cfg.fs.fs,
+            memory.ram(),
+            &KvmMsiAllocator(router.clone()),
+        )
+        .map_err(DeviceError::Virtio)?;
         {
             let mut seg = pci.lock().unwrap_or_else(|e| e.into_inner());
             let host_bridge = PciNode::Function {

@@ -148,6 +148,7 @@ impl Machine {
             cxl: kind.config(),
             api_socket: None,
             disks: Vec::new(),
+            fs: Default::default(),
             seccomp: vmm::seccomp::SeccompMode::Off,
         };
         let platform = Platform::new(&cfg).expect("platform");

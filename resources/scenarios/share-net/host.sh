@@ -1,0 +1,145 @@
+#!/bin/sh
+# share-net/host.sh - a host directory shared with the guest (--share:
+# virtio-fs served by virtiofsd, which cxlvmm starts), and (the network half)
+# a virtio-net link.
+#
+# Share half (share_* functions): WORKDIR/share holds a 1 MiB random file,
+# a text file and a subdirectory. cxlvmm runs with --share on it (tag
+# `share`, --virtiofsd $VIRTIOFSD). guest.sh mounts it (`mount -t virtiofs
+# share /mnt`), checks the listing, content and checksum of what L1 wrote,
+# writes files of its own; while the VM runs, host.sh finds them with the
+# guest's checksum and writes one more file, which the guest then reads.
+# After poweroff: the guest's files are still there, no virtiofsd is left and
+# its private directory is gone. Bad --fs/--share values are refused at
+# start-up with one line and exit status 2; a backend that is not there with
+# one line and exit status 1.
+# shellcheck source=resources/lib/check.sh
+. "$LIB"
+# shellcheck source=resources/lib/vm.sh
+. "$(dirname "$LIB")/vm.sh"
+
+# ---- share half ------------------------------------------------------------
+
+# The shared directory and what the guest must find in it.
+share_prepare() {
+    share_dir=$WORKDIR/share
+    rm -rf "$share_dir"
+    mkdir -p "$share_dir/sub"
+    dd if=/dev/urandom of="$share_dir/host.bin" bs=64k count=16 2>/dev/null
+    echo "written by L1 before boot" >"$share_dir/hello.txt"
+    echo "nested file" >"$share_dir/sub/inner.txt"
+    share_host_md5=$(md5sum <"$share_dir/host.bin" | cut -d' ' -f1)
+    share_list=$(share_listing "$share_dir")
+    check test-virtiofsd-given test -x "$VIRTIOFSD"
+}
+
+# share_listing DIR: the names and sizes under DIR, one digest.
+share_listing() {
+    (cd "$1" && find . -mindepth 1 | sort | while read -r f; do
+        if [ -d "$f" ]; then echo "$f/"; else echo "$f $(wc -c <"$f")"; fi
+    done) | md5sum | cut -d' ' -f1
+}
+
+# Start-up refusals: one line each, exit status 2 (bad values) or 1 (no
+# backend behind a socket).
+share_startup_errors() {
+    touch "$WORKDIR/plain"
+    long=0123456789012345678901234567890123456
+    v="--virtiofsd $VIRTIOFSD"
+    for bad in "--share $WORKDIR/missing $v" "--share $WORKDIR/plain $v" \
+        "--share $share_dir,tag=$long $v" "--share $share_dir,cache=none $v" \
+        "--share $share_dir --share $share_dir,tag=share $v" \
+        "--share $share_dir --virtiofsd $WORKDIR/plain" "--fs tag=x,socket=$WORKDIR/plain" \
+        "--fs tag=x,socket=$WORKDIR/missing.sock" "--fs socket=$WORKDIR/plain"; do
+        # shellcheck disable=SC2086 # split into flags and values on purpose
+        out=$("$CXLVMM" --kernel "$KERNEL" $bad 2>&1)
+        rc=$?
+        name=bad-$(echo "${bad%% --virtiofsd*}" | sed "s|$WORKDIR/||g; s/--//g; s/[^a-z=.]//g" | cut -c1-40)
+        check_eq "$name-exit" "$rc" 2
+        check_eq "$name-one-line" "$(echo "$out" | wc -l)" 1
+        echo "E2E-INFO: $name: $out"
+    done
+    # A socket whose virtiofsd was killed: nobody answers.
+    "$VIRTIOFSD" --socket-path="$WORKDIR/dead.sock" --shared-dir="$share_dir" \
+        --sandbox=none --log-level=error 2>/dev/null &
+    vpid=$!
+    i=0
+    while [ ! -S "$WORKDIR/dead.sock" ] && [ "$i" -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -9 "$vpid" 2>/dev/null
+    wait "$vpid" 2>/dev/null
+    check test-dead-socket-left test -S "$WORKDIR/dead.sock"
+    out=$("$CXLVMM" --kernel "$KERNEL" --fs "tag=x,socket=$WORKDIR/dead.sock" 2>&1)
+    rc=$?
+    check_eq dead-backend-exit "$rc" 1
+    check_eq dead-backend-one-line "$(echo "$out" | wc -l)" 1
+    case $out in
+    *"cannot connect"*) check_pass dead-backend-says-why ;;
+    *) check_fail dead-backend-says-why "$out" ;;
+    esac
+}
+
+# The cxlvmm arguments of the share half.
+share_args() {
+    echo "--share $share_dir --virtiofsd $VIRTIOFSD"
+}
+
+# The kernel command line expectations of the share half.
+share_cmdline() {
+    echo "e2e.share_md5=$share_host_md5 e2e.share_list=$share_list"
+}
+
+# While the VM runs (called once the guest printed "E2E-SHARE written"):
+# the guest's files are here, with its checksum; then a file for it to read.
+share_while_running() {
+    vfsd=$(pgrep -f "shared-dir=$share_dir" | head -n 1)
+    check test-virtiofsd-running test -n "$vfsd"
+    guest_md5=$(console_value "$1" share_guest_md5)
+    check test-guest-reported-md5 test -n "$guest_md5"
+    check_eq host-reads-guest-file "$(md5sum <"$share_dir/guest.bin" | cut -d' ' -f1)" "$guest_md5"
+    check_eq host-reads-guest-text "$(cat "$share_dir/sub/guest.txt")" "written by L2"
+    check_eq guest-mkdir-seen "$(ls -d "$share_dir/guestdir" 2>&1)" "$share_dir/guestdir"
+    echo "written by L1 while mounted" >"$share_dir/late.txt"
+}
+
+# After poweroff: what the guest wrote stays; virtiofsd and its directory
+# are gone.
+share_after() {
+    check_eq guest-file-after-exit "$(md5sum <"$share_dir/guest.bin" | cut -d' ' -f1)" "$guest_md5"
+    check_eq guest-rename-done "$(cat "$share_dir/renamed.txt" 2>&1)" "to be renamed"
+    check test-guest-removed-file test ! -e "$share_dir/hello.txt"
+    if pgrep -f "shared-dir=$share_dir" >/dev/null; then
+        check_fail virtiofsd-stopped "still running: $(ps | grep '[v]irtiofsd')"
+    else
+        check_pass virtiofsd-stopped
+    fi
+    left=$(ls -d "${TMPDIR:-/tmp}"/cxlvmm-share.* 2>/dev/null)
+    check_eq private-dir-removed "$left" ""
+}
+
+# ---- the run -------------------------------------------------------------------
+
+share_prepare
+share_startup_errors
+
+cmdline=$(l2_cmdline "$(share_cmdline)")
+console_input share
+# shellcheck disable=SC2046 # the halves' arguments, split on purpose
+start_vm share --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
+    --cpus 2 --memory 256M $(share_args)
+if check guest-wrote-share wait_console share 'E2E-SHARE written' 1 240; then
+    share_while_running share
+    check_seccomp seccomp-every-thread cxlvmm vcpu0 vcpu1 virtio-fs0
+fi
+console_send share-late
+finish_vm share
+check_import "$WORKDIR/share-console.log" guest/
+tr -d '\r' <"$WORKDIR/share-console.log" | sed -n 's/.*\(E2E-INFO: \)/\1/p'
+share_after
+
+if ! check_summary host; then
+    vm_failed share
+    exit 1
+fi
