@@ -19,7 +19,7 @@ use devices::virtio::transport::{NOTIFY_OFFSET, NOTIFY_OFF_MULTIPLIER};
 use virtio_queue::desc::{split::Descriptor, RawDescriptor};
 use virtio_queue::mock::MockSplitQueue;
 use vm_memory::{Bytes, GuestAddress};
-use vmm::fs_config::ShareConfig;
+use vmm::fs_config::{Sandbox, ShareConfig};
 use vmm::virtiofsd::Virtiofsd;
 
 use crate::harness::{vm_config, Asm, TestVm};
@@ -62,6 +62,7 @@ fn fuse_init_answered_by_virtiofsd_then_backend_death() {
     let share = ShareConfig {
         dir: dir.clone(),
         tag: "kvmfs".into(),
+        sandbox: Sandbox::None,
     };
     let daemon = Virtiofsd::start(&bin, &share).unwrap();
     let mut cfg = vm_config(Default::default());

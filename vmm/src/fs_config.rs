@@ -1,6 +1,7 @@
 //! Shared directories: `--fs tag=TAG,socket=PATH[,queue-size=N]` (a
 //! virtio-fs device whose queues a running vhost-user-fs backend serves),
-//! `--share DIR[,tag=TAG]` (cxlvmm starts virtiofsd on DIR itself) and
+//! `--share DIR[,tag=TAG][,sandbox=namespace|chroot|none]` (cxlvmm starts
+//! virtiofsd on DIR itself) and
 //! `--virtiofsd PATH` (which virtiofsd).
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -26,6 +27,67 @@ pub struct FsConfig {
     pub queue_size: u16,
 }
 
+/// How virtiofsd isolates itself (its `--sandbox`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sandbox {
+    /// Mount, pid and network namespaces, pivot_root into the directory
+    /// (needs root, and a root file system that is not the initramfs).
+    Namespace,
+    /// chroot into the directory (needs root).
+    Chroot,
+    /// None (any user).
+    None,
+}
+
+impl Sandbox {
+    /// Parses `namespace`, `chroot` or `none`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "namespace" => Ok(Self::Namespace),
+            "chroot" => Ok(Self::Chroot),
+            "none" => Ok(Self::None),
+            _ => Err(format!(
+                "--share: sandbox '{s}': expected namespace, chroot or none"
+            )),
+        }
+    }
+
+    /// The value virtiofsd takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Namespace => "namespace",
+            Self::Chroot => "chroot",
+            Self::None => "none",
+        }
+    }
+
+    /// What fits this process: `none` when not root (namespaces and chroot
+    /// need privileges), `chroot` when `/` is the initramfs (pivot_root
+    /// cannot leave it), `namespace` otherwise.
+    pub fn default_for(root: bool, on_initramfs: bool) -> Self {
+        match (root, on_initramfs) {
+            (false, _) => Self::None,
+            (true, true) => Self::Chroot,
+            (true, false) => Self::Namespace,
+        }
+    }
+}
+
+/// True when `/` is the kernel's initial rootfs (an initramfs never
+/// switched away from), judging by the mount table `mounts` (the last
+/// mount on `/` wins).
+pub fn root_is_initramfs(mounts: &str) -> bool {
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (src, at) = (f.next()?, f.next()?);
+            (at == "/").then_some(src)
+        })
+        .last()
+        .is_some_and(|src| src == "rootfs")
+}
+
 /// One checked `--share`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShareConfig {
@@ -33,6 +95,8 @@ pub struct ShareConfig {
     pub dir: PathBuf,
     /// The tag the guest mounts.
     pub tag: String,
+    /// virtiofsd's sandbox.
+    pub sandbox: Sandbox,
 }
 
 /// Every shared directory of the VM.
@@ -87,7 +151,7 @@ pub fn parse_fs(s: &str) -> Result<FsConfig, String> {
 /// Parses the `index`th `--share` value (default tag `share`, then
 /// `share1`, `share2`, ... by position).
 pub fn parse_share(s: &str, index: usize) -> Result<ShareConfig, String> {
-    let kv = KeyValues::parse("--share", s, &["dir", "tag"], Some("dir"))?;
+    let kv = KeyValues::parse("--share", s, &["dir", "tag", "sandbox"], Some("dir"))?;
     let dir = PathBuf::from(kv.required("dir")?);
     let meta = std::fs::metadata(&dir).map_err(|e| format!("--share '{}': {e}", dir.display()))?;
     if !meta.is_dir() {
@@ -99,7 +163,16 @@ pub fn parse_share(s: &str, index: usize) -> Result<ShareConfig, String> {
         None => format!("share{index}"),
     };
     check_tag(&tag).map_err(|e| format!("--share: {e}"))?;
-    Ok(ShareConfig { dir, tag })
+    let sandbox = match kv.get("sandbox") {
+        Some(v) => Sandbox::parse(v)?,
+        None => {
+            // SAFETY: geteuid has no preconditions.
+            let root = unsafe { libc::geteuid() } == 0;
+            let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+            Sandbox::default_for(root, root_is_initramfs(&mounts))
+        }
+    };
+    Ok(ShareConfig { dir, tag, sandbox })
 }
 
 /// The virtiofsd to run: `--virtiofsd`, else `$CXLVMM_VIRTIOFSD`, else
@@ -288,6 +361,10 @@ mod tests {
         assert!(e.contains("not a directory"), "{e}");
         let e = parse_share(&d.s("missing"), 0).unwrap_err();
         assert!(e.contains("missing"), "{e}");
+        let s = parse_share(&format!("{dir},sandbox=chroot"), 0).unwrap();
+        assert_eq!(s.sandbox, Sandbox::Chroot);
+        let e = parse_share(&format!("{dir},sandbox=jail"), 0).unwrap_err();
+        assert!(e.contains("namespace, chroot or none"), "{e}");
         // Tags are unique across --fs and --share.
         let _l = UnixListener::bind(d.0.join("s")).unwrap();
         let e = parse_fs_setup(
@@ -300,6 +377,21 @@ mod tests {
         // --virtiofsd without a share is a mistake.
         let e = parse_fs_setup(&[], &[], Some(&bin)).unwrap_err();
         assert!(e.contains("no --share"), "{e}");
+    }
+
+    #[test]
+    fn sandbox_defaults() {
+        assert_eq!(Sandbox::default_for(false, false), Sandbox::None);
+        assert_eq!(Sandbox::default_for(false, true), Sandbox::None);
+        assert_eq!(Sandbox::default_for(true, true), Sandbox::Chroot);
+        assert_eq!(Sandbox::default_for(true, false), Sandbox::Namespace);
+        // An initramfs that is still /, and one switched away from.
+        let initramfs = "rootfs / rootfs rw,size=2009000k 0 0\nproc /proc proc rw 0 0\n";
+        assert!(root_is_initramfs(initramfs));
+        let switched = "rootfs / rootfs rw 0 0\n/dev/vda / ext4 rw 0 0\n";
+        assert!(!root_is_initramfs(switched));
+        assert!(!root_is_initramfs("/dev/sda1 / ext4 rw 0 0\n"));
+        assert!(!root_is_initramfs(""));
     }
 
     #[test]

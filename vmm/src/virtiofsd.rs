@@ -6,9 +6,9 @@
 //! /tmp) holding its socket, its pid file and its log (standard error; only
 //! errors are logged). It runs in a process group of its own (a Ctrl-C at the
 //! terminal is cxlvmm's to handle) and gets SIGTERM if cxlvmm dies
-//! (PR_SET_PDEATHSIG). Sandbox: `namespace` (virtiofsd's default: mount,
-//! pid and network namespaces, pivot_root into DIR) as root, `none` as
-//! another user, which cannot create those namespaces.
+//! (PR_SET_PDEATHSIG). Sandbox: as the share says (see
+//! [`crate::fs_config::Sandbox`]: by default `namespace` as root, `chroot`
+//! as root on an initramfs, `none` as another user).
 //!
 //! At exit, after the devices are gone (virtiofsd then sees its frontend
 //! leave and ends by itself), each virtiofsd gets SIGTERM, then SIGKILL if it
@@ -66,17 +66,11 @@ impl Virtiofsd {
         };
         let stderr = log.try_clone().map_err(|e| what(format!("log: {e}")))?;
         let socket = dir.join(SOCKET);
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
         let mut cmd = Command::new(bin);
         cmd.arg(format!("--socket-path={}", socket.display()))
             .arg(format!("--shared-dir={}", share.dir.display()))
             .arg("--cache=auto")
-            .arg(if root {
-                "--sandbox=namespace"
-            } else {
-                "--sandbox=none"
-            })
+            .arg(format!("--sandbox={}", share.sandbox.as_str()))
             .arg("--log-level=error")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -293,6 +287,7 @@ mod tests {
         ShareConfig {
             dir: dir.to_path_buf(),
             tag: "share".into(),
+            sandbox: crate::fs_config::Sandbox::None,
         }
     }
 
@@ -327,7 +322,7 @@ mod tests {
             "{got}"
         );
         assert!(got.contains("--cache=auto"), "{got}");
-        assert!(got.contains("--sandbox="), "{got}");
+        assert!(got.contains("--sandbox=none"), "{got}");
         let private = fs.socket.parent().unwrap().to_path_buf();
         let mode = std::fs::metadata(&private).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);

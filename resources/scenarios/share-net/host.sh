@@ -46,19 +46,27 @@ share_startup_errors() {
     touch "$WORKDIR/plain"
     long=0123456789012345678901234567890123456
     v="--virtiofsd $VIRTIOFSD"
-    for bad in "--share $WORKDIR/missing $v" "--share $WORKDIR/plain $v" \
-        "--share $share_dir,tag=$long $v" "--share $share_dir,cache=none $v" \
-        "--share $share_dir --share $share_dir,tag=share $v" \
-        "--share $share_dir --virtiofsd $WORKDIR/plain" "--fs tag=x,socket=$WORKDIR/plain" \
-        "--fs tag=x,socket=$WORKDIR/missing.sock" "--fs socket=$WORKDIR/plain"; do
+    while read -r name args; do
+        [ -n "$name" ] || continue
         # shellcheck disable=SC2086 # split into flags and values on purpose
-        out=$("$CXLVMM" --kernel "$KERNEL" $bad 2>&1)
+        out=$("$CXLVMM" --kernel "$KERNEL" $args 2>&1)
         rc=$?
-        name=bad-$(echo "${bad%% --virtiofsd*}" | sed "s|$WORKDIR/||g; s/--//g; s/[^a-z=.]//g" | cut -c1-40)
-        check_eq "$name-exit" "$rc" 2
-        check_eq "$name-one-line" "$(echo "$out" | wc -l)" 1
-        echo "E2E-INFO: $name: $out"
-    done
+        check_eq "bad-$name-exit" "$rc" 2
+        check_eq "bad-$name-one-line" "$(echo "$out" | wc -l)" 1
+        echo "E2E-INFO: bad-$name: $out"
+    done <<BAD
+share-missing-dir --share $WORKDIR/missing $v
+share-not-a-dir --share $WORKDIR/plain $v
+share-long-tag --share $share_dir,tag=$long $v
+share-unknown-key --share $share_dir,cache=none $v
+share-bad-sandbox --share $share_dir,sandbox=jail $v
+share-tag-twice --share $share_dir --share $share_dir,tag=share $v
+share-virtiofsd-not-executable --share $share_dir --virtiofsd $WORKDIR/plain
+virtiofsd-without-share $v
+fs-not-a-socket --fs tag=x,socket=$WORKDIR/plain
+fs-missing-socket --fs tag=x,socket=$WORKDIR/missing.sock
+fs-no-tag --fs socket=$WORKDIR/plain
+BAD
     # A socket whose virtiofsd was killed: nobody answers.
     "$VIRTIOFSD" --socket-path="$WORKDIR/dead.sock" --shared-dir="$share_dir" \
         --sandbox=none --log-level=error 2>/dev/null &
@@ -97,7 +105,10 @@ share_while_running() {
     vfsd=$(pgrep -f "shared-dir=$share_dir" | head -n 1)
     check test-virtiofsd-running test -n "$vfsd"
     guest_md5=$(console_value "$1" share_guest_md5)
-    check test-guest-reported-md5 test -n "$guest_md5"
+    if [ -z "$guest_md5" ]; then
+        check_fail guest-reported-md5 "no share_guest_md5 on the guest console"
+        return
+    fi
     check_eq host-reads-guest-file "$(md5sum <"$share_dir/guest.bin" | cut -d' ' -f1)" "$guest_md5"
     check_eq host-reads-guest-text "$(cat "$share_dir/sub/guest.txt")" "written by L2"
     check_eq guest-mkdir-seen "$(ls -d "$share_dir/guestdir" 2>&1)" "$share_dir/guestdir"
@@ -107,7 +118,11 @@ share_while_running() {
 # After poweroff: what the guest wrote stays; virtiofsd and its directory
 # are gone.
 share_after() {
-    check_eq guest-file-after-exit "$(md5sum <"$share_dir/guest.bin" | cut -d' ' -f1)" "$guest_md5"
+    if [ -n "${guest_md5:-}" ]; then
+        check_eq guest-file-after-exit "$(md5sum <"$share_dir/guest.bin" | cut -d' ' -f1)" "$guest_md5"
+    else
+        check_fail guest-file-after-exit "the guest reported no checksum"
+    fi
     check_eq guest-rename-done "$(cat "$share_dir/renamed.txt" 2>&1)" "to be renamed"
     check test-guest-removed-file test ! -e "$share_dir/hello.txt"
     if pgrep -f "shared-dir=$share_dir" >/dev/null; then
@@ -129,9 +144,12 @@ console_input share
 # shellcheck disable=SC2046 # the halves' arguments, split on purpose
 start_vm share --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
     --cpus 2 --memory 256M $(share_args)
-if check guest-wrote-share wait_console share 'E2E-SHARE written' 1 240; then
+if wait_console share 'E2E-SHARE written' 1 240; then
+    check_pass guest-wrote-share
     share_while_running share
     check_seccomp seccomp-every-thread cxlvmm vcpu0 vcpu1 virtio-fs0
+else
+    check_fail guest-wrote-share "no 'E2E-SHARE written' on the guest console"
 fi
 console_send share-late
 finish_vm share
