@@ -79,12 +79,12 @@ impl Sandbox {
 pub fn root_is_initramfs(mounts: &str) -> bool {
     mounts
         .lines()
-        .filter_map(|l| {
+        .rev()
+        .find_map(|l| {
             let mut f = l.split_whitespace();
             let (src, at) = (f.next()?, f.next()?);
             (at == "/").then_some(src)
         })
-        .last()
         .is_some_and(|src| src == "rootfs")
 }
 
