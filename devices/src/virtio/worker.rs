@@ -140,6 +140,9 @@ pub struct WorkerHandle {
     thread: Option<JoinHandle<()>>,
     /// Fails an exchange with a queue backend still waiting (at exit).
     unblock: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Set before the connection is cut at exit, so the thread does not
+    /// take its own hang-up for the backend's.
+    stopping: Arc<AtomicBool>,
 }
 
 impl WorkerHandle {
@@ -157,6 +160,7 @@ impl WorkerHandle {
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.send(Command::Stop);
         // A thread waiting on a backend that never answers would never see
         // the Stop: cut the connection so the wait ends.
@@ -181,6 +185,8 @@ struct Worker {
     broken: bool,
     /// The device has a queue backend (its queues are served elsewhere).
     external: bool,
+    /// The VMM is stopping the thread (see [`WorkerHandle`]).
+    stopping: Arc<AtomicBool>,
 }
 
 /// Starts the thread for `device`; `notify` are (clones of) the queues'
@@ -194,6 +200,7 @@ pub fn spawn(
 ) -> std::io::Result<WorkerHandle> {
     let (tx, rx) = channel();
     let wake = EventFd::new(EFD_NONBLOCK)?;
+    let stopping = Arc::new(AtomicBool::new(false));
     let mut worker = Worker {
         device,
         mem,
@@ -205,6 +212,7 @@ pub fn spawn(
         config_vector: VIRTIO_MSI_NO_VECTOR,
         broken: false,
         external: false,
+        stopping: stopping.clone(),
     };
     let epoll = Epoll::new()?;
     epoll.ctl(
@@ -252,6 +260,7 @@ pub fn spawn(
         wake,
         thread: Some(thread),
         unblock,
+        stopping,
     })
 }
 
@@ -373,6 +382,10 @@ impl Worker {
 
     /// The backend's socket hung up (or spoke unasked): it is gone.
     fn backend_lost(&mut self) {
+        if self.stopping.load(Ordering::SeqCst) {
+            // The VMM cut the connection itself on its way out.
+            return;
+        }
         let Some(backend) = self.device.queue_backend() else {
             return;
         };

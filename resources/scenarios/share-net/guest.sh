@@ -6,7 +6,8 @@
 # checksum match what the host computed (e2e.share_list, e2e.share_md5 on
 # the command line); the guest writes a file, a text file in a
 # subdirectory, a directory, renames and removes a file; after the host
-# reads them it writes late.txt, which the guest then reads.
+# reads them it writes late.txt, which the guest then reads. After the
+# guest unmounts, the host kills virtiofsd; the guest runs on.
 
 e2e_arg() {
     tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1
@@ -60,6 +61,14 @@ share_guest() {
     done
     check_eq share-sees-host-late-file "$(cat /mnt/late.txt 2>&1)" "written by L1 while mounted"
     check share-umount umount /mnt
+
+    # The host kills virtiofsd now: the device needs a reset, the guest
+    # runs on and powers off normally.
+    echo "E2E-SHARE unmounted"
+    while read -r -t 120 _line; do
+        [ "$_line" = share-killed ] && break
+    done
+    check_eq share-guest-runs-on "$(echo alive)" alive
 }
 
 share_guest
