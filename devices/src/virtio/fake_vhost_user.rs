@@ -5,8 +5,9 @@
 //! requests, acknowledges when asked (REPLY_ACK), maps the memory table
 //! it is given and, once its queues are kicked, serves them: each chain's
 //! readable bytes are copied into its writable buffers, and the call
-//! eventfd is signalled. It can be told to close the connection or to stop
-//! answering at a given request, or to refuse one.
+//! eventfd is signalled. A kick that arrives before its ring is enabled is
+//! lost, as with vhost-user-backend. It can be told to close the connection
+//! or to stop answering at a given request, or to refuse one.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -444,6 +445,13 @@ fn serve(mut s: UnixStream, b: Behaviour, log: &Mutex<Vec<Msg>>) {
                         let i = ring(&msg);
                         if let Some(r) = st.rings.get_mut(i) {
                             r.enabled = msg.u32_at(1) != 0;
+                            // As vhost-user-backend does: a kick that came
+                            // while the ring was disabled was read and
+                            // dropped (here: at the latest possible time).
+                            if let Some(k) = r.kick.as_mut() {
+                                let mut v = [0u8; 8];
+                                let _ = k.read(&mut v);
+                            }
                         }
                         st.arm(i);
                     }

@@ -350,6 +350,35 @@ fn handshake_request_and_reset() {
 }
 
 #[test]
+fn notify_before_the_rings_are_enabled_is_not_lost() {
+    // The driver notifies right after DRIVER_OK, while the device thread is
+    // still setting the backend up; the backend drops kicks for rings not
+    // yet enabled. The request is served all the same.
+    let mut r = rig(Behaviour::default());
+    r.msix();
+    let mem = r.mem.clone();
+    let [q0, q1] = queues(&mem);
+    mem.write_slice(b"early", GuestAddress(0x2_0000)).unwrap();
+    q1.add_desc_chains(
+        &[
+            d(0x2_0000, 5, VRING_DESC_F_NEXT as u16, 1),
+            d(0x3_0000, 8, VRING_DESC_F_WRITE as u16, 0),
+        ],
+        0,
+    )
+    .unwrap();
+    r.init(&[&q0, &q1]);
+    r.wr(NOTIFY_OFFSET + u64::from(NOTIFY_OFF_MULTIPLIER), 2, 1);
+    let used = q1.used_addr();
+    r.wait("the early request served", |r| {
+        r.mem.read_obj::<u16>(GuestAddress(used.0 + 2)).unwrap() == 1
+    });
+    let mut back = [0u8; 5];
+    mem.read_slice(&mut back, GuestAddress(0x3_0000)).unwrap();
+    assert_eq!(&back, b"early");
+}
+
+#[test]
 fn absent_or_unsuitable_backends_refused_at_start() {
     let dir = std::env::temp_dir().join(format!("cxlvmm-vu-absent-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -14,7 +14,9 @@
 //! SET_VRING_NUM, SET_VRING_ADDR (host addresses), SET_VRING_BASE 0,
 //! SET_VRING_CALL, SET_VRING_KICK (the transport's notification eventfd, so a
 //! driver's notify goes from KVM straight to the backend) and
-//! SET_VRING_ENABLE. At reset ([`VhostUserConnection::stop`]):
+//! SET_VRING_ENABLE, then one kick (a driver's notify that came before the
+//! ring was enabled may have been dropped). At reset
+//! ([`VhostUserConnection::stop`]):
 //! SET_VRING_ENABLE 0 and GET_VRING_BASE, which stops the ring.
 //!
 //! Memory: only guest RAM is in the table. CXL memory (memslots added when
@@ -271,6 +273,13 @@ impl VhostUserConnection {
                     .set_vring_enable(i, true)
                     .map_err(|e| fail("SET_VRING_ENABLE", e))?;
             }
+            // The driver may have notified before the ring was enabled (it
+            // goes on as soon as DRIVER_OK is written, while this thread is
+            // still talking to the backend), and a backend drops a kick for
+            // a disabled ring: kick once more so nothing waits for a
+            // notification that was swallowed.
+            kick.write(1)
+                .map_err(|e| format!("queue {i}: kick after enabling: {e}"))?;
         }
         Ok(())
     }
