@@ -13,7 +13,9 @@
 # (L2 initramfs), WORKDIR (scratch dir), LIB (check.sh), CXL_GUEST (the guest
 # tool, also in the L2 initramfs as /bin/cxl-guest), E2E_MODE, SCENARIO and
 # SCENARIO_DIR in its environment, and the L2 guest runs the scenario's
-# guest.sh from its /init.
+# guest.sh from its /init. A scenario's `needs` file names host-side tools it
+# uses: `virtiofsd` (scripts/fetch-virtiofsd.sh; copied into L1 with its
+# libraries when nested) is then in host.sh's environment as VIRTIOFSD.
 #
 # Environment:
 #   CXLVMM_E2E_MODE=nested|direct   force the mode (default: detected)
@@ -106,6 +108,41 @@ RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release \
 CXL_GUEST=$guest_target/x86_64-unknown-linux-gnu/release/cxl-guest
 log "cxl-guest built in $((SECONDS - t))s"
 
+# ---- host-side tools the scenario needs ------------------------------------------
+VIRTIOFSD=""
+needs=""
+[[ -f $scenario_dir/needs ]] && needs=$(sed 's/#.*//' "$scenario_dir/needs")
+for tool in $needs; do
+    case $tool in
+    virtiofsd)
+        VIRTIOFSD=$("$ROOT/scripts/fetch-virtiofsd.sh" | sed -n 's/^VIRTIOFSD=//p')
+        [[ -x $VIRTIOFSD ]] || die "scripts/fetch-virtiofsd.sh gave no virtiofsd"
+        ;;
+    *) die "scenario $scenario needs '$tool', which e2e.sh cannot provide" ;;
+    esac
+done
+
+# l1_virtiofsd DIR: virtiofsd's wrapper, binary, loader and the libraries it
+# links, laid out as fetch-virtiofsd.sh does (DIR/bin/virtiofsd finds
+# DIR/virtiofsd/), and nothing else of the extracted packages.
+l1_virtiofsd() {
+    local dest=$1 src lib line name path
+    src=$(dirname "$(readlink -f "$VIRTIOFSD")")/../virtiofsd
+    lib=$src/usr/lib/x86_64-linux-gnu
+    rm -rf "$dest"
+    mkdir -p "$dest/bin" "$dest/virtiofsd/usr/libexec" "$dest/virtiofsd/usr/lib/x86_64-linux-gnu"
+    cp "$VIRTIOFSD" "$dest/bin/virtiofsd"
+    cp "$src/usr/libexec/virtiofsd" "$dest/virtiofsd/usr/libexec/virtiofsd"
+    while read -r line; do
+        name=${line%% *}
+        path=$(awk '$2 == "=>" { print $3 }' <<<"$line")
+        [[ -n $path ]] || continue
+        cp -L "$path" "$dest/virtiofsd/usr/lib/x86_64-linux-gnu/${name##*/}"
+    done < <("$lib/ld-linux-x86-64.so.2" --library-path "$lib" --list "$src/usr/libexec/virtiofsd")
+    [[ -f $dest/virtiofsd/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 ]] ||
+        die "no loader found for virtiofsd"
+}
+
 # ---- L2 initramfs -------------------------------------------------------------
 t=$SECONDS
 l2_initramfs=$out/l2-initramfs.cpio.gz
@@ -182,6 +219,7 @@ env_assignments() {
     [[ -n ${RUST_LOG:-} ]] && echo "RUST_LOG=$RUST_LOG"
     [[ -n ${E2E_L2_APPEND:-} ]] && echo "E2E_L2_APPEND=$E2E_L2_APPEND"
     [[ -n ${E2E_SHOW_CONSOLE:-} ]] && echo "E2E_SHOW_CONSOLE=$E2E_SHOW_CONSOLE"
+    [[ -n ${host_virtiofsd:-} ]] && echo "VIRTIOFSD=$host_virtiofsd"
     return 0
 }
 
@@ -192,6 +230,8 @@ if [[ $mode == nested ]]; then
     env_file=$out/l1-env
     remote_dest=""
     [[ -n $CXLVMM_REMOTE ]] && remote_dest=/e2e/bin/cxlvmm-remote
+    host_virtiofsd=""
+    [[ -n $VIRTIOFSD ]] && host_virtiofsd=/e2e/tools/bin/virtiofsd
     env_assignments /e2e/scenario /e2e/bin/cxlvmm "$remote_dest" /e2e/l2/bzImage \
         /e2e/l2/initramfs.cpio.gz /tmp/work /e2e/lib/check.sh /e2e/bin/cxl-guest |
         sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/" >"$env_file"
@@ -208,6 +248,10 @@ if [[ $mode == nested ]]; then
     [[ -n $CXLVMM_REMOTE ]] && l1_args+=(-f "$CXLVMM_REMOTE:/e2e/bin/cxlvmm-remote")
     # Modules the scenario needs in L1 besides kvm-amd (tun for a tap).
     [[ -f $scenario_dir/l1-modules ]] && l1_args+=(-M "$scenario_dir/l1-modules")
+    if [[ -n $VIRTIOFSD ]]; then
+        l1_virtiofsd "$out/l1-virtiofsd"
+        l1_args+=(-f "$out/l1-virtiofsd:/e2e/tools")
+    fi
     for spec in ${CXLVMM_E2E_L1_FILES:-}; do l1_args+=(-f "$spec"); done
     "$ROOT/scripts/build-initramfs.sh" "${l1_args[@]}"
     log "initramfs images built in $((SECONDS - t))s"
@@ -229,6 +273,7 @@ else
     workdir=$out/work
     rm -rf "$workdir"
     mkdir -p "$workdir"
+    host_virtiofsd=$VIRTIOFSD
     env_args=()
     while IFS= read -r assignment; do env_args+=("$assignment"); done < <(
         env_assignments "$scenario_dir" "$CXLVMM" "$CXLVMM_REMOTE" "$L2_KERNEL" \

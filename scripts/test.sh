@@ -6,7 +6,8 @@
 #   1. cargo fmt --all --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. cargo test --workspace, with CXLVMM_IASL / CXLVMM_ACPIEXEC pointing at
-#      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh
+#      the iasl/acpiexec wrappers of scripts/fetch-iasl.sh and CXLVMM_VIRTIOFSD
+#      at the virtiofsd wrapper of scripts/fetch-virtiofsd.sh
 #   4. the fuzz crate (fuzz/): fmt, its harness tests, then every
 #      fuzz target for CXLVMM_FUZZ_SECONDS each (default 15; 0 skips this
 #      step) through scripts/fuzz.sh, which installs cargo-fuzz if missing
@@ -58,6 +59,8 @@ fi
 export CXLVMM_IASL=${CXLVMM_IASL:-$CACHE/bin/iasl}
 export CXLVMM_ACPIEXEC=${CXLVMM_ACPIEXEC:-$CACHE/bin/acpiexec}
 step fetch-iasl "$ROOT/scripts/fetch-iasl.sh"
+export CXLVMM_VIRTIOFSD=${CXLVMM_VIRTIOFSD:-$CACHE/bin/virtiofsd}
+step fetch-virtiofsd "$ROOT/scripts/fetch-virtiofsd.sh"
 step fetch-guest "$ROOT/scripts/fetch-guest.sh"
 
 step fmt cargo fmt --all --check

@@ -152,6 +152,32 @@ fn vmm_filter_refuses_exec() {
     );
 }
 
+#[test]
+fn vhost_user_filter_talks_but_opens_no_socket() {
+    // A vhost-user device thread sends and receives on the socket it was
+    // given (sendmsg/recvmsg: allowed, here failing with EBADF in the
+    // kernel), but never creates one.
+    if in_child() {
+        child(
+            ThreadKind::VhostUser,
+            "vhost-test",
+            // SAFETY: sendmsg/recvmsg on an invalid descriptor touch nothing.
+            || unsafe {
+                libc::sendmsg(-1, std::ptr::null(), 0) == -1
+                    && libc::recvmsg(-1, std::ptr::null_mut(), 0) == -1
+            },
+            // SAFETY: plain system call.
+            || unsafe { i64::from(libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0)) },
+        );
+        return;
+    }
+    assert_refused(
+        &run_child("vhost_user_filter_talks_but_opens_no_socket"),
+        "vhost-test",
+        libc::SYS_socket,
+    );
+}
+
 /// `Seccomp:` of the calling thread.
 fn own_seccomp_mode() -> String {
     let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();

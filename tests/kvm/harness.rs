@@ -11,7 +11,7 @@ use vm_memory::{Bytes, GuestAddress};
 use vmm::config::VmConfig;
 use vmm::device_manager::DeviceManager;
 use vmm::exit::{ExitReason, ExitState};
-use vmm::memory::MemoryManager;
+use vmm::memory::{MemoryManager, RamKind};
 use vmm::platform::Platform;
 use vmm::vcpu::{Vcpu, VcpuBuses};
 use vmm::vm::Vm;
@@ -40,6 +40,7 @@ pub fn vm_config(cxl: vmm::cxl_config::CxlConfig) -> VmConfig {
         api_socket: None,
         disks: Vec::new(),
         nets: Vec::new(),
+        fs: Default::default(),
         seccomp: vmm::seccomp::SeccompMode::On,
     }
 }
@@ -95,8 +96,14 @@ impl TestVm {
 
     fn build(code: &[u8], cfg: Option<&VmConfig>) -> Self {
         let vm = Vm::new().expect("KVM VM");
+        // As the machine does: shared RAM when a vhost-user backend maps it.
+        let ram = match cfg {
+            Some(c) if c.fs.any() => RamKind::Shared,
+            _ => RamKind::Private,
+        };
         let memory = Arc::new(
-            MemoryManager::new(vm.fd.clone(), &[(0, RAM_SIZE)], vm.memslot_limit()).unwrap(),
+            MemoryManager::with_ram(vm.fd.clone(), &[(0, RAM_SIZE)], vm.memslot_limit(), ram)
+                .unwrap(),
         );
         arch::paging::write_identity_map(memory.ram()).unwrap();
         arch::regs::write_gdt_idt(memory.ram()).unwrap();

@@ -16,3 +16,4 @@ mod seccomp;
 mod sigbus;
 mod topology;
 mod virtio;
+mod virtio_fs;

@@ -9,6 +9,7 @@ use clap::Parser;
 use crate::config::{SerialOutput, VmConfig};
 use crate::cxl_config::{self, CxlConfig};
 use crate::disk_config;
+use crate::fs_config;
 use crate::net_config;
 use crate::seccomp::SeccompMode;
 use crate::size::parse_size;
@@ -87,6 +88,23 @@ pub struct Args {
     #[arg(long, value_name = "tap=NAME,...")]
     pub net: Vec<String>,
 
+    /// A virtio-fs device served by a running vhost-user-fs backend
+    /// (virtiofsd) on a unix socket (repeatable): `tag=TAG,socket=PATH[,queue-size=N]`.
+    #[arg(long, value_name = "tag=TAG,socket=PATH,...")]
+    pub fs: Vec<String>,
+
+    /// Share a host directory with the guest through virtio-fs; cxlvmm runs
+    /// virtiofsd on it (repeatable): `DIR[,tag=TAG]` (tags `share`,
+    /// `share1`, ... by default). The guest mounts it with
+    /// `mount -t virtiofs TAG /mnt`.
+    #[arg(long, value_name = "DIR[,tag=TAG]")]
+    pub share: Vec<String>,
+
+    /// The virtiofsd binary for --share (default: $CXLVMM_VIRTIOFSD, then
+    /// virtiofsd on PATH, then /usr/libexec/virtiofsd).
+    #[arg(long, value_name = "PATH")]
+    pub virtiofsd: Option<PathBuf>,
+
     /// Serve the REST API (JSON over HTTP) on this unix socket.
     #[arg(long, value_name = "PATH")]
     pub api_socket: Option<PathBuf>,
@@ -130,9 +148,10 @@ impl Args {
         let cxl = self.cxl_config()?;
         let disks = disk_config::parse_disks(&self.disk)?;
         let nets = net_config::parse_nets(&self.net)?;
-        if disks.len() + nets.len() > MAX_VIRTIO_DEVICES {
+        let fs = fs_config::parse_fs_setup(&self.fs, &self.share, self.virtiofsd.as_deref())?;
+        if disks.len() + nets.len() + fs.devices() > MAX_VIRTIO_DEVICES {
             return Err(format!(
-                "--disk and --net: at most {MAX_VIRTIO_DEVICES} devices together"
+                "--disk, --net, --fs and --share: at most {MAX_VIRTIO_DEVICES} virtio devices in all"
             ));
         }
         Ok(VmConfig {
@@ -147,6 +166,7 @@ impl Args {
             api_socket: self.api_socket,
             disks,
             nets,
+            fs,
             seccomp: self.seccomp,
         })
     }
@@ -237,7 +257,32 @@ mod tests {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let e = parse(&args).unwrap_err();
-        assert!(e.contains("at most 30 devices"), "{e}");
+        assert!(e.contains("at most 30 virtio devices"), "{e}");
+    }
+
+    #[test]
+    fn virtio_device_count_is_shared() {
+        let dir = std::env::temp_dir().join(format!("cxlvmm-cli-fs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("img");
+        std::fs::write(&img, [0u8; 512]).unwrap();
+        let sock = dir.join("sock");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let disk = |i: usize| format!("path={},id=d{i}", img.display());
+        let fs = format!("tag=t,socket={}", sock.display());
+        let mut args: Vec<String> = vec!["--dump-acpi".into(), "d".into()];
+        for i in 0..29 {
+            args.extend(["--disk".into(), disk(i)]);
+        }
+        args.extend(["--fs".into(), fs.clone()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let c = parse(&refs).unwrap();
+        assert_eq!((c.disks.len(), c.fs.devices()), (29, 1));
+        args.extend(["--disk".into(), disk(29)]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = parse(&refs).unwrap_err();
+        assert!(e.contains("at most 30 virtio devices"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::cxl_config::CxlConfig;
 use crate::disk_config::DiskConfig;
+use crate::fs_config::FsSetup;
 use crate::net_config::NetConfig;
 use crate::seccomp::SeccompMode;
 
@@ -59,6 +60,8 @@ pub struct VmConfig {
     pub disks: Vec<DiskConfig>,
     /// virtio-net devices on taps, in command-line order.
     pub nets: Vec<NetConfig>,
+    /// virtio-fs devices (`--fs`, `--share`).
+    pub fs: FsSetup,
     /// Seccomp filters on every thread.
     pub seccomp: SeccompMode,
 }

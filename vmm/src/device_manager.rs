@@ -150,6 +150,7 @@ impl DeviceManager {
         let (virtio, virtio_nodes) = VirtioDevices::build(
             &cfg.disks,
             &cfg.nets,
+            &cfg.fs.fs,
             memory.ram(),
             &KvmMsiAllocator(router.clone()),
         )

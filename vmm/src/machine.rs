@@ -15,10 +15,12 @@ use crate::config::VmConfig;
 use crate::device_manager::{DeviceError, DeviceManager};
 use crate::event_loop;
 use crate::exit::{ExitReason, ExitState};
-use crate::memory::{MemoryError, MemoryManager};
+use crate::memory::{MemoryError, MemoryManager, RamKind};
 use crate::platform::Platform;
 use crate::seccomp::{SeccompError, SeccompFilters, SeccompMode, ThreadKind};
 use crate::vcpu::{self, Vcpu, VcpuBuses, VcpuError, VcpuThread};
+use crate::virtio_devices::VirtioKind;
+use crate::virtiofsd;
 use crate::vm::{Vm, VmError};
 
 /// Errors building or starting a machine.
@@ -114,10 +116,17 @@ impl Machine {
                 vm.max_vcpus()
             )));
         }
+        // A vhost-user backend maps guest RAM from its descriptors.
+        let ram_kind = if cfg.fs.any() {
+            RamKind::Shared
+        } else {
+            RamKind::Private
+        };
         let memory = Arc::new(MemoryManager::allocate(
             vm.fd.clone(),
             &platform.ram,
             vm.memslot_limit(),
+            ram_kind,
         )?);
         // Installing RAM as memslots costs milliseconds on some hosts and
         // needs nothing below but the mapping: it runs beside the rest.
@@ -243,14 +252,15 @@ impl Machine {
         };
         // Device threads run their filter's installation before anything
         // else they do (queued ahead of any work a guest can give them).
-        for (i, dev) in self.devices.virtio.devices.iter().enumerate() {
+        let virtio = &self.devices.virtio;
+        for (i, (dev, kind)) in virtio.devices.iter().zip(&virtio.kinds).enumerate() {
             let filters = seccomp.clone();
             let label = format!("virtio{i}");
-            let setup = Box::new(move || {
-                filters
-                    .install(ThreadKind::Virtio, &label)
-                    .map_err(|e| e.to_string())
-            });
+            let kind = match kind {
+                VirtioKind::Block | VirtioKind::Net => ThreadKind::Virtio,
+                VirtioKind::Fs => ThreadKind::VhostUser,
+            };
+            let setup = Box::new(move || filters.install(kind, &label).map_err(|e| e.to_string()));
             dev.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .setup_thread(setup);
@@ -290,7 +300,19 @@ impl Machine {
     }
 }
 
-/// Builds and runs a machine.
-pub fn run(cfg: VmConfig) -> Result<ExitReason, MachineError> {
-    Machine::new(&cfg)?.run()
+/// Builds and runs a machine. virtiofsd for each `--share` starts first
+/// (before any other thread or filter), its share becomes a virtio-fs device
+/// on its socket, and it is stopped once the machine is gone.
+pub fn run(mut cfg: VmConfig) -> Result<ExitReason, MachineError> {
+    let daemons = virtiofsd::start_all(&cfg.fs).map_err(MachineError::Config)?;
+    cfg.fs.fs.extend(
+        daemons
+            .iter()
+            .map(|d| d.fs_config(devices::virtio::fs::DEFAULT_QUEUE_SIZE)),
+    );
+    cfg.fs.shares.clear();
+    let result = Machine::new(&cfg).and_then(Machine::run);
+    // The devices (and their connections) are gone: virtiofsd may go.
+    drop(daemons);
+    result
 }

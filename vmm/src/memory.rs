@@ -126,21 +126,43 @@ pub struct MemoryManager {
     map_budget: Option<MapBudget>,
 }
 
+/// How guest RAM is allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RamKind {
+    /// Anonymous private memory (transparent huge pages as the host allows).
+    Private,
+    /// A memfd per range, mapped shared: a vhost-user backend maps the same
+    /// pages from the descriptors.
+    Shared,
+}
+
 impl MemoryManager {
-    /// Allocates RAM for `regions` (`(gpa, len)` pairs) and installs it.
+    /// Allocates private RAM for `regions` (`(gpa, len)` pairs) and
+    /// installs it.
     pub fn new(
         vm: Arc<VmFd>,
         regions: &[(u64, u64)],
         slot_limit: u32,
     ) -> Result<Self, MemoryError> {
-        let mm = Self::allocate(vm, regions, slot_limit)?;
+        Self::with_ram(vm, regions, slot_limit, RamKind::Private)
+    }
+
+    /// Allocates RAM of `kind` for `regions` and installs it.
+    pub fn with_ram(
+        vm: Arc<VmFd>,
+        regions: &[(u64, u64)],
+        slot_limit: u32,
+        kind: RamKind,
+    ) -> Result<Self, MemoryError> {
+        let mm = Self::allocate(vm, regions, slot_limit, kind)?;
         mm.install_ram()?;
         Ok(mm)
     }
 
-    /// Allocates RAM for `regions` (`(gpa, len)` pairs) without installing
-    /// it: [`MemoryManager::install_ram`] does, and may run on another
-    /// thread while the RAM is filled (the kernel loaded, tables written).
+    /// Allocates RAM of `kind` for `regions` (`(gpa, len)` pairs) without
+    /// installing it: [`MemoryManager::install_ram`] does, and may run on
+    /// another thread while the RAM is filled (the kernel loaded, tables
+    /// written).
     ///
     /// The RAM is advised for transparent huge pages (MADV_HUGEPAGE, as
     /// QEMU does): loading a kernel then faults a few 2 MiB pages instead
@@ -149,13 +171,18 @@ impl MemoryManager {
         vm: Arc<VmFd>,
         regions: &[(u64, u64)],
         slot_limit: u32,
+        kind: RamKind,
     ) -> Result<Self, MemoryError> {
         let ranges: Vec<(GuestAddress, usize)> = regions
             .iter()
             .map(|(a, l)| (GuestAddress(*a), *l as usize))
             .collect();
-        let ram = GuestMemoryMmap::<()>::from_ranges(&ranges)
-            .map_err(|e| MemoryError::Alloc(format!("{e:?}")))?;
+        let ram = match kind {
+            RamKind::Private => GuestMemoryMmap::<()>::from_ranges(&ranges)
+                .map_err(|e| MemoryError::Alloc(format!("{e:?}")))?,
+            RamKind::Shared => devices::memory::shared_guest_ram(&ranges)
+                .map_err(|e| MemoryError::Alloc(format!("shared memory: {e}")))?,
+        };
         for region in ram.iter() {
             // SAFETY: advice on a mapping this process owns; it changes no
             // contents. A kernel without THP refuses it, which is harmless.

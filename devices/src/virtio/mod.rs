@@ -16,6 +16,9 @@
 //!   model's own event sources.
 //! - [`block`]: virtio-blk on a raw image.
 //! - [`net`]: virtio-net on a tap.
+//! - [`vhost_user`]: the vhost-user frontend, for queues a backend process
+//!   serves.
+//! - [`fs`]: virtio-fs (5.11) on a vhost-user backend (virtiofsd).
 //!
 //! Notifications: each queue has an eventfd that the VMM attaches to the
 //! queue's notify address as a KVM ioeventfd, so a driver's notify never
@@ -26,17 +29,23 @@
 pub mod block;
 pub mod common_cfg;
 pub mod device;
+pub mod fs;
 pub mod ids;
 pub mod net;
 pub mod pci_caps;
 pub mod queue;
 pub mod status;
 pub mod transport;
+pub mod vhost_user;
 pub mod worker;
 
 #[cfg(test)]
+mod fake_vhost_user;
+#[cfg(test)]
+mod fs_tests;
+#[cfg(test)]
 mod transport_tests;
 
-pub use device::{EventSource, QueueOutcome, VirtioDevice};
+pub use device::{EventSource, QueueBackend, QueueLayout, QueueOutcome, VirtioDevice};
 pub use ids::{VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_DEVICE_ID_BASE, VIRTIO_PCI_VENDOR_ID};
 pub use transport::{NotifyEvent, VirtioPciDevice, VirtioPciError};

@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use thiserror::Error;
-use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
@@ -188,8 +188,7 @@ impl VirtioPciDevice {
             msi,
         )?)?;
 
-        let features =
-            device.features() | 1 << VIRTIO_RING_F_INDIRECT_DESC | 1 << VIRTIO_RING_F_EVENT_IDX;
+        let features = device.features() | device.ring_features();
         let common = CommonConfig::new(features, &sizes, vectors);
         let mut notify = Vec::with_capacity(sizes.len());
         let mut notify_clones = Vec::with_capacity(sizes.len());

@@ -9,10 +9,18 @@
 //! [`DeviceShared::resetting`], so the status reads 0 only once no request
 //! is in flight, 4.1.4.3.2), [`Command::Stop`] at exit.
 //!
+//! A device with a [`QueueBackend`] (vhost-user) is served differently: the
+//! thread never waits on the notification eventfds (the backend reads
+//! them); at DRIVER_OK it hands the queues to the backend, it waits on the
+//! backend's per-queue "call" eventfds and raises the queue's MSI-X vector
+//! for each, and it watches the backend's socket: a backend that goes away
+//! sets DEVICE_NEEDS_RESET and nothing else happens to the VM.
+//!
 //! Syscalls made on this thread: epoll_wait, read (eventfds), write (the
 //! MSI-X irqfds), futex (locks), and those of the device model (for
 //! virtio-blk: pread64, pwrite64, fdatasync, fallocate; for virtio-net:
-//! read and write on the tap).
+//! read and write on the tap; for vhost-user: sendmsg and recvmsg on the
+//! backend's socket).
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -25,7 +33,7 @@ use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use super::device::{QueueOutcome, VirtioDevice};
+use super::device::{QueueLayout, QueueOutcome, VirtioDevice};
 use super::ids::VIRTIO_MSI_NO_VECTOR;
 use super::queue::needs_interrupt;
 use super::status::STATUS_NEEDS_RESET;
@@ -40,6 +48,11 @@ const WAKE_TOKEN: u64 = u64::MAX;
 /// Tokens of the model's event sources: this plus the model's token (queue
 /// notifications use the queue index, below 2^32).
 const SOURCE_TOKEN_BASE: u64 = 1 << 32;
+/// The backend's socket (vhost-user): readable or hung up means gone.
+const WATCH_TOKEN: u64 = u64::MAX - 1;
+/// A backend's call eventfd for queue N has token CALL_TOKEN + N (above
+/// every event source's token).
+const CALL_TOKEN: u64 = 1 << 33;
 
 /// State the transport (vCPU threads) and the device thread share.
 pub struct DeviceShared {
@@ -132,6 +145,11 @@ pub struct WorkerHandle {
     tx: Sender<Command>,
     wake: EventFd,
     thread: Option<JoinHandle<()>>,
+    /// Fails an exchange with a queue backend still waiting (at exit).
+    unblock: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Set before the connection is cut at exit, so the thread does not
+    /// take its own hang-up for the backend's.
+    stopping: Arc<AtomicBool>,
 }
 
 impl WorkerHandle {
@@ -149,7 +167,13 @@ impl WorkerHandle {
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.send(Command::Stop);
+        // A thread waiting on a backend that never answers would never see
+        // the Stop: cut the connection so the wait ends.
+        if let Some(unblock) = &self.unblock {
+            unblock();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -166,6 +190,10 @@ struct Worker {
     queues: Vec<ActiveQueue>,
     config_vector: u16,
     broken: bool,
+    /// The device has a queue backend (its queues are served elsewhere).
+    external: bool,
+    /// The VMM is stopping the thread (see [`WorkerHandle`]).
+    stopping: Arc<AtomicBool>,
 }
 
 /// Starts the thread for `device`; `notify` are (clones of) the queues'
@@ -179,7 +207,8 @@ pub fn spawn(
 ) -> std::io::Result<WorkerHandle> {
     let (tx, rx) = channel();
     let wake = EventFd::new(EFD_NONBLOCK)?;
-    let worker = Worker {
+    let stopping = Arc::new(AtomicBool::new(false));
+    let mut worker = Worker {
         device,
         mem,
         shared,
@@ -189,6 +218,8 @@ pub fn spawn(
         queues: Vec::new(),
         config_vector: VIRTIO_MSI_NO_VECTOR,
         broken: false,
+        external: false,
+        stopping: stopping.clone(),
     };
     let epoll = Epoll::new()?;
     epoll.ctl(
@@ -196,12 +227,37 @@ pub fn spawn(
         worker.wake.as_raw_fd(),
         EpollEvent::new(EventSet::IN, WAKE_TOKEN),
     )?;
-    for (i, fd) in worker.notify.iter().enumerate() {
-        epoll.ctl(
-            ControlOperation::Add,
-            fd.as_raw_fd(),
-            EpollEvent::new(EventSet::IN, i as u64),
-        )?;
+    let mut unblock = None;
+    if let Some(backend) = worker.device.queue_backend() {
+        // The backend reads the notifications; the thread waits on the
+        // backend's signals and on its socket (once: after that the backend
+        // is gone for good).
+        for (i, fd) in backend.call_events().iter().enumerate() {
+            epoll.ctl(
+                ControlOperation::Add,
+                fd.as_raw_fd(),
+                EpollEvent::new(EventSet::IN, CALL_TOKEN + i as u64),
+            )?;
+        }
+        if let Some(fd) = backend.watch_fd() {
+            let events =
+                EventSet::IN | EventSet::READ_HANG_UP | EventSet::HANG_UP | EventSet::ONE_SHOT;
+            epoll.ctl(
+                ControlOperation::Add,
+                fd,
+                EpollEvent::new(events, WATCH_TOKEN),
+            )?;
+        }
+        unblock = backend.unblocker();
+        worker.external = true;
+    } else {
+        for (i, fd) in worker.notify.iter().enumerate() {
+            epoll.ctl(
+                ControlOperation::Add,
+                fd.as_raw_fd(),
+                EpollEvent::new(EventSet::IN, i as u64),
+            )?;
+        }
     }
     let sources = worker.device.event_sources();
     for s in &sources {
@@ -211,7 +267,7 @@ pub fn spawn(
             EpollEvent::new(s.events, SOURCE_TOKEN_BASE + u64::from(s.token)),
         )?;
     }
-    let slots = worker.notify.len() + sources.len() + 1;
+    let slots = 2 * worker.notify.len() + sources.len() + 2;
     let thread = std::thread::Builder::new()
         .name(name)
         .spawn(move || worker.run(epoll, slots))?;
@@ -219,6 +275,8 @@ pub fn spawn(
         tx,
         wake,
         thread: Some(thread),
+        unblock,
+        stopping,
     })
 }
 
@@ -241,6 +299,10 @@ impl Worker {
                     if !self.commands() {
                         return;
                     }
+                } else if token == WATCH_TOKEN {
+                    self.backend_lost();
+                } else if token >= CALL_TOKEN {
+                    self.relay_call((token - CALL_TOKEN) as usize);
                 } else if token >= SOURCE_TOKEN_BASE {
                     let Ok(source) = u32::try_from(token - SOURCE_TOKEN_BASE) else {
                         continue;
@@ -276,6 +338,10 @@ impl Worker {
                     self.config_vector = config_vector;
                     self.broken = false;
                     self.device.activate(features);
+                    if self.external {
+                        self.start_backend(features);
+                        continue;
+                    }
                     // Buffers made available before DRIVER_OK are served now.
                     let indexes: Vec<usize> = self.queues.iter().map(|q| q.index).collect();
                     for i in indexes {
@@ -283,6 +349,9 @@ impl Worker {
                     }
                 }
                 Ok(Command::Reset) => {
+                    if let Some(backend) = self.device.queue_backend() {
+                        backend.stop();
+                    }
                     self.queues.clear();
                     self.broken = false;
                     self.device.reset();
@@ -293,6 +362,63 @@ impl Worker {
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Err(TryRecvError::Empty) => return true,
             }
+        }
+    }
+
+    /// DRIVER_OK on a device with a queue backend: hand the queues over.
+    fn start_backend(&mut self, features: u64) {
+        let layouts: Vec<QueueLayout> = self
+            .queues
+            .iter()
+            .map(|q| QueueLayout {
+                index: q.index,
+                size: q.queue.size(),
+                max_size: q.queue.max_size(),
+                desc: q.queue.desc_table(),
+                avail: q.queue.avail_ring(),
+                used: q.queue.used_ring(),
+            })
+            .collect();
+        let Some(backend) = self.device.queue_backend() else {
+            return;
+        };
+        if let Err(why) = backend.start(features, &layouts, &self.notify, &self.mem) {
+            self.broken = true;
+            self.shared.fail(&why, self.config_vector);
+        }
+    }
+
+    /// The backend signalled queue `index`: it used buffers.
+    fn relay_call(&mut self, index: usize) {
+        let Some(backend) = self.device.queue_backend() else {
+            return;
+        };
+        if let Some(fd) = backend.call_events().get(index) {
+            let _ = fd.read();
+        }
+        if self.broken {
+            return;
+        }
+        if let Some(q) = self.queues.iter().find(|q| q.index == index) {
+            self.shared.interrupt(ISR_QUEUE, q.vector);
+        }
+    }
+
+    /// The backend's socket hung up (or spoke unasked): it is gone.
+    fn backend_lost(&mut self) {
+        if self.stopping.load(Ordering::SeqCst) {
+            // The VMM cut the connection itself on its way out.
+            return;
+        }
+        let Some(backend) = self.device.queue_backend() else {
+            return;
+        };
+        let why = backend.lost();
+        if self.queues.is_empty() {
+            log::warn!("virtio: {}: {why}", self.device.name());
+        } else if !self.broken {
+            self.broken = true;
+            self.shared.fail(&why, self.config_vector);
         }
     }
 

@@ -149,6 +149,7 @@ impl Machine {
             api_socket: None,
             disks: Vec::new(),
             nets: Vec::new(),
+            fs: Default::default(),
             seccomp: vmm::seccomp::SeccompMode::Off,
         };
         let platform = Platform::new(&cfg).expect("platform");

@@ -2,8 +2,8 @@
 //!
 //! Each kind of cxlvmm thread has its own list of system calls
 //! ([`ThreadKind`]): the vCPU threads, the API thread (and the threads it
-//! starts, which inherit its filter), the virtio device threads and the VMM
-//! thread (the main thread, once the machine is built). The filters are compiled once, before any
+//! starts, which inherit its filter), the virtio device threads (those of
+//! vhost-user devices apart) and the VMM thread (the main thread, once the machine is built). The filters are compiled once, before any
 //! thread starts, and each thread installs its own as its first step (the
 //! VMM thread right before its event loop).
 //!
@@ -18,6 +18,7 @@ mod prepare;
 mod rules;
 mod sigsys;
 mod vcpu;
+mod vhost_user;
 mod virtio;
 mod vmm_thread;
 
@@ -86,11 +87,19 @@ pub enum ThreadKind {
     Vmm = 2,
     /// A virtio device thread: its queues and the I/O behind them.
     Virtio = 3,
+    /// A vhost-user device thread (virtio-fs): the backend's socket.
+    VhostUser = 4,
 }
 
 impl ThreadKind {
     /// Every kind.
-    pub const ALL: [ThreadKind; 4] = [Self::Vcpu, Self::Api, Self::Vmm, Self::Virtio];
+    pub const ALL: [ThreadKind; 5] = [
+        Self::Vcpu,
+        Self::Api,
+        Self::Vmm,
+        Self::Virtio,
+        Self::VhostUser,
+    ];
 
     /// The kind's allowed calls.
     pub fn rules(self) -> Result<RuleSet, seccompiler::Error> {
@@ -99,6 +108,7 @@ impl ThreadKind {
             Self::Api => api::rules(),
             Self::Vmm => vmm_thread::rules(),
             Self::Virtio => virtio::rules(),
+            Self::VhostUser => vhost_user::rules(),
         }
     }
 }
@@ -110,6 +120,7 @@ impl fmt::Display for ThreadKind {
             Self::Api => "API",
             Self::Vmm => "VMM",
             Self::Virtio => "virtio device",
+            Self::VhostUser => "vhost-user device",
         })
     }
 }
@@ -250,6 +261,7 @@ mod tests {
         let api = ThreadKind::Api.rules().unwrap();
         let vmm = ThreadKind::Vmm.rules().unwrap();
         let virtio = ThreadKind::Virtio.rules().unwrap();
+        let vhost = ThreadKind::VhostUser.rules().unwrap();
         // A device thread does its I/O and nothing of KVM, sockets or files.
         assert!(virtio.contains(libc::SYS_pwrite64) && virtio.contains(libc::SYS_fdatasync));
         // virtio-net: packets read and written on the tap, its readiness.
@@ -257,6 +269,18 @@ mod tests {
         assert!(virtio.contains(libc::SYS_epoll_wait) && virtio.contains(libc::SYS_epoll_pwait));
         assert!(!virtio.contains(libc::SYS_ioctl) && !virtio.contains(libc::SYS_openat));
         assert!(!virtio.contains(libc::SYS_socket) && !virtio.contains(libc::SYS_clone3));
+        assert!(!virtio.contains(libc::SYS_sendmsg));
+        // A vhost-user device thread talks on its connected socket only.
+        assert!(vhost.contains(libc::SYS_sendmsg) && vhost.contains(libc::SYS_recvmsg));
+        for nr in [
+            libc::SYS_socket,
+            libc::SYS_connect,
+            libc::SYS_openat,
+            libc::SYS_ioctl,
+            libc::SYS_pwrite64,
+        ] {
+            assert!(!vhost.contains(nr), "{nr}");
+        }
         // Only the API thread accepts connections and starts threads.
         assert!(api.contains(libc::SYS_accept4) && api.contains(libc::SYS_clone3));
         assert!(!vcpu.contains(libc::SYS_accept4) && !vmm.contains(libc::SYS_accept4));
@@ -265,7 +289,7 @@ mod tests {
         assert!(vmm.contains(libc::SYS_openat) && vmm.contains(libc::SYS_memfd_create));
         assert!(!vcpu.contains(libc::SYS_openat) && !api.contains(libc::SYS_openat));
         // Nobody execs, forks a process or opens network sockets freely.
-        for r in [&vcpu, &api, &vmm, &virtio] {
+        for r in [&vcpu, &api, &vmm, &virtio, &vhost] {
             assert!(!r.contains(libc::SYS_execve) && !r.contains(libc::SYS_fork));
             assert!(!r.contains(libc::SYS_ptrace) && !r.contains(libc::SYS_mount));
         }

@@ -61,5 +61,11 @@ pub fn rules() -> rules::Result<RuleSet> {
     r.allow(libc::SYS_eventfd2);
     r.allow(libc::SYS_poll);
     r.allow(libc::SYS_ppoll);
+    // At exit, the virtiofsd children of --share are stopped (SIGTERM, then
+    // SIGKILL), reaped, and their private directories removed.
+    r.allow_when(libc::SYS_kill, arg_eq(1, libc::SIGTERM as u64)?);
+    r.allow_when(libc::SYS_kill, arg_eq(1, libc::SIGKILL as u64)?);
+    r.allow(libc::SYS_wait4);
+    r.allow(libc::SYS_rmdir);
     Ok(r)
 }
