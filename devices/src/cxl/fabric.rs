@@ -30,16 +30,22 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::component::hdm::HdmDecoderInfo;
-use super::decode::Interleave;
 use crate::memory::{ComposedPiece, HostMemory};
 
 mod compose;
 mod emulated;
+mod mem_path;
 mod route;
+mod state;
+mod types;
 mod wanted;
 
-use compose::{Composed, Span};
-pub use compose::{MemPath, RangePath, TrapReason, PAGE_SIZE};
+use mem_path::{Composed, Span};
+pub use mem_path::{MemPath, RangePath, TrapReason, PAGE_SIZE};
+use state::{EndpointState, Installed, State};
+pub use types::{
+    EndpointId, HostBridgeDesc, HostBridgeId, MemoryRange, PathStats, Route, Topology, WindowDesc,
+};
 use wanted::{coalesce, hull_with, in_ranges};
 
 /// The narrow door to guest memory slots (the VMM's memory manager).
@@ -64,125 +70,6 @@ pub trait GuestMemoryMapper: Send + Sync {
     fn unmap(&self, gpa: u64) -> Result<(), String>;
 }
 
-/// Index of a host bridge in the topology.
-pub type HostBridgeId = usize;
-/// Index of an endpoint in the topology.
-pub type EndpointId = usize;
-
-/// A CXL fixed memory window (CFMWS).
-#[derive(Clone, Debug)]
-pub struct WindowDesc {
-    /// Base HPA.
-    pub base: u64,
-    /// Size.
-    pub size: u64,
-    /// Host bridge interleave (ways = number of targets).
-    pub interleave: Interleave,
-    /// Host bridges by interleave position.
-    pub targets: Vec<HostBridgeId>,
-}
-
-/// A host bridge and what hangs below it.
-#[derive(Clone, Debug)]
-pub struct HostBridgeDesc {
-    /// Root ports: (port ID as the decoders' target lists name it, the
-    /// endpoint below it if any).
-    pub root_ports: Vec<(u8, Option<EndpointId>)>,
-    /// Whether it has an HDM decoder capability; without one it must have a
-    /// single root port and passes everything to it (Linux's passthrough).
-    pub has_hdm: bool,
-}
-
-/// The static shape of the CXL hierarchy.
-#[derive(Clone, Debug, Default)]
-pub struct Topology {
-    /// Fixed memory windows.
-    pub windows: Vec<WindowDesc>,
-    /// Host bridges.
-    pub host_bridges: Vec<HostBridgeDesc>,
-    /// Number of endpoints (ids `0..endpoints`).
-    pub endpoints: usize,
-}
-
-/// Host memory behind a DPA range of an endpoint.
-#[derive(Clone, Debug)]
-pub struct MemoryRange {
-    /// First DPA.
-    pub dpa: u64,
-    /// Length in bytes.
-    pub len: u64,
-    /// The backend.
-    pub backend: Arc<HostMemory>,
-    /// Offset into the backend of `dpa`.
-    pub offset: u64,
-}
-
-#[derive(Clone, Debug, Default)]
-struct EndpointState {
-    decoders: Vec<HdmDecoderInfo>,
-    /// HDM Decoder Enable and the DVSEC's Mem_Enable both set.
-    enabled: bool,
-    /// Backed DPA ranges by start DPA.
-    memory: BTreeMap<u64, MemoryRange>,
-}
-
-/// One installed memslot.
-#[derive(Clone, Debug)]
-struct Installed {
-    len: u64,
-    backend: Arc<HostMemory>,
-    offset: u64,
-    endpoint: EndpointId,
-    dpa: u64,
-}
-
-impl Installed {
-    fn same_as(&self, other: &Installed) -> bool {
-        self.len == other.len
-            && Arc::ptr_eq(&self.backend, &other.backend)
-            && self.offset == other.offset
-    }
-}
-
-/// Where an HPA goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
-    /// The endpoint.
-    pub endpoint: EndpointId,
-    /// The DPA in it.
-    pub dpa: u64,
-}
-
-/// Counters of what the emulated path did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PathStats {
-    /// Accesses that reached backing memory.
-    pub emulated: u64,
-    /// Accesses with no route or no backing (read all-ones, write dropped).
-    pub unrouted: u64,
-}
-
-struct State {
-    topology: Topology,
-    host_bridges: Vec<Vec<HdmDecoderInfo>>,
-    endpoints: Vec<EndpointState>,
-    installed: BTreeMap<u64, Installed>,
-    /// The installed composed memslots by HPA.
-    composed: BTreeMap<u64, Composed>,
-    /// The interleaved ranges and the path each took, as of the last sync.
-    spans: BTreeMap<u64, Span>,
-    /// The installed memslots by (endpoint, DPA): HPA.
-    by_dpa: BTreeMap<(EndpointId, u64), u64>,
-    /// The installed memslots are exactly the wanted ones: the last sync
-    /// had no map or unmap refused and no two pieces wanting the same HPA.
-    /// Only then may a change recompute just the memslots of the DPA it
-    /// touched; otherwise the next change recomputes everything (which
-    /// also retries what was refused).
-    in_sync: bool,
-    stats: PathStats,
-}
-
-/// The memory path of one VM's CXL hierarchy.
 pub struct CxlMemoryPath {
     mapper: Arc<dyn GuestMemoryMapper>,
     state: Mutex<State>,

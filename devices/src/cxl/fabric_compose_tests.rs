@@ -5,6 +5,7 @@
 
 use super::tests::{backend, ep_decoder, hb_decoder, mem};
 use super::*;
+use crate::cxl::decode::Interleave;
 use crate::cxl::test_rig::{MapperCall, RecordingMapper, WINDOW};
 use crate::memory::{BackendConfig, BackendKind};
 

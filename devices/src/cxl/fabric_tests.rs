@@ -1,5 +1,6 @@
 use super::*;
 use crate::cxl::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
+use crate::cxl::decode::Interleave;
 use crate::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
 
 const BASE: u64 = WINDOW;

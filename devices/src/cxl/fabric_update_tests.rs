@@ -7,6 +7,7 @@
 use super::tests::backend;
 use super::*;
 use crate::cxl::component::hdm::HdmDecoderTarget;
+use crate::cxl::decode::Interleave;
 use crate::cxl::test_rig::{RecordingMapper, WINDOW};
 
 const BASE: u64 = WINDOW;

@@ -4,7 +4,8 @@
 
 use std::ops::Range;
 
-use super::{EndpointId, HostBridgeId, MemoryRange, Route, State, WindowDesc};
+use super::state::State;
+use super::types::{EndpointId, HostBridgeId, MemoryRange, Route, WindowDesc};
 use crate::cxl::component::hdm::{HdmDecoderInfo, HdmDecoderTarget};
 use crate::cxl::decode::Interleave;
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::{EndpointId, EndpointState, Installed, MemoryRange, State};
+use super::state::{EndpointState, Installed, State};
+use super::types::{EndpointId, MemoryRange};
 use crate::cxl::component::hdm::HdmDecoderTarget;
 
 impl State {

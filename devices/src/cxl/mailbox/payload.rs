@@ -11,6 +11,13 @@
 
 use super::RetCode;
 
+/// Size of the Commands Payload Registers (2 KiB), the largest input or
+/// output payload (CXL 3.1 8.2.8.4.3, Payload Size = 11).
+pub const PAYLOAD_SIZE: usize = 2048;
+/// log2 of [`PAYLOAD_SIZE`], as encoded in the Mailbox Capabilities
+/// Register.
+pub const PAYLOAD_SIZE_LOG2: u8 = 11;
+
 /// A payload struct read from a command's input.
 pub trait Decode<'a>: Sized {
     /// Decodes and checks the payload's length and fields: the return code

@@ -1,10 +1,11 @@
 //! A memory device for command tests: [`TestMemdev`] runs commands through
-//! [`super::execute`] and keeps what they caused (the effects each
+//! [`super::table::execute`] and keeps what they caused (the effects each
 //! operation returns) for the test to look at afterwards.
 
 use std::ops::{Deref, DerefMut};
 
-use super::{execute, RetCode};
+use super::table::execute;
+use super::RetCode;
 use crate::cxl::dcd::{DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest};
 use crate::cxl::memdev::tests::{test_config, FakeClock};
 use crate::cxl::memdev::{MediaWrite, Memdev, MemdevConfig, MemdevError};

@@ -6,6 +6,7 @@ use super::*;
 use crate::cxl::mailbox::testing::{test_memdev, TestMemdev};
 use crate::cxl::memdev::poison::PoisonSource;
 use crate::cxl::memdev::tests::test_config;
+use crate::cxl::memdev::Memdev;
 
 #[test]
 fn opcodes_are_unique() {

@@ -9,6 +9,7 @@
 //! receive queue, the tap becoming writable again serves the transmit
 //! queue. [`rx`] and [`tx`] hold the two paths, [`tap`] opens the tap.
 
+mod frame;
 pub mod rx;
 pub mod tap;
 pub mod tx;
@@ -17,18 +18,19 @@ pub mod tx;
 mod tests;
 
 use std::fs::File;
-use std::mem::{offset_of, size_of};
+use std::mem::offset_of;
 use std::os::fd::AsRawFd;
 
 use virtio_bindings::virtio_ids::VIRTIO_ID_NET;
 use virtio_bindings::virtio_net::{
-    virtio_net_config, virtio_net_hdr_v1, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF,
-    VIRTIO_NET_F_STATUS, VIRTIO_NET_S_LINK_UP,
+    virtio_net_config, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS,
+    VIRTIO_NET_S_LINK_UP,
 };
 use virtio_queue::Queue;
 use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::epoll::EventSet;
 
+pub use self::frame::{ETH_HLEN, HEADER_SIZE, MAX_FRAME_LEN, NUM_BUFFERS_OFFSET};
 use self::rx::{Rx, RxStats};
 use self::tx::{Tx, TxStats};
 use super::device::{EventSource, QueueOutcome, VirtioDevice};
@@ -39,16 +41,6 @@ pub const RX_QUEUE: usize = 0;
 pub const TX_QUEUE: usize = 1;
 /// Size of each queue.
 pub const QUEUE_SIZE: u16 = 256;
-/// struct virtio_net_hdr_v1 (5.1.6: the header with VIRTIO_F_VERSION_1,
-/// num_buffers included, whether MRG_RXBUF is negotiated or not).
-pub const HEADER_SIZE: usize = size_of::<virtio_net_hdr_v1>();
-/// Offset of num_buffers in the header (5.1.6).
-pub const NUM_BUFFERS_OFFSET: usize = offset_of!(virtio_net_hdr_v1, num_buffers);
-/// An Ethernet header: destination, source, type.
-pub const ETH_HLEN: usize = 14;
-/// The largest frame either way: an Ethernet header, a VLAN tag and the
-/// largest MTU Linux's virtio_net allows without VIRTIO_NET_F_MTU.
-pub const MAX_FRAME_LEN: usize = ETH_HLEN + 4 + 65535;
 /// The event source token of the tap.
 const TAP_TOKEN: u32 = 0;
 

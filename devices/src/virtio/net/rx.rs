@@ -27,7 +27,7 @@ use virtio_bindings::virtio_net::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GS
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::{Bytes, GuestMemoryBackend, GuestMemoryMmap};
 
-use super::{ETH_HLEN, HEADER_SIZE, MAX_FRAME_LEN, NUM_BUFFERS_OFFSET};
+use super::frame::{ETH_HLEN, HEADER_SIZE, MAX_FRAME_LEN, NUM_BUFFERS_OFFSET};
 use crate::virtio::device::QueueOutcome;
 use crate::virtio::queue::{add_used_batch, walk_chain, Buffer};
 

@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use super::HEADER_SIZE;
+use super::frame::HEADER_SIZE;
 
 /// The clone device.
 pub const TUN_DEVICE: &str = "/dev/net/tun";

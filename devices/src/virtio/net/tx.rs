@@ -25,7 +25,7 @@ use std::io::{ErrorKind, Write};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::{Bytes, GuestMemoryMmap};
 
-use super::{ETH_HLEN, HEADER_SIZE, MAX_FRAME_LEN};
+use super::frame::{ETH_HLEN, HEADER_SIZE, MAX_FRAME_LEN};
 use crate::virtio::device::QueueOutcome;
 use crate::virtio::queue::{add_used_batch, walk_chain, Buffer};
 

@@ -14,50 +14,17 @@
 
 use std::ops::Range;
 
-use super::*;
-use crate::cxl::decode::{eig_to_granularity, eiw_to_ways, HDM_GRANULE};
+use super::capability::HdmDecoderCapability;
+use super::config::HdmKind;
+use super::decoder::Decoder;
+use super::event::{CommitError, HdmEvent};
+use super::regs::*;
+use crate::cxl::decode::{eig_to_granularity, eiw_to_ways, Interleave, HDM_GRANULE};
 
 /// HPA bits 11:8: selector bits that need A11to8 Interleave Capable.
 const SELECTOR_BITS_11_8: u64 = 0xf << 8;
 /// HPA bits 14:12: selector bits that need A14to12 Interleave Capable.
 const SELECTOR_BITS_14_12: u64 = 0x7 << 12;
-
-/// Why a commit failed (the decoder reports Error Not Committed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommitError {
-    /// IW/IG encoding reserved.
-    Encoding(DecodeError),
-    /// Valid ways this component is not capable of.
-    UnsupportedWays(u32),
-    /// Interleave selects on HPA bits 11:8 or 14:12 without the capability.
-    UnsupportedInterleaveBits,
-    /// Base not 256 MiB aligned.
-    MisalignedBase,
-    /// Size not a multiple of 256 MiB.
-    MisalignedSize,
-    /// Base + size above 2^64.
-    AddressOverflow,
-    /// Decoder n-1 is not committed.
-    PreviousNotCommitted,
-    /// A higher-numbered decoder is still committed.
-    LaterDecoderCommitted,
-    /// HPA range below or overlapping a lower decoder's range.
-    HpaOrder,
-    /// Endpoint: DPA Skip not a multiple of 256 MiB (firmware programming).
-    MisalignedSkip,
-    /// Endpoint: size not divisible by the interleave ways.
-    SizeNotDivisible,
-    /// Endpoint: the DPA range ends beyond the device capacity.
-    DpaBeyondCapacity,
-    /// Endpoint: the DPA range is not inside a single partition.
-    DpaCrossesPartition,
-    /// UIO fields set but UIO not supported by this decoder, or invalid.
-    Uio,
-    /// Firmware programming: no decoder with that index.
-    NoSuchDecoder,
-    /// Firmware programming: the decoder is already committed.
-    AlreadyCommitted,
-}
 
 /// A decoder configuration that firmware (the VMM, acting as BIOS) commits
 /// before the guest boots; Linux's `init_hdm_decoder` adopts it.

@@ -3,7 +3,8 @@
 
 use std::ops::Range;
 
-use super::*;
+use super::capability::HdmDecoderCapability;
+use super::regs::{CTRL_TARGET_RANGE_TYPE, TARGET_LIST_ENTRIES};
 
 /// Where a decoder sends its range.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,56 @@
+//! Opcodes of the implemented memory device commands (CXL 3.1 8.2.9).
+
+/// Opcodes of the implemented commands (CXL 3.1 8.2.9, Tables 8-37 and
+/// 8-126).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Opcode {
+    /// 8.2.9.1.1 Identify.
+    Identify = 0x0001,
+    /// 8.2.9.2.2 Get Event Records.
+    GetEventRecords = 0x0100,
+    /// 8.2.9.2.3 Clear Event Records.
+    ClearEventRecords = 0x0101,
+    /// 8.2.9.2.4 Get Event Interrupt Policy.
+    GetEventInterruptPolicy = 0x0102,
+    /// 8.2.9.2.5 Set Event Interrupt Policy.
+    SetEventInterruptPolicy = 0x0103,
+    /// 8.2.9.3.1 Get FW Info.
+    GetFwInfo = 0x0200,
+    /// 8.2.9.4.1 Get Timestamp.
+    GetTimestamp = 0x0300,
+    /// 8.2.9.4.2 Set Timestamp.
+    SetTimestamp = 0x0301,
+    /// 8.2.9.5.1 Get Supported Logs.
+    GetSupportedLogs = 0x0400,
+    /// 8.2.9.5.2 Get Log.
+    GetLog = 0x0401,
+    /// 8.2.9.9.1.1 Identify Memory Device.
+    IdentifyMemoryDevice = 0x4000,
+    /// 8.2.9.9.2.1 Get Partition Info.
+    GetPartitionInfo = 0x4100,
+    /// 8.2.9.9.2.2 Set Partition Info.
+    SetPartitionInfo = 0x4101,
+    /// 8.2.9.9.2.3 Get LSA.
+    GetLsa = 0x4102,
+    /// 8.2.9.9.2.4 Set LSA.
+    SetLsa = 0x4103,
+    /// 8.2.9.9.3.1 Get Health Info.
+    GetHealthInfo = 0x4200,
+    /// 8.2.9.9.4.1 Get Poison List.
+    GetPoisonList = 0x4300,
+    /// 8.2.9.9.4.2 Inject Poison.
+    InjectPoison = 0x4301,
+    /// 8.2.9.9.4.3 Clear Poison.
+    ClearPoison = 0x4302,
+    /// 8.2.9.9.6.1 Get Security State.
+    GetSecurityState = 0x4500,
+    /// 8.2.9.9.9.1 Get Dynamic Capacity Configuration.
+    GetDcConfig = 0x4800,
+    /// 8.2.9.9.9.2 Get Dynamic Capacity Extent List.
+    GetDcExtentList = 0x4801,
+    /// 8.2.9.9.9.3 Add Dynamic Capacity Response.
+    AddDcResponse = 0x4802,
+    /// 8.2.9.9.9.4 Release Dynamic Capacity.
+    ReleaseDc = 0x4803,
+}
