@@ -11,11 +11,19 @@
 #           cxlvmm boots the L2 guest.
 # Either way host.sh gets CXLVMM, CXLVMM_REMOTE, KERNEL (L2 bzImage), INITRAMFS
 # (L2 initramfs), WORKDIR (scratch dir), LIB (check.sh), CXL_GUEST (the guest
-# tool, also in the L2 initramfs as /bin/cxl-guest), E2E_MODE, SCENARIO and
-# SCENARIO_DIR in its environment, and the L2 guest runs the scenario's
-# guest.sh from its /init. A scenario's `needs` file names host-side tools it
-# uses: `virtiofsd` (scripts/fetch-virtiofsd.sh; copied into L1 with its
-# libraries when nested) is then in host.sh's environment as VIRTIOFSD.
+# tool, also in the L2 initramfs as /bin/cxl-guest), E2E_MODE, SCENARIO,
+# SCENARIO_DIR and E2E_DRIVES in its environment, and the L2 guest runs the
+# scenario's guest.sh from its /init. A scenario's `needs` file names
+# host-side tools it uses: `virtiofsd` (scripts/fetch-virtiofsd.sh; copied
+# into L1 with its libraries when nested) is then in host.sh's environment
+# as VIRTIOFSD.
+#
+# Drives: a scenario's optional prepare.sh runs here first (bash, as this
+# script's user) and names disk images on "DRIVE=PATH" lines; nested, each is
+# a virtio drive of the L1 VM and host.sh finds them in E2E_DRIVES as
+# "/dev/vda /dev/vdb ..." (direct: the image paths). A scenario's optional
+# after.sh runs here once the run is over, with E2E_DRIVES the images, to
+# check what they hold; its checks count for the verdict.
 #
 # Environment:
 #   CXLVMM_E2E_MODE=nested|direct   force the mode (default: detected)
@@ -143,6 +151,30 @@ l1_virtiofsd() {
         die "no loader found for virtiofsd"
 }
 
+# ---- drives (prepare.sh) -------------------------------------------------------
+drives=()
+if [[ -f $scenario_dir/prepare.sh ]]; then
+    t_prep=$SECONDS
+    # prepare.sh gets the guest kernels and where to put what it makes.
+    prepared=$(env ROOT="$ROOT" OUT="$out" KVER="$KVER" KERNEL="$KERNEL" MODDIR="$MODDIR" \
+        L2_KERNEL="$L2_KERNEL" bash "$scenario_dir/prepare.sh") || die "$scenario/prepare.sh failed"
+    while IFS='=' read -r key value; do
+        [[ $key == DRIVE ]] || continue
+        [[ -f $value || -b $value ]] || die "$scenario/prepare.sh: drive '$value' is not a file"
+        drives+=("$(realpath "$value")")
+    done <<<"$prepared"
+    log "prepared in $((SECONDS - t_prep))s: ${#drives[@]} drive(s) ${drives[*]}"
+fi
+# What host.sh sees: the L1 VM's virtio disks (in order), or the images.
+drive_names="" letters=abcdefghijklmnopqrstuvwxyz
+for i in "${!drives[@]}"; do
+    if [[ $mode == nested ]]; then
+        drive_names+="${drive_names:+ }/dev/vd${letters:i:1}"
+    else
+        drive_names+="${drive_names:+ }${drives[i]}"
+    fi
+done
+
 # ---- L2 initramfs -------------------------------------------------------------
 t=$SECONDS
 l2_initramfs=$out/l2-initramfs.cpio.gz
@@ -214,7 +246,8 @@ run_filtered() {
 
 env_assignments() {
     printf '%s\n' "SCENARIO=$scenario" "SCENARIO_DIR=$1" "CXLVMM=$2" "CXLVMM_REMOTE=$3" \
-        "KERNEL=$4" "INITRAMFS=$5" "WORKDIR=$6" "LIB=$7" "CXL_GUEST=$8" "E2E_MODE=$mode"
+        "KERNEL=$4" "INITRAMFS=$5" "WORKDIR=$6" "LIB=$7" "CXL_GUEST=$8" "E2E_MODE=$mode" \
+        "E2E_DRIVES=$drive_names"
     [[ -n ${E2E_GUEST_TIMEOUT:-} ]] && echo "E2E_GUEST_TIMEOUT=$E2E_GUEST_TIMEOUT"
     [[ -n ${RUST_LOG:-} ]] && echo "RUST_LOG=$RUST_LOG"
     [[ -n ${E2E_L2_APPEND:-} ]] && echo "E2E_L2_APPEND=$E2E_L2_APPEND"
@@ -252,6 +285,8 @@ if [[ $mode == nested ]]; then
         l1_virtiofsd "$out/l1-virtiofsd"
         l1_args+=(-f "$out/l1-virtiofsd:/e2e/tools")
     fi
+    # The drives are virtio disks in L1 (virtio_pci is built in).
+    [[ ${#drives[@]} -gt 0 ]] && l1_args+=(-m virtio_blk)
     for spec in ${CXLVMM_E2E_L1_FILES:-}; do l1_args+=(-f "$spec"); done
     "$ROOT/scripts/build-initramfs.sh" "${l1_args[@]}"
     log "initramfs images built in $((SECONDS - t))s"
@@ -263,6 +298,7 @@ if [[ $mode == nested ]]; then
         -nographic -no-reboot -nic none
         -kernel "$KERNEL" -initrd "$l1_initramfs"
         -append "console=ttyS0 panic=-1 quiet${CXLVMM_E2E_L1_APPEND:+ $CXLVMM_E2E_L1_APPEND}")
+    for d in "${drives[@]}"; do qemu+=(-drive "file=${d//,/,,},format=raw,if=virtio"); done
     printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
     echo >>"$out/qemu.cmd"
     log "booting L1 under QEMU TCG (timeout ${timeout_s}s; command in $out/qemu.cmd)"
@@ -288,9 +324,21 @@ else
 fi
 t_end=$SECONDS
 
+# ---- after.sh: what the drives hold once the run is over -------------------------
+after_rc=0
+if [[ -f $scenario_dir/after.sh ]]; then
+    log "running $scenario/after.sh on the host"
+    env SCENARIO="$scenario" SCENARIO_DIR="$scenario_dir" E2E_MODE="$mode" \
+        E2E_DRIVES="${drives[*]}" E2E_CONSOLE="$console" LIB="$ROOT/resources/lib/check.sh" \
+        sh "$scenario_dir/after.sh" >"$out/after.log" 2>&1 || after_rc=$?
+    cat "$out/after.log" >>"$console"
+    cat "$out/after.log"
+    [[ $after_rc -eq 0 ]] || log "$scenario/after.sh failed (exit $after_rc)"
+fi
+
 # ---- verdict -----------------------------------------------------------------
 pass=0
-if grep -q 'E2E-RESULT: PASS' "$console" && ! grep -q 'CHECK FAIL: ' "$console"; then
+if grep -q 'E2E-RESULT: PASS' "$console" && ! grep -q 'CHECK FAIL: ' "$console" && [[ $after_rc -eq 0 ]]; then
     pass=1
 fi
 summary="$scenario ($mode) in $((t_end - t_start))s (run $((t_end - t_run))s)"

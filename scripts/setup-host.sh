@@ -12,13 +12,14 @@
 #   * installs qemu-system-x86 from bookworm-backports (QEMU >= 10, needed for
 #     nested SVM under TCG) with --no-install-recommends;
 #   * installs the small host tools the harness needs from bookworm (cpio,
-#     xz, zstd, kmod's depmod, readelf, and libc6-dev for crt-static builds).
+#     xz, zstd, kmod's depmod, readelf, libc6-dev for crt-static builds, and
+#     mmdebstrap and e2fsprogs for scripts/build-rootfs.sh).
 set -euo pipefail
 
 SOURCES=/etc/apt/sources.list.d/cxlvmm-e2e.sources
 PREFS=/etc/apt/preferences.d/cxlvmm-e2e.pref
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-HOST_PACKAGES=(cpio gzip xz-utils zstd kmod coreutils util-linux binutils libc6-dev)
+HOST_PACKAGES=(cpio gzip xz-utils zstd kmod coreutils util-linux binutils libc6-dev mmdebstrap e2fsprogs)
 
 log() { printf 'setup-host: %s\n' "$*"; }
 

@@ -12,8 +12,9 @@
 #      fuzz target for CXLVMM_FUZZ_SECONDS each (default 15; 0 skips this
 #      step) through scripts/fuzz.sh, which installs cargo-fuzz if missing
 #   5. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
-#      "boot cxl-static cxl-interleave dcd demo disk share-net"; set it to "" to skip
-#      them; demo is the README's first command)
+#      "boot cxl-static cxl-interleave dcd demo disk share-net rootfs"; set
+#      it to "" to skip them; demo is the README's first command, rootfs
+#      boots the image of scripts/build-rootfs.sh)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -30,7 +31,7 @@ if [[ $EUID -ne 0 ]]; then
         CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" "${keep[@]}" "$0" "$@"
 fi
 
-SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo disk share-net}
+SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo disk share-net rootfs}
 FUZZ_SECONDS=${CXLVMM_FUZZ_SECONDS:-15}
 
 step() {
