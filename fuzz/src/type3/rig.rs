@@ -13,7 +13,7 @@ use devices::cxl::fabric::{CxlMemoryPath, HostBridgeDesc, Topology, WindowDesc};
 use devices::cxl::memdev::MemdevConfig;
 use devices::cxl::type3::{Type3, Type3Config, MSIX_VECTORS};
 use devices::interrupt::RecordingMsiGroup;
-use devices::memory::{BackendConfig, BackendKind, HostMemory};
+use devices::memory::HostMemory;
 
 use devices::cxl::test_rig::RecordingMapper;
 
@@ -58,20 +58,7 @@ pub struct Rig {
 }
 
 /// A memfd backend (shared, not preallocated: untouched pages cost nothing).
-pub fn memfd(id: &str, size: u64, tag: Option<uuid::Uuid>) -> Arc<HostMemory> {
-    Arc::new(
-        HostMemory::new(BackendConfig {
-            id: id.into(),
-            kind: BackendKind::Memfd,
-            path: None,
-            size,
-            share: true,
-            prealloc: false,
-            tag,
-        })
-        .expect("memfd backend"),
-    )
-}
+pub use devices::cxl::test_rig::memfd;
 
 fn region(length: u64, block_size: u64, sanitize_on_release: bool) -> DcRegionConfig {
     DcRegionConfig {
