@@ -22,6 +22,12 @@
 #   CXLVMM_FUZZ_SANITIZER  address | none (default: address when the
 #                          toolchain ships the ASan runtime, else none)
 #   CXLVMM_FUZZ_ARGS       extra libFuzzer flags, e.g. "-jobs=2 -workers=2"
+#   CXLVMM_FUZZ_SEED       libFuzzer's random seed (default: a new one each run)
+#   CXLVMM_FUZZ_RUNS       stop each target after this many inputs instead of
+#                          after SECONDS (which then only bounds the run).
+#                          With a seed, a run explores the same inputs every
+#                          time: CI's fuzz step is repeatable, and finding new
+#                          bugs is what long runs without them are for.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -101,6 +107,12 @@ log "built in $((SECONDS - t))s"
 mkdir -p fuzz/artifacts/logs
 # shellcheck disable=SC2206 # word splitting of the extra flags is wanted
 extra=(${CXLVMM_FUZZ_ARGS:-})
+seed=${CXLVMM_FUZZ_SEED:-}
+runs=${CXLVMM_FUZZ_RUNS:-}
+[[ -z $seed || $seed =~ ^[0-9]+$ ]] || die "CXLVMM_FUZZ_SEED must be a whole number, not '$seed'"
+[[ -z $runs || $runs =~ ^[0-9]+$ ]] || die "CXLVMM_FUZZ_RUNS must be a whole number, not '$runs'"
+[[ -n $seed ]] && extra+=(-seed="$seed")
+[[ -n $runs ]] && extra+=(-runs="$runs")
 failed=()
 summary=()
 for target in "${targets[@]}"; do
@@ -111,7 +123,7 @@ for target in "${targets[@]}"; do
     dict=()
     [[ -f fuzz/dicts/$target.dict ]] && dict=(-dict="fuzz/dicts/$target.dict")
     logf=fuzz/artifacts/logs/$target.log
-    log "running $target for ${SECONDS_EACH}s (log: $logf)"
+    log "running $target for ${runs:+$runs inputs, at most }${SECONDS_EACH}s${seed:+, seed $seed} (log: $logf)"
     rc=0
     "${CARGO[@]}" fuzz run --sanitizer "$sanitizer" "$target" "${dirs[@]}" -- \
         -max_total_time="$SECONDS_EACH" -print_final_stats=1 -timeout=20 \
@@ -139,7 +151,7 @@ for target in "${targets[@]}"; do
     log "$line"
 done
 
-printf '\n%s\n' "fuzz summary (${SECONDS_EACH}s each, $toolchain, sanitizer $sanitizer):"
+printf '\n%s\n' "fuzz summary (${runs:+$runs inputs, at most }${SECONDS_EACH}s each${seed:+, seed $seed}, $toolchain, sanitizer $sanitizer):"
 printf '  %s\n' "${summary[@]}"
 if ((${#failed[@]} > 0)); then
     die "crash in: ${failed[*]}"

@@ -7,6 +7,7 @@ pub mod legacy;
 pub mod log_limit;
 pub mod memory;
 pub mod pci;
+pub mod trace;
 pub mod virtio;
 
 pub use bus::{Bus, BusDevice, BusError, SharedDevice};

@@ -195,4 +195,29 @@ mod tests {
         let raw = b"--dump-acpi\0d\0--cxl\0\xff\xfe";
         assert_eq!(run(raw), Outcome::Usage, "not UTF-8");
     }
+
+    /// Found by this target: a backend of 256 bytes passed the command
+    /// line and was refused only when the devices were built.
+    #[test]
+    fn backend_size_off_the_page_is_refused_on_the_command_line() {
+        let small = args(&[
+            "--dump-acpi",
+            "d",
+            "--memory-backend",
+            "id=b,size=256",
+            "--cxl-host-bridge",
+            "id=hb0",
+            "--cxl-root-port",
+            "id=rp0,bus=hb0",
+            "--cxl-type3",
+            "id=m0,port=rp0,volatile-memdev=b",
+            "--cxl-fmw",
+            "targets=hb0,size=256M",
+        ]);
+        assert!(
+            matches!(run(&small), Outcome::Refused(ref e) if e.contains("size 0x100 must be")),
+            "{:?}",
+            run(&small)
+        );
+    }
 }

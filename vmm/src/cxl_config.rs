@@ -200,7 +200,7 @@ pub fn parse_backend(s: &str) -> Result<BackendConfig, String> {
         ("file" | "hugetlbfs", None) => return Err(format!("{F}: kind needs path=")),
         (k, _) => return Err(format!("{F}: kind '{k}' is not memfd, file or hugetlbfs")),
     };
-    Ok(BackendConfig {
+    let backend = BackendConfig {
         id: kv.required("id")?.to_string(),
         kind,
         path,
@@ -210,7 +210,11 @@ pub fn parse_backend(s: &str) -> Result<BackendConfig, String> {
         share: kv.bool("share")?.unwrap_or(true),
         prealloc: kv.bool("prealloc")?.unwrap_or(false),
         tag: kv.get("tag").map(|t| tag(F, t)).transpose()?,
-    })
+    };
+    backend
+        .check_size(BackendConfig::MIN_PAGE_SIZE)
+        .map_err(|e| format!("{F}: {e}"))?;
+    Ok(backend)
 }
 
 /// Parses `--cxl-host-bridge`.

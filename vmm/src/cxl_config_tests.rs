@@ -125,6 +125,14 @@ fn bad_flags() {
         .unwrap_err()
         .contains("UUID"));
     assert!(parse_backend("id=a,size=1G,kind=memfd,path=/x").is_err());
+    // What creating the backend refuses, the command line refuses: a size
+    // below or off the page (found by the cli_topology fuzzer), or above
+    // the largest backend.
+    for size in ["256", "0", "4097", "1T"] {
+        let e = parse_backend(&format!("id=b,size={size}")).unwrap_err();
+        assert!(e.starts_with("--memory-backend: backend 'b': size"), "{e}");
+    }
+    assert!(parse_backend("id=b,size=4K").is_ok());
     assert!(parse_root_port("id=a,bus=b,port=300")
         .unwrap_err()
         .contains("255"));

@@ -81,6 +81,32 @@ fn default_share() -> bool {
 }
 
 impl BackendConfig {
+    /// The smallest page any backend has: a memfd's or a file's. A
+    /// hugetlbfs backend needs a multiple of its mount's page size, known
+    /// only when the backend is created.
+    pub const MIN_PAGE_SIZE: u64 = 4096;
+
+    /// Checks the size against `page_size` and [`MAX_SIZE`]: the checks
+    /// [`HostMemory::new`] makes, which the command line makes too with
+    /// [`Self::MIN_PAGE_SIZE`] so it never accepts what creation refuses.
+    pub fn check_size(&self, page_size: u64) -> Result<(), BackendError> {
+        if self.size == 0 || !self.size.is_multiple_of(page_size) {
+            return Err(BackendError::BadSize {
+                id: self.id.clone(),
+                size: self.size,
+                align: page_size,
+            });
+        }
+        if self.size > MAX_SIZE {
+            return Err(BackendError::TooLarge {
+                id: self.id.clone(),
+                size: self.size,
+                max: MAX_SIZE,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks that the kind and the path go together: a memfd takes none,
     /// a file or hugetlbfs backend needs one.
     pub fn check_path(&self) -> Result<(), String> {
@@ -162,22 +188,9 @@ impl HostMemory {
                 hugetlbfs_page_size(dir)
                     .map_err(os_err(&id, format!("statfs {}", dir.display())))?
             }
-            BackendKind::Memfd | BackendKind::File => 4096,
+            BackendKind::Memfd | BackendKind::File => BackendConfig::MIN_PAGE_SIZE,
         };
-        if config.size == 0 || !config.size.is_multiple_of(page_size) {
-            return Err(BackendError::BadSize {
-                id,
-                size: config.size,
-                align: page_size,
-            });
-        }
-        if config.size > MAX_SIZE {
-            return Err(BackendError::TooLarge {
-                id,
-                size: config.size,
-                max: MAX_SIZE,
-            });
-        }
+        config.check_size(page_size)?;
         // Populating anonymous memory (a memfd, or a private mapping's
         // copies) that the host does not have would wake the OOM killer.
         let anonymous = matches!(config.kind, BackendKind::Memfd) || !config.share;
