@@ -505,10 +505,33 @@ impl Type3 {
         }
     }
 
+    /// Erases the media behind DPA ranges (Passphrase Secure Erase): the
+    /// memory behind them reads zeros afterwards (shared backends give the
+    /// pages back to the host, private ones get fresh pages, as a DC
+    /// release's sanitize does); DPA nothing backs has nothing to erase.
+    fn apply_media_erases(&self, erases: &[Range<u64>]) {
+        for dpa in erases {
+            for r in self.memory_in(dpa) {
+                let start = dpa.start.max(r.dpa);
+                let end = dpa.end.min(r.dpa.saturating_add(r.len));
+                if start >= end {
+                    continue;
+                }
+                if let Err(e) = r
+                    .backend
+                    .zero_range(r.offset + (start - r.dpa), end - start)
+                {
+                    crate::warn_limited!("CXL type 3: erasing DPA {start:#x}..{end:#x}: {e}");
+                }
+            }
+        }
+    }
+
     /// Carries out what an operation on the device state caused.
     fn apply(&self, effects: &Effects) {
         self.apply_dcd_effects(&effects.dcd);
         self.apply_media_writes(&effects.media_writes);
+        self.apply_media_erases(&effects.media_erases);
     }
 
     /// Reports the decoders and enables to the memory path.

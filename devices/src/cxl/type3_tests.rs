@@ -605,3 +605,70 @@ mod dcd {
         assert_eq!(d.path().mapped_hpa(0, 7 * MIB), None);
     }
 }
+
+#[test]
+fn passphrase_secure_erase_zeroes_the_persistent_backend_only() {
+    let maps = RecordingMapper::new();
+    let path = Arc::new(one_window(2 * SIZE, maps.clone()));
+    let vmem = memfd("vmem0", SIZE, None);
+    let pmem = memfd("pmem0", SIZE, None);
+    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
+    let mut d = Type3::new(
+        Type3Config {
+            memdev: MemdevConfig {
+                volatile_bytes: SIZE,
+                persistent_bytes: SIZE,
+                ..MemdevConfig::default()
+            },
+            volatile: Some(vmem.clone()),
+            persistent: Some(pmem.clone()),
+            dc_backing: None,
+        },
+        msi,
+        path,
+        0,
+    )
+    .unwrap();
+    vmem.write(0x2000, &[0x11; 64]).unwrap();
+    pmem.write(0, &[0x22; 64]).unwrap();
+    pmem.write(SIZE - 64, &[0x33; 64]).unwrap();
+    let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
+    let run = |d: &mut Type3, opcode: u64, input: &[u8]| {
+        for (i, c) in input.chunks(8).enumerate() {
+            d.bar_write(REGS_BAR, mb + COMMANDS_PAYLOAD + 8 * i as u64, c);
+        }
+        let cmd = opcode | ((input.len() as u64) << 16);
+        d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
+        bar_write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
+        (bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff
+    };
+    // Set a user passphrase (4501h), then erase with a wrong one: nothing.
+    let mut set = vec![0u8; 0x60];
+    set[0] = 1;
+    set[0x40..].fill(0x77);
+    assert_eq!(run(&mut d, 0x4501, &set), 0);
+    let mut erase = vec![0u8; 0x40];
+    erase[0] = 1;
+    erase[0x20..].fill(0x76);
+    assert_eq!(
+        run(&mut d, 0x4505, &erase),
+        crate::cxl::retcode::RetCode::IncorrectPassphrase as u64
+    );
+    let mut b = [0u8; 64];
+    pmem.read(0, &mut b).unwrap();
+    assert_eq!(b, [0x22; 64]);
+    // The right one erases the persistent capacity.
+    erase[0x20..].fill(0x77);
+    assert_eq!(run(&mut d, 0x4505, &erase), 0);
+    pmem.read(0, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+    pmem.read(SIZE - 64, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+    vmem.read(0x2000, &mut b).unwrap();
+    assert_eq!(b, [0x11; 64]);
+    // And the user passphrase is gone (Get Security State, 4500h).
+    assert_eq!(run(&mut d, 0x4500, &[]), 0);
+    let mut out = [0u8; 4];
+    d.bar_read(REGS_BAR, mb + COMMANDS_PAYLOAD, &mut out);
+    assert_eq!(u32::from_le_bytes(out), 0);
+}

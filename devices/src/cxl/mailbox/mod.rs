@@ -27,6 +27,7 @@
 pub mod dcd;
 pub mod effects;
 pub mod events;
+pub mod features;
 pub mod fw;
 pub mod health;
 pub mod identify;

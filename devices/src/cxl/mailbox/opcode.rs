@@ -25,6 +25,12 @@ pub enum Opcode {
     GetSupportedLogs = 0x0400,
     /// 8.2.9.5.2 Get Log.
     GetLog = 0x0401,
+    /// 8.2.9.6.1 Get Supported Features.
+    GetSupportedFeatures = 0x0500,
+    /// 8.2.9.6.2 Get Feature.
+    GetFeature = 0x0501,
+    /// 8.2.9.6.3 Set Feature.
+    SetFeature = 0x0502,
     /// 8.2.9.9.1.1 Identify Memory Device.
     IdentifyMemoryDevice = 0x4000,
     /// 8.2.9.9.2.1 Get Partition Info.
@@ -45,6 +51,16 @@ pub enum Opcode {
     ClearPoison = 0x4302,
     /// 8.2.9.9.6.1 Get Security State.
     GetSecurityState = 0x4500,
+    /// 8.2.9.9.6.2 Set Passphrase.
+    SetPassphrase = 0x4501,
+    /// 8.2.9.9.6.3 Disable Passphrase.
+    DisablePassphrase = 0x4502,
+    /// 8.2.9.9.6.4 Unlock.
+    Unlock = 0x4503,
+    /// 8.2.9.9.6.5 Freeze Security State.
+    FreezeSecurityState = 0x4504,
+    /// 8.2.9.9.6.6 Passphrase Secure Erase.
+    PassphraseSecureErase = 0x4505,
     /// 8.2.9.9.9.1 Get Dynamic Capacity Configuration.
     GetDcConfig = 0x4800,
     /// 8.2.9.9.9.2 Get Dynamic Capacity Extent List.

@@ -8,7 +8,8 @@ use super::logs::{GetLogIn, GetSupportedLogsOut, CEL_UUID};
 use super::opcode::Opcode;
 use super::payload::{Decode, Encode, Input, NoInput, PAYLOAD_SIZE};
 use super::{
-    dcd, events, fw, health, identify, identify_memdev, lsa, partition, poison, security, timestamp,
+    dcd, events, features, fw, health, identify, identify_memdev, lsa, partition, poison, security,
+    timestamp,
 };
 use crate::cxl::memdev::{Effects, Memdev};
 use crate::cxl::retcode::RetCode;
@@ -39,6 +40,13 @@ fn always(_: &Memdev) -> bool {
 /// enables DCD only if the CEL lists all four.
 fn has_dynamic_capacity(memdev: &Memdev) -> bool {
     memdev.config().has_dynamic_capacity()
+}
+
+/// The Persistent Memory Data-at-rest Security commands that change it
+/// exist on devices that can hold persistent capacity (Get Security State
+/// exists on every device: Linux reads it before Sanitize).
+fn has_persistent_capacity(memdev: &Memdev) -> bool {
+    memdev.has_persistent_capacity()
 }
 
 /// Every implemented command, in CEL order.
@@ -106,6 +114,24 @@ pub const COMMANDS: &[Command] = {
             handler: get_log,
         },
         Command {
+            opcode: Opcode::GetSupportedFeatures,
+            effects: 0,
+            available: always,
+            handler: features::get_supported_features,
+        },
+        Command {
+            opcode: Opcode::GetFeature,
+            effects: 0,
+            available: always,
+            handler: features::get_feature,
+        },
+        Command {
+            opcode: Opcode::SetFeature,
+            effects: CONFIGURATION_CHANGE_AFTER_COLD_RESET | IMMEDIATE_CONFIGURATION_CHANGE,
+            available: always,
+            handler: features::set_feature,
+        },
+        Command {
             opcode: Opcode::IdentifyMemoryDevice,
             effects: 0,
             available: always,
@@ -166,6 +192,36 @@ pub const COMMANDS: &[Command] = {
             effects: 0,
             available: always,
             handler: security::get_security_state,
+        },
+        Command {
+            opcode: Opcode::SetPassphrase,
+            effects: SECURITY_STATE_CHANGE,
+            available: has_persistent_capacity,
+            handler: security::set_passphrase,
+        },
+        Command {
+            opcode: Opcode::DisablePassphrase,
+            effects: SECURITY_STATE_CHANGE,
+            available: has_persistent_capacity,
+            handler: security::disable_passphrase,
+        },
+        Command {
+            opcode: Opcode::Unlock,
+            effects: SECURITY_STATE_CHANGE,
+            available: has_persistent_capacity,
+            handler: security::unlock,
+        },
+        Command {
+            opcode: Opcode::FreezeSecurityState,
+            effects: SECURITY_STATE_CHANGE,
+            available: has_persistent_capacity,
+            handler: security::freeze_security_state,
+        },
+        Command {
+            opcode: Opcode::PassphraseSecureErase,
+            effects: SECURITY_STATE_CHANGE | IMMEDIATE_DATA_CHANGE,
+            available: has_persistent_capacity,
+            handler: security::passphrase_secure_erase,
         },
         Command {
             opcode: Opcode::GetDcConfig,

@@ -2,7 +2,7 @@
 //! [`super::table::execute`] and keeps what they caused (the effects each
 //! operation returns) for the test to look at afterwards.
 
-use std::ops::{Deref, DerefMut};
+use std::ops::{Deref, DerefMut, Range};
 
 use super::table::execute;
 use super::RetCode;
@@ -15,6 +15,7 @@ pub(crate) struct TestMemdev {
     m: Memdev,
     dcd: Vec<DcdEffect>,
     media: Vec<MediaWrite>,
+    erases: Vec<Range<u64>>,
 }
 
 impl Deref for TestMemdev {
@@ -36,6 +37,7 @@ impl From<Memdev> for TestMemdev {
             m,
             dcd: Vec::new(),
             media: Vec::new(),
+            erases: Vec::new(),
         }
     }
 }
@@ -52,6 +54,7 @@ impl TestMemdev {
         let c = execute(&mut self.m, opcode, input);
         self.dcd.extend(c.effects.dcd);
         self.media.extend(c.effects.media_writes);
+        self.erases.extend(c.effects.media_erases);
         (c.rc, c.output)
     }
 
@@ -74,6 +77,11 @@ impl TestMemdev {
     /// The DC effects since the last call, oldest first.
     pub(crate) fn take_dcd_effects(&mut self) -> Vec<DcdEffect> {
         std::mem::take(&mut self.dcd)
+    }
+
+    /// The media erases since the last call, oldest first.
+    pub(crate) fn take_media_erases(&mut self) -> Vec<Range<u64>> {
+        std::mem::take(&mut self.erases)
     }
 
     /// The media writes since the last call, oldest first.

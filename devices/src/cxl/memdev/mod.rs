@@ -4,7 +4,9 @@
 //! (`partition`), the Label Storage Area (`lsa`), the poison list
 //! (`poison`), the device timestamp (`timestamp`), the health information
 //! (`health`), the event logs (`events`), the Memory Device Status
-//! (`status`) and the Dynamic Capacity state ([`crate::cxl::dcd`]).
+//! (`status`), the Features (`features`), the persistent memory security
+//! state (`security`) and the Dynamic Capacity state
+//! ([`crate::cxl::dcd`]).
 //!
 //! Two callers use the same operations: the guest's mailbox
 //! ([`crate::cxl::mailbox`] decodes a command, calls one operation and
@@ -12,15 +14,18 @@
 //! ([`crate::cxl::type3::Type3`], which owns the `Memdev` and lends it to
 //! its register block for a doorbell). An operation returns what it caused
 //! that the device model must carry out: extents to map or unmap
-//! ([`DcdEffect`]), data to write to the media ([`MediaWrite`]) and the
-//! MSI/MSI-X message number to signal. Nothing is queued for later.
+//! ([`DcdEffect`]), data to write to the media ([`MediaWrite`]), DPA ranges
+//! to erase and the MSI/MSI-X message number to signal. Nothing is queued
+//! for later.
 
 pub mod config;
 pub mod events;
+pub mod features;
 pub mod health;
 pub mod lsa;
 pub mod partition;
 pub mod poison;
+pub mod security;
 pub mod status;
 pub mod timestamp;
 
@@ -29,6 +34,7 @@ pub(crate) mod tests;
 
 use std::fmt;
 use std::io;
+use std::ops::Range;
 
 use uuid::Uuid;
 
@@ -40,10 +46,12 @@ pub use config::{
 use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
+use self::features::{FeatureId, FeatureInfo, Features, SetFeature};
 use self::health::HealthInfo;
 use self::lsa::Lsa;
 use self::partition::PartitionLayout;
 use self::poison::{PoisonAddError, PoisonList, PoisonListPage, PoisonSource, POISON_GRANULE};
+use self::security::{Passphrase, PassphraseType, SecurityState};
 use self::status::{MediaStatus, MemdevStatus};
 use self::timestamp::{DeviceTimestamp, HostMonotonicClock, MonotonicClock};
 use crate::cxl::dcd::log::{log_free, post};
@@ -71,12 +79,16 @@ pub struct Effects {
     pub dcd: Vec<DcdEffect>,
     /// Data to write to the media, oldest first.
     pub media_writes: Vec<MediaWrite>,
+    /// DPA ranges whose media the device must erase (read as zeros
+    /// afterwards), oldest first: Passphrase Secure Erase's persistent
+    /// capacity.
+    pub media_erases: Vec<Range<u64>>,
 }
 
 impl Effects {
     /// Nothing to carry out.
     pub fn is_empty(&self) -> bool {
-        self.dcd.is_empty() && self.media_writes.is_empty()
+        self.dcd.is_empty() && self.media_writes.is_empty() && self.media_erases.is_empty()
     }
 }
 
@@ -90,6 +102,8 @@ pub struct Memdev {
     events: EventLogs,
     health: HealthInfo,
     status: MemdevStatus,
+    features: Features,
+    security: SecurityState,
     dcd: DcdState,
 }
 
@@ -99,6 +113,7 @@ impl fmt::Debug for Memdev {
             .field("config", &self.config)
             .field("partition", &self.partition)
             .field("status", &self.status)
+            .field("security", &self.security)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +141,8 @@ impl Memdev {
             events: EventLogs::new(&config.event_log_depths, config.event_msi_message_number),
             health: HealthInfo::default(),
             status: MemdevStatus::default(),
+            features: Features::default(),
+            security: SecurityState::default(),
             dcd,
             config,
         })
@@ -184,6 +201,23 @@ impl Memdev {
     /// The Memory Device Status.
     pub fn status(&self) -> &MemdevStatus {
         &self.status
+    }
+
+    /// The Features' values.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// The persistent memory security state.
+    pub fn security(&self) -> &SecurityState {
+        &self.security
+    }
+
+    /// True if the device can hold persistent capacity (persistent-only or
+    /// partitionable capacity): the Persistent Memory Data-at-rest Security
+    /// commands exist only then.
+    pub fn has_persistent_capacity(&self) -> bool {
+        self.config.persistent_bytes > 0 || self.config.partitionable_bytes > 0
     }
 
     /// The current device time (Get Timestamp), in ns since the epoch.
@@ -460,15 +494,89 @@ impl Memdev {
         self.dcd.status_by_extent(region, offset, len)
     }
 
+    // ---- features ----
+
+    /// The Supported Feature Entries, in Feature Index order (Get Supported
+    /// Features).
+    pub fn supported_features(&self) -> Vec<FeatureInfo> {
+        FeatureId::ALL.iter().map(|f| f.info()).collect()
+    }
+
+    /// Part of a feature's readable attributes (Get Feature); see
+    /// [`Features::get`].
+    pub fn get_feature(
+        &self,
+        uuid: &Uuid,
+        selection: u8,
+        offset: u16,
+        count: u16,
+    ) -> Result<Vec<u8>, RetCode> {
+        self.features.get(uuid, selection, offset, count)
+    }
+
+    /// Changes a feature's writable attributes, whole or in parts (Set
+    /// Feature); see [`Features::set`].
+    pub fn set_feature(&mut self, req: &SetFeature<'_>) -> Result<(), RetCode> {
+        self.features.set(req)
+    }
+
+    // ---- persistent memory security ----
+
+    /// Sets or changes a passphrase (Set Passphrase).
+    pub fn set_passphrase(
+        &mut self,
+        t: PassphraseType,
+        current: &Passphrase,
+        new: Passphrase,
+    ) -> Result<(), RetCode> {
+        self.security.set_passphrase(t, current, new)
+    }
+
+    /// Removes a passphrase (Disable Passphrase).
+    pub fn disable_passphrase(
+        &mut self,
+        t: PassphraseType,
+        current: &Passphrase,
+    ) -> Result<(), RetCode> {
+        self.security.disable_passphrase(t, current)
+    }
+
+    /// Unlocks the persistent capacity with the user passphrase (Unlock).
+    pub fn unlock(&mut self, current: &Passphrase) -> Result<(), RetCode> {
+        self.security.unlock(current)
+    }
+
+    /// Freezes the security state until the next cold reset (Freeze
+    /// Security State).
+    pub fn freeze_security(&mut self) {
+        self.security.freeze();
+    }
+
+    /// Passphrase Secure Erase: on success the passphrases change as
+    /// [`SecurityState::secure_erase`] says and the returned DPA range (the
+    /// active persistent capacity) is to be erased.
+    pub fn passphrase_secure_erase(
+        &mut self,
+        t: PassphraseType,
+        current: &Passphrase,
+    ) -> Result<Range<u64>, RetCode> {
+        self.check_media_ready()?;
+        self.security.secure_erase(t, current)?;
+        Ok(self.partition.persistent_dpa_range())
+    }
+
     // ---- reset ----
 
     /// Applies a cold reset: a pending partition change takes effect, the
     /// event logs, poison list overflow and timestamp are lost. With the DC
     /// event log gone, pending DC offers are declined and pending release
     /// requests withdrawn (see [`DcdState::cold_reset`]); the declined
-    /// offers are returned.
+    /// offers are returned. The security state locks if a user passphrase
+    /// is set and unfreezes; the Features take their saved values.
     pub fn cold_reset(&mut self) -> Vec<DcdEffect> {
         self.partition.apply_pending();
+        self.security.cold_reset();
+        self.features.cold_reset();
         let declined = self.dcd.cold_reset();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
