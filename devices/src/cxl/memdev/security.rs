@@ -176,6 +176,12 @@ impl SecurityState {
         self.locked
     }
 
+    /// True if a user passphrase is set (Linux requires none before
+    /// Sanitize and Secure Erase).
+    pub fn has_user_passphrase(&self) -> bool {
+        self.user.is_some()
+    }
+
     /// True once Freeze Security State ran, until the next cold reset.
     pub fn is_frozen(&self) -> bool {
         self.frozen

@@ -29,6 +29,7 @@ fn set_user_then_cold_reset_locks_and_unlock_opens() {
     // No user passphrase yet: the current one is ignored.
     s.set_passphrase(USER, &p(9), p(1)).unwrap();
     assert_eq!(s.bits(), SECURITY_STATE_USER_PASSPHRASE_SET);
+    assert!(s.has_user_passphrase());
     assert!(!s.is_locked());
     s.cold_reset();
     assert_eq!(
