@@ -511,6 +511,11 @@ impl Type3 {
     /// release's sanitize does); DPA nothing backs has nothing to erase.
     fn apply_media_erases(&self, erases: &[Range<u64>]) {
         for dpa in erases {
+            crate::info_limited!(
+                "CXL type 3: erasing persistent DPA {:#x}..{:#x}",
+                dpa.start,
+                dpa.end
+            );
             for r in self.memory_in(dpa) {
                 let start = dpa.start.max(r.dpa);
                 let end = dpa.end.min(r.dpa.saturating_add(r.len));
