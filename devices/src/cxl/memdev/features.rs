@@ -45,7 +45,7 @@ pub const FEATURE_SAVED_SELECTION_SUPPORTED: u32 = 1 << 6;
 // Command Effect bits)
 /// Immediate Configuration Change.
 pub const SET_EFFECT_IMMEDIATE_CONFIGURATION_CHANGE: u16 = 1 << 1;
-/// CEL[11:10] Valid.
+/// CEL\[11:10\] Valid.
 pub const SET_EFFECT_BITS_11_10_VALID: u16 = 1 << 9;
 
 // CXL 3.1 8.2.9.6.3 Set Feature (Set Feature Flags)

@@ -21,11 +21,13 @@
 pub mod config;
 pub mod events;
 pub mod features;
+mod features_ops;
 pub mod health;
 pub mod lsa;
 pub mod partition;
 pub mod poison;
 pub mod security;
+mod security_ops;
 pub mod status;
 pub mod timestamp;
 
@@ -46,12 +48,12 @@ pub use config::{
 use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
-use self::features::{FeatureId, FeatureInfo, Features, SetFeature};
+use self::features::Features;
 use self::health::HealthInfo;
 use self::lsa::Lsa;
 use self::partition::PartitionLayout;
 use self::poison::{PoisonAddError, PoisonList, PoisonListPage, PoisonSource, POISON_GRANULE};
-use self::security::{Passphrase, PassphraseType, SecurityState};
+use self::security::SecurityState;
 use self::status::{MediaStatus, MemdevStatus};
 use self::timestamp::{DeviceTimestamp, HostMonotonicClock, MonotonicClock};
 use crate::cxl::dcd::log::{log_free, post};
@@ -211,13 +213,6 @@ impl Memdev {
     /// The persistent memory security state.
     pub fn security(&self) -> &SecurityState {
         &self.security
-    }
-
-    /// True if the device can hold persistent capacity (persistent-only or
-    /// partitionable capacity): the Persistent Memory Data-at-rest Security
-    /// commands exist only then.
-    pub fn has_persistent_capacity(&self) -> bool {
-        self.config.persistent_bytes > 0 || self.config.partitionable_bytes > 0
     }
 
     /// The current device time (Get Timestamp), in ns since the epoch.
@@ -492,77 +487,6 @@ impl Memdev {
     /// Status of the extent at `offset` of region `region`, `len` bytes.
     pub fn dcd_status_by_extent(&self, region: u8, offset: u64, len: u64) -> ExtentStatus {
         self.dcd.status_by_extent(region, offset, len)
-    }
-
-    // ---- features ----
-
-    /// The Supported Feature Entries, in Feature Index order (Get Supported
-    /// Features).
-    pub fn supported_features(&self) -> Vec<FeatureInfo> {
-        FeatureId::ALL.iter().map(|f| f.info()).collect()
-    }
-
-    /// Part of a feature's readable attributes (Get Feature); see
-    /// [`Features::get`].
-    pub fn get_feature(
-        &self,
-        uuid: &Uuid,
-        selection: u8,
-        offset: u16,
-        count: u16,
-    ) -> Result<Vec<u8>, RetCode> {
-        self.features.get(uuid, selection, offset, count)
-    }
-
-    /// Changes a feature's writable attributes, whole or in parts (Set
-    /// Feature); see [`Features::set`].
-    pub fn set_feature(&mut self, req: &SetFeature<'_>) -> Result<(), RetCode> {
-        self.features.set(req)
-    }
-
-    // ---- persistent memory security ----
-
-    /// Sets or changes a passphrase (Set Passphrase).
-    pub fn set_passphrase(
-        &mut self,
-        t: PassphraseType,
-        current: &Passphrase,
-        new: Passphrase,
-    ) -> Result<(), RetCode> {
-        self.security.set_passphrase(t, current, new)
-    }
-
-    /// Removes a passphrase (Disable Passphrase).
-    pub fn disable_passphrase(
-        &mut self,
-        t: PassphraseType,
-        current: &Passphrase,
-    ) -> Result<(), RetCode> {
-        self.security.disable_passphrase(t, current)
-    }
-
-    /// Unlocks the persistent capacity with the user passphrase (Unlock).
-    pub fn unlock(&mut self, current: &Passphrase) -> Result<(), RetCode> {
-        self.security.unlock(current)
-    }
-
-    /// Freezes the security state until the next cold reset (Freeze
-    /// Security State).
-    pub fn freeze_security(&mut self) {
-        self.security.freeze();
-    }
-
-    /// Passphrase Secure Erase: on success the passphrases change as
-    /// [`SecurityState::secure_erase`] says and the returned DPA range (the
-    /// active persistent capacity) is to be erased.
-    pub fn passphrase_secure_erase(
-        &mut self,
-        t: PassphraseType,
-        current: &Passphrase,
-    ) -> Result<Range<u64>, RetCode> {
-        self.check_media_ready()?;
-        self.security.secure_erase(t, current)?;
-        Ok(self.partition.persistent_dpa_range())
     }
 
     // ---- reset ----
