@@ -9,6 +9,11 @@ use api::{
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
+use crate::inject_args::{
+    CorrectableArgs, DramArgs, GeneralMediaArgs, HealthArgs, MemoryModuleArgs, PoisonArgs,
+    UncorrectableArgs,
+};
+
 /// Drives a running cxlvmm through its API socket: memory backends and CXL
 /// Dynamic Capacity.
 #[derive(Parser, Debug)]
@@ -55,6 +60,29 @@ pub enum Command {
     DcExtents {
         /// The CXL device's id.
         device: String,
+    },
+    /// Poison a DPA range the device found bad (QMP cxl-inject-poison).
+    CxlInjectPoison(PoisonArgs),
+    /// Post a General Media Event Record (QMP cxl-inject-general-media-event).
+    CxlInjectGeneralMediaEvent(GeneralMediaArgs),
+    /// Post a DRAM Event Record (QMP cxl-inject-dram-event).
+    CxlInjectDramEvent(DramArgs),
+    /// Post a Memory Module Event Record (QMP cxl-inject-memory-module-event).
+    CxlInjectMemoryModuleEvent(MemoryModuleArgs),
+    /// Log uncorrectable RAS errors, reported through AER (QMP
+    /// cxl-inject-uncorrectable-errors).
+    CxlInjectUncorrectableErrors(UncorrectableArgs),
+    /// Log a correctable RAS error, reported through AER (QMP
+    /// cxl-inject-correctable-error).
+    CxlInjectCorrectableError(CorrectableArgs),
+    /// Change the device's health values (alerts follow).
+    CxlInjectHealth(HealthArgs),
+    /// Send a QEMU QMP command as is, e.g. '{"execute":"cxl-inject-poison",
+    /// "arguments":{"path":"/machine/peripheral/cxl-mem0","start":0,"length":64}}'
+    /// (the device is the last component of "path").
+    Qmp {
+        /// The QMP command (JSON).
+        command: String,
     },
 }
 
@@ -276,6 +304,14 @@ impl Command {
             Command::DcExtents { device } => ApiRequest::DcExtents {
                 device: device.clone(),
             },
+            Command::CxlInjectPoison(a) => a.request(),
+            Command::CxlInjectGeneralMediaEvent(a) => a.request(),
+            Command::CxlInjectDramEvent(a) => a.request(),
+            Command::CxlInjectMemoryModuleEvent(a) => a.request(),
+            Command::CxlInjectUncorrectableErrors(a) => a.request(),
+            Command::CxlInjectCorrectableError(a) => a.request(),
+            Command::CxlInjectHealth(a) => a.request(),
+            Command::Qmp { command } => api::qmp::translate(command)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! `cxlvmm-remote`: the operator's command line for cxlvmm's API socket.
 
 mod args;
+mod inject_args;
 mod output;
 
 use std::process::ExitCode;
