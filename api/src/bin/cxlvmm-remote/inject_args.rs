@@ -8,7 +8,7 @@ use api::{
 };
 use clap::{Args, ValueEnum};
 
-use crate::args::parse_size;
+use crate::parse::parse_size;
 
 /// A number: decimal (with a sign for signed types) or `0x` hex.
 fn num<T: TryFrom<i128>>(s: &str) -> Result<T, String> {

@@ -3,6 +3,7 @@
 mod args;
 mod inject_args;
 mod output;
+mod parse;
 
 use std::process::ExitCode;
 
