@@ -9,7 +9,7 @@ use api::{
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
-pub use crate::parse::{parse_extent, parse_size};
+use crate::parse::{parse_extent, parse_size};
 
 use crate::inject_args::{
     CorrectableArgs, DramArgs, GeneralMediaArgs, HealthArgs, MemoryModuleArgs, PoisonArgs,
