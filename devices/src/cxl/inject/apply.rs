@@ -10,7 +10,10 @@ use super::request::{
     severity_of, DramInjection, GeneralMediaInjection, Injection, MemoryModuleInjection,
     PoisonInjection, COMPONENT_ID_LEN,
 };
-use crate::cxl::component::ras::{RasCapability, RasSignal, HEADER_LOG_DWORDS};
+use crate::cxl::component::ras::{
+    RasCapability, RasSignal, CORRECTABLE_ERROR_STATUS, HEADER_LOG_DWORDS,
+    UNCORRECTABLE_ERROR_STATUS,
+};
 use crate::cxl::memdev::events::{
     DramEvent, EventHeader, EventLogType, EventRecord, EventRecordFlags, GeneralMediaEvent,
     MemoryModuleEvent,
@@ -118,7 +121,7 @@ pub fn apply(
                 msi: None,
                 ras: signal,
                 detail: json!({
-                    "status": ras.read32(crate::cxl::component::ras::UNCORRECTABLE_ERROR_STATUS),
+                    "status": ras.read32(UNCORRECTABLE_ERROR_STATUS),
                     "signal": format!("{signal:?}"),
                 }),
             })
@@ -130,7 +133,7 @@ pub fn apply(
                 msi: None,
                 ras: signal,
                 detail: json!({
-                    "status": ras.read32(crate::cxl::component::ras::CORRECTABLE_ERROR_STATUS),
+                    "status": ras.read32(CORRECTABLE_ERROR_STATUS),
                     "signal": format!("{signal:?}"),
                 }),
             })

@@ -3,10 +3,11 @@
 //! [`Memdev`] owns every part of the device's state: the partition layout
 //! (`partition`), the Label Storage Area (`lsa`), the poison list
 //! (`poison`), the device timestamp (`timestamp`), the health information
-//! (`health`), the event logs (`events`), the Memory Device Status
-//! (`status`), the Features (`features`), the persistent memory security
-//! state (`security`) and the Dynamic Capacity state
-//! ([`crate::cxl::dcd`]).
+//! (`health`) and the alert configuration driving its Additional Status
+//! (`alert`, operations in `health_ops`), the event logs (`events`), the
+//! Memory Device Status (`status`), the Features (`features`), the
+//! persistent memory security state (`security`) and the Dynamic Capacity
+//! state ([`crate::cxl::dcd`]).
 //!
 //! Two callers use the same operations: the guest's mailbox
 //! ([`crate::cxl::mailbox`] decodes a command, calls one operation and
