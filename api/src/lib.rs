@@ -23,6 +23,7 @@ mod channel;
 mod client;
 mod error;
 mod http;
+pub mod qmp;
 mod request;
 pub mod routes;
 mod server;

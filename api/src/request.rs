@@ -39,6 +39,11 @@ pub enum ApiRequest {
     },
     /// `GET /devices/{id}/dc/extents`
     DcExtents { device: String },
+    /// `POST /devices/{id}/inject/...`: one endpoint per kind.
+    Inject {
+        device: String,
+        injection: Injection,
+    },
 }
 
 /// The VMM's answer to a request. Each request takes one variant (see
@@ -88,6 +93,7 @@ impl ApiRequest {
             ApiRequest::DcRelease { .. } => Endpoint::DcRelease,
             ApiRequest::DcReleaseStatus { .. } => Endpoint::DcReleaseStatus,
             ApiRequest::DcExtents { .. } => Endpoint::DcExtents,
+            ApiRequest::Inject { injection, .. } => inject_endpoint(injection),
         }
     }
 
@@ -140,6 +146,20 @@ impl ApiRequest {
                 no_body(body, ApiRequest::DcReleaseStatus { device: id, query })?
             }
             Endpoint::DcExtents => no_body(body, ApiRequest::DcExtents { device: id })?,
+            Endpoint::InjectPoison
+            | Endpoint::InjectGeneralMedia
+            | Endpoint::InjectDram
+            | Endpoint::InjectMemoryModule
+            | Endpoint::InjectUncorrectable
+            | Endpoint::InjectCorrectable
+            | Endpoint::InjectHealth => {
+                let injection = parse_injection(m.endpoint, body)?;
+                injection.validate().map_err(bad)?;
+                ApiRequest::Inject {
+                    device: id,
+                    injection,
+                }
+            }
         };
         Ok(req)
     }
@@ -166,6 +186,10 @@ impl ApiRequest {
                 let q = status_query_string(query);
                 (format!("{}?{q}", endpoint.path(Some(device))), None)
             }
+            ApiRequest::Inject { device, injection } => (
+                endpoint.path(Some(device)),
+                Some(injection_json(injection)?),
+            ),
         };
         Ok(HttpRequest {
             method: endpoint.route().method,
@@ -183,6 +207,16 @@ impl ApiResponse {
             (endpoint, self),
             (E::VmInfo, ApiResponse::VmInfo(_))
                 | (E::VmShutdown | E::BackendRemove, ApiResponse::Done)
+                | (
+                    E::InjectPoison
+                        | E::InjectGeneralMedia
+                        | E::InjectDram
+                        | E::InjectMemoryModule
+                        | E::InjectUncorrectable
+                        | E::InjectCorrectable
+                        | E::InjectHealth,
+                    ApiResponse::Done
+                )
                 | (E::BackendList, ApiResponse::Backends(_))
                 | (E::BackendAdd, ApiResponse::BackendCreated(_))
                 | (E::DeviceList, ApiResponse::Devices(_))
@@ -214,7 +248,15 @@ impl ApiResponse {
         use serde_json::from_slice as de;
         Ok(match endpoint {
             Endpoint::VmInfo => ApiResponse::VmInfo(de(body)?),
-            Endpoint::VmShutdown | Endpoint::BackendRemove => ApiResponse::Done,
+            Endpoint::VmShutdown
+            | Endpoint::BackendRemove
+            | Endpoint::InjectPoison
+            | Endpoint::InjectGeneralMedia
+            | Endpoint::InjectDram
+            | Endpoint::InjectMemoryModule
+            | Endpoint::InjectUncorrectable
+            | Endpoint::InjectCorrectable
+            | Endpoint::InjectHealth => ApiResponse::Done,
             Endpoint::BackendList => ApiResponse::Backends(de(body)?),
             Endpoint::BackendAdd => ApiResponse::BackendCreated(de(body)?),
             Endpoint::DeviceList => ApiResponse::Devices(de(body)?),
@@ -222,6 +264,45 @@ impl ApiResponse {
             Endpoint::DcReleaseStatus => ApiResponse::ReleaseStatus(de(body)?),
             Endpoint::DcExtents => ApiResponse::Extents(de(body)?),
         })
+    }
+}
+
+/// The endpoint of an injection's kind.
+fn inject_endpoint(injection: &Injection) -> Endpoint {
+    match injection {
+        Injection::Poison(_) => Endpoint::InjectPoison,
+        Injection::GeneralMedia(_) => Endpoint::InjectGeneralMedia,
+        Injection::Dram(_) => Endpoint::InjectDram,
+        Injection::MemoryModule(_) => Endpoint::InjectMemoryModule,
+        Injection::Uncorrectable(_) => Endpoint::InjectUncorrectable,
+        Injection::Correctable(_) => Endpoint::InjectCorrectable,
+        Injection::Health(_) => Endpoint::InjectHealth,
+    }
+}
+
+/// The body of an injection endpoint, as that kind's document.
+fn parse_injection(endpoint: Endpoint, body: &[u8]) -> Result<Injection, ApiError> {
+    Ok(match endpoint {
+        Endpoint::InjectPoison => Injection::Poison(json(body)?),
+        Endpoint::InjectGeneralMedia => Injection::GeneralMedia(json(body)?),
+        Endpoint::InjectDram => Injection::Dram(json(body)?),
+        Endpoint::InjectMemoryModule => Injection::MemoryModule(json(body)?),
+        Endpoint::InjectUncorrectable => Injection::Uncorrectable(json(body)?),
+        Endpoint::InjectCorrectable => Injection::Correctable(json(body)?),
+        Endpoint::InjectHealth => Injection::Health(json(body)?),
+        other => return Err(ApiError::Internal(format!("{other:?} is no injection"))),
+    })
+}
+
+fn injection_json(injection: &Injection) -> Result<Vec<u8>, ApiError> {
+    match injection {
+        Injection::Poison(r) => to_json(r),
+        Injection::GeneralMedia(r) => to_json(r),
+        Injection::Dram(r) => to_json(r),
+        Injection::MemoryModule(r) => to_json(r),
+        Injection::Uncorrectable(r) => to_json(r),
+        Injection::Correctable(r) => to_json(r),
+        Injection::Health(r) => to_json(r),
     }
 }
 

@@ -191,3 +191,102 @@ fn responses() {
         st
     );
 }
+
+#[test]
+fn injections_parse_round_trip_and_answer_204() {
+    let dev = "/api/v1/devices/cxl-mem0/inject";
+    let cases = [
+        ("poison", r#"{"start":4096,"length":128}"#),
+        (
+            "general-media-event",
+            r#"{"log":"warning","flags":1,"dpa":64,"descriptor":1,"type":2,"transaction-type":3,"channel":1,"component-id":"x"}"#,
+        ),
+        (
+            "dram-event",
+            r#"{"log":"fatal","flags":3,"dpa":0,"descriptor":1,"type":2,"transaction-type":3,"row":5,"correction-mask":[1,2]}"#,
+        ),
+        (
+            "memory-module-event",
+            r#"{"log":"informational","flags":0,"type":0,"health-status":0,"media-status":0,"additional-status":0,"life-used":1,"temperature":-1,"dirty-shutdown-count":0,"corrected-volatile-error-count":0,"corrected-persistent-error-count":0}"#,
+        ),
+        (
+            "uncorrectable-errors",
+            r#"{"errors":[{"type":"mem-data-ecc","header":[1,2]},{"type":"internal","header":[]}]}"#,
+        ),
+        ("correctable-error", r#"{"type":"crc-threshold"}"#),
+        ("health", r#"{"temperature":90,"life-used":255}"#),
+    ];
+    for (kind, body) in cases {
+        let target = format!("{dev}/{kind}");
+        let req = ApiRequest::parse("POST", &target, body.as_bytes())
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let ApiRequest::Inject { device, injection } = &req else {
+            panic!("{req:?}");
+        };
+        assert_eq!(device, "cxl-mem0");
+        assert_eq!(injection.name(), kind);
+        let http = req.to_http().unwrap();
+        assert_eq!(http.target, target);
+        let back = ApiRequest::parse(http.method, &http.target, &http.body.unwrap()).unwrap();
+        assert_eq!(back, req);
+        assert!(ApiResponse::Done.answers(req.endpoint()));
+        assert_eq!(
+            ApiResponse::from_json(req.endpoint(), b"").unwrap(),
+            ApiResponse::Done
+        );
+    }
+}
+
+#[test]
+fn injection_refusals_are_400() {
+    let dev = "/api/v1/devices/d/inject";
+    for (kind, body, says) in [
+        ("poison", r#"{"start":1,"length":64}"#, "aligned"),
+        ("poison", r#"{"start":0,"length":0}"#, "multiple of 64"),
+        (
+            "poison",
+            r#"{"start":0,"length":64,"x":1}"#,
+            "unknown field `x`",
+        ),
+        (
+            "general-media-event",
+            r#"{"log":"loud","flags":1,"dpa":0,"descriptor":1,"type":2,"transaction-type":3}"#,
+            "unknown variant `loud`",
+        ),
+        (
+            "general-media-event",
+            r#"{"log":"warning","flags":1,"dpa":0,"descriptor":1,"type":2,"transaction-type":3,"device":16777216}"#,
+            "24 bits",
+        ),
+        (
+            "dram-event",
+            r#"{"log":"warning","flags":1,"dpa":0,"descriptor":1,"type":2,"transaction-type":3,"correction-mask":[1,2,3,4,5]}"#,
+            "at most 4",
+        ),
+        (
+            "memory-module-event",
+            r#"{"log":"warning","flags":0,"type":0}"#,
+            "missing field",
+        ),
+        ("uncorrectable-errors", r#"{"errors":[]}"#, "at least one"),
+        (
+            "uncorrectable-errors",
+            r#"{"errors":[{"type":"bogus","header":[]}]}"#,
+            "unknown variant",
+        ),
+        (
+            "correctable-error",
+            r#"{"type":"internal"}"#,
+            "unknown variant",
+        ),
+        ("health", "{}", "at least one"),
+        ("health", r#"{"life-used":101}"#, "percentage"),
+        ("health", r#"{"temperature":40000}"#, "invalid value"),
+    ] {
+        let (s, m) = err("POST", &format!("{dev}/{kind}"), body);
+        assert_eq!(s, 400, "{kind} {body}");
+        assert!(m.contains(says), "{kind} {body}: {m}");
+    }
+    assert_eq!(err("GET", &format!("{dev}/poison"), "").0, 405);
+    assert_eq!(err("POST", &format!("{dev}/nothing"), "{}").0, 404);
+}

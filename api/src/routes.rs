@@ -20,6 +20,13 @@ pub enum Endpoint {
     DcRelease,
     DcReleaseStatus,
     DcExtents,
+    InjectPoison,
+    InjectGeneralMedia,
+    InjectDram,
+    InjectMemoryModule,
+    InjectUncorrectable,
+    InjectCorrectable,
+    InjectHealth,
 }
 
 /// One (method, path template) pair; `{id}` matches one path segment.
@@ -65,6 +72,41 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/api/v1/devices/{id}/dc/extents",
         Endpoint::DcExtents,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/poison",
+        Endpoint::InjectPoison,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/general-media-event",
+        Endpoint::InjectGeneralMedia,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/dram-event",
+        Endpoint::InjectDram,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/memory-module-event",
+        Endpoint::InjectMemoryModule,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/uncorrectable-errors",
+        Endpoint::InjectUncorrectable,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/correctable-error",
+        Endpoint::InjectCorrectable,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/inject/health",
+        Endpoint::InjectHealth,
     ),
 ];
 

@@ -9,6 +9,7 @@ mod dcd;
 mod dcd_guest;
 mod dcd_withdraw;
 mod harness;
+mod inject;
 mod interleave;
 mod memslots;
 mod port_io;

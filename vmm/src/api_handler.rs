@@ -93,6 +93,10 @@ impl ApiContext {
             ApiRequest::DcExtents { device } => {
                 ApiResponse::Extents(cxl.dc_extents(&device).map_err(api_error)?)
             }
+            ApiRequest::Inject { device, injection } => {
+                cxl.inject(&device, &injection).map_err(api_error)?;
+                ApiResponse::Done
+            }
         };
         Ok(answer)
     }

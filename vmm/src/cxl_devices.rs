@@ -27,6 +27,8 @@ pub struct Type3Handle {
     pub id: String,
     /// The device.
     pub device: Arc<Mutex<Type3>>,
+    /// The root port above it (its error messages go there: AER).
+    pub port: Arc<Mutex<CxlRootPort>>,
 }
 
 /// The built CXL hierarchy.
@@ -129,8 +131,15 @@ impl CxlDevices {
                 .map_err(|e| format!("CXL host bridge '{}': {e}", hb.id))?;
             let mut nodes = Vec::new();
             for (dev, rp) in ports.iter().enumerate() {
-                let port = CxlRootPort::new(RootPortConfig::new(rp.number()))
+                // One MSI vector for the port's AER interrupt.
+                let mut port_cfg = RootPortConfig::new(rp.number());
+                port_cfg.msi = Some(
+                    msi.allocate(1)
+                        .map_err(|e| format!("CXL root port '{}': MSI: {e}", rp.id))?,
+                );
+                let port = CxlRootPort::new(port_cfg)
                     .map_err(|e| format!("CXL root port '{}': {e}", rp.id))?;
+                let port = Arc::new(Mutex::new(port));
                 let mut children = Vec::new();
                 if let Some(ep) = endpoint_of(&rp.id) {
                     let spec = &cfg.devices[ep];
@@ -166,11 +175,12 @@ impl CxlDevices {
                     type3.push(Type3Handle {
                         id: spec.id.clone(),
                         device,
+                        port: port.clone(),
                     });
                 }
                 nodes.push(PciNode::Bridge {
                     devfn: devfn(dev)?,
-                    device: Arc::new(Mutex::new(port)),
+                    device: port,
                     children,
                 });
             }

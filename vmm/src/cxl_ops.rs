@@ -100,14 +100,14 @@ impl CxlDevices {
         self.type3.len()
     }
 
-    fn handle(&self, id: &str) -> Result<&Type3Handle, OpError> {
+    pub(crate) fn handle(&self, id: &str) -> Result<&Type3Handle, OpError> {
         self.type3
             .iter()
             .find(|h| h.id == id)
             .ok_or_else(|| OpError::NotFound(format!("unknown device '{id}'")))
     }
 
-    fn lock(h: &Type3Handle) -> MutexGuard<'_, Type3> {
+    pub(crate) fn lock(h: &Type3Handle) -> MutexGuard<'_, Type3> {
         h.device.lock().unwrap_or_else(|e| e.into_inner())
     }
 

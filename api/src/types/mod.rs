@@ -13,6 +13,7 @@
 mod backend;
 mod dc;
 mod device;
+mod inject;
 mod validate;
 mod vm;
 
@@ -24,5 +25,10 @@ pub use dc::{
     RELEASE_STATUSES,
 };
 pub use device::{CxlDeviceInfo, DcEventLogInfo, DcRegionInfo, HpaRangeInfo, MemoryPath};
+pub use inject::{
+    CorrectableErrorInjection, CorrectableErrorType, DramInjection, EventLogName,
+    GeneralMediaInjection, HealthUpdate, Injection, MemoryModuleInjection, PoisonInjection,
+    UncorrectableError, UncorrectableErrorType, UncorrectableErrorsInjection,
+};
 pub use validate::{validate_id, Validate, MAX_ID_LEN};
 pub use vm::{VmInfo, VmState};

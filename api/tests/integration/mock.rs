@@ -236,6 +236,10 @@ impl State {
                     self.extents.iter().map(Rec::entry).collect(),
                 ))
             }
+            ApiRequest::Inject { device, .. } => {
+                self.check_device(&device)?;
+                Ok(ApiResponse::Done)
+            }
         }
     }
 

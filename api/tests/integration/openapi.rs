@@ -150,7 +150,84 @@ fn valid_requests() -> Vec<ApiRequest> {
             },
         },
         ApiRequest::BackendRemove { id: "mem0".into() },
-        ApiRequest::VmShutdown,
+    ]
+    .into_iter()
+    .chain(
+        inject_requests()
+            .into_iter()
+            .map(|injection| ApiRequest::Inject {
+                device: DEVICE.to_string(),
+                injection,
+            }),
+    )
+    .chain([ApiRequest::VmShutdown])
+    .collect()
+}
+
+/// One injection of each kind, every optional field given.
+fn inject_requests() -> Vec<Injection> {
+    vec![
+        Injection::Poison(PoisonInjection {
+            start: 0x1000,
+            length: 128,
+        }),
+        Injection::GeneralMedia(GeneralMediaInjection {
+            log: EventLogName::Warning,
+            flags: 1,
+            dpa: 0x1000,
+            descriptor: 1,
+            event_type: 2,
+            transaction_type: 3,
+            channel: Some(1),
+            rank: Some(2),
+            device: Some(3),
+            component_id: Some("dimm0".into()),
+        }),
+        Injection::Dram(DramInjection {
+            log: EventLogName::Failure,
+            flags: 2,
+            dpa: 0x2000,
+            descriptor: 1,
+            event_type: 2,
+            transaction_type: 3,
+            channel: Some(1),
+            rank: Some(2),
+            nibble_mask: Some(3),
+            bank_group: Some(4),
+            bank: Some(5),
+            row: Some(6),
+            column: Some(7),
+            correction_mask: Some(vec![1, 2, 3, 4]),
+        }),
+        Injection::MemoryModule(MemoryModuleInjection {
+            log: EventLogName::Informational,
+            flags: 0,
+            event_type: 3,
+            health_status: 0,
+            media_status: 0,
+            additional_status: 0,
+            life_used: 5,
+            temperature: -3,
+            dirty_shutdown_count: 1,
+            corrected_volatile_error_count: 2,
+            corrected_persistent_error_count: 3,
+        }),
+        Injection::Uncorrectable(UncorrectableErrorsInjection {
+            errors: vec![UncorrectableError {
+                error_type: UncorrectableErrorType::MemDataEcc,
+                header: vec![1, 2, 3],
+            }],
+        }),
+        Injection::Correctable(CorrectableErrorInjection {
+            error_type: CorrectableErrorType::Physical,
+        }),
+        Injection::Health(HealthUpdate {
+            life_used: Some(10),
+            temperature: Some(40),
+            dirty_shutdown_count: Some(1),
+            corrected_volatile_error_count: Some(2),
+            corrected_persistent_error_count: Some(3),
+        }),
     ]
 }
 

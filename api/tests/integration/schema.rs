@@ -104,14 +104,16 @@ fn check_format(kw: &Value, value: &Value, at: &str) -> Result<(), String> {
 }
 
 fn check_bound(key: &str, kw: &Value, value: &Value, at: &str) -> Result<(), String> {
-    let bound = kw.as_u64().ok_or_else(|| format!("{key} is not a u64"))?;
-    let Some(n) = value.as_u64() else {
-        // A negative integer is below every (u64) minimum, within every
-        // maximum; other types are `type`'s business.
-        return match value.as_i64() {
-            Some(_) if key == "minimum" => Err(format!("{at}: {value} is below {bound}")),
-            _ => Ok(()),
-        };
+    // Bounds and values as i128: u64 and i64 both fit.
+    let wide = |v: &Value| {
+        v.as_u64()
+            .map(i128::from)
+            .or_else(|| v.as_i64().map(i128::from))
+    };
+    let bound = wide(kw).ok_or_else(|| format!("{key} is not an integer"))?;
+    // Other types are `type`'s business.
+    let Some(n) = wide(value) else {
+        return Ok(());
     };
     let ok = if key == "minimum" {
         n >= bound

@@ -32,6 +32,7 @@ pub mod doe;
 pub mod dvsec;
 pub mod fabric;
 pub mod host_bridge;
+pub mod inject;
 pub mod mailbox;
 pub mod memdev;
 pub mod pci_caps;

@@ -3,6 +3,7 @@
 //! port DVSEC, and a Register Locator pointing at component registers (RAS)
 //! in its BAR 0.
 
+use crate::pci::aer::{Aer, ErrorMessage};
 use crate::pci::{BarInfo, PciBar, PciDevice, RootPort, RootPortConfig};
 
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
@@ -19,13 +20,16 @@ pub const COMPONENT_BAR: u8 = 0;
 pub struct CxlRootPort {
     port: RootPort,
     component: ComponentRegisters,
+    aer: Aer,
 }
 
 impl CxlRootPort {
     /// A root port with `cfg`, plus the CXL structures.
     pub fn new(cfg: RootPortConfig) -> Result<Self, String> {
         let mut port = RootPort::new(cfg).map_err(|e| format!("root port: {e:?}"))?;
+        let pcie_cap = port.pcie_cap_offset();
         let config = port.function_mut().config_mut();
+        let aer = Aer::add(config, pcie_cap, true).map_err(|e| format!("AER: {e:?}"))?;
         config
             .add_bar(COMPONENT_BAR, PciBar::memory32(COMPONENT_BLOCK_SIZE))
             .map_err(|e| format!("root port BAR: {e:?}"))?;
@@ -48,7 +52,30 @@ impl CxlRootPort {
         Ok(Self {
             port,
             component: ComponentRegisters::downstream_port(),
+            aer,
         })
+    }
+
+    /// Receives an error message from the device below (function 0 of the
+    /// secondary bus): Root Error Status and Error Source Identification,
+    /// then the port's MSI if Root Error Command enables it (Linux's AER
+    /// driver services it). True if the interrupt was signalled.
+    pub fn receive_error(&mut self, message: ErrorMessage) -> bool {
+        let source = u16::from(self.port.windows().secondary_bus) << 8;
+        let function = self.port.function_mut();
+        let interrupt = self.aer.receive(function.config_mut(), message, source);
+        if interrupt {
+            function.trigger_msi();
+        }
+        crate::trace::emit(crate::trace::Kind::Interrupt, None, || {
+            crate::trace::json!({
+                "what": "aer",
+                "message": message.name(),
+                "source": format!("{:02x}:00.0", source >> 8),
+                "signalled": interrupt,
+            })
+        });
+        interrupt
     }
 }
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
 use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
+use super::component::RasSignal;
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
 use super::dcd::{
     AddOutcome, AddRequest, DcExtent, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest,
@@ -32,10 +33,12 @@ use super::dvsec::{
     DEV_CONTROL, DEV_CTRL_MEM_ENABLE,
 };
 use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
+use super::inject::{self, InjectError, Injection};
 use super::memdev::{Effects, MediaWrite, Memdev, MemdevConfig};
 use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
 use crate::interrupt::MsiGroup;
 use crate::memory::HostMemory;
+use crate::pci::aer::{Aer, ErrorMessage, InternalError};
 use crate::pci::caps::{power_management, CAP_ID_PCI_EXPRESS, CAP_ID_POWER_MANAGEMENT};
 use crate::pci::ids::{CLASS_CXL_MEMORY, DEVICE_ID_CXL_TYPE3, VENDOR_ID_REDHAT};
 use crate::pci::pcie_cap::pcie_capability;
@@ -117,6 +120,7 @@ pub struct Type3 {
     doe: DoeMailbox,
     doe_offset: u16,
     dvsec_offset: u16,
+    aer: Aer,
     path: Arc<CxlMemoryPath>,
     endpoint: EndpointId,
     mem_enable: bool,
@@ -268,7 +272,7 @@ impl Type3 {
         let mut config = ConfigSpace::new(HeaderType::Endpoint, &ids);
         config.add_bar(REGS_BAR, PciBar::memory64(REGS_BAR_SIZE, false))?;
         config.add_bar(MSIX_BAR, PciBar::memory32(MSIX_BAR_SIZE))?;
-        config.add_capability(
+        let pcie_cap = config.add_capability(
             CAP_ID_PCI_EXPRESS,
             &pcie_capability(&PcieCapConfig::endpoint()),
         )?;
@@ -304,6 +308,7 @@ impl Type3 {
             &flex_bus_port_dvsec(FlexBusRole::UpstreamPortOrDevice, false),
         )?;
         let doe_offset = add_doe(&mut config)?;
+        let aer = Aer::add(&mut config, pcie_cap, false)?;
 
         let mut function = PciFunction::new(config);
         function.add_msix(MsixConfig::new(
@@ -328,6 +333,7 @@ impl Type3 {
             doe: DoeMailbox::with_cdat(cdat, None),
             doe_offset,
             dvsec_offset,
+            aer,
             path,
             endpoint,
             mem_enable: false,
@@ -371,6 +377,40 @@ impl Type3 {
         self.signal_event(out.msi);
         self.apply_dcd_effects(&out.effects);
         Ok(out)
+    }
+
+    /// Carries out an operator's injection on the device `id` (its name
+    /// for the trace): the state changes, the event interrupt the guest
+    /// chose, and for a RAS error the AER Internal Error it causes. Returns
+    /// the error message the device sends its root port, if any (the caller
+    /// delivers it: the port is another device). On error nothing changed.
+    pub fn inject(
+        &mut self,
+        id: &str,
+        inj: &Injection,
+    ) -> Result<Option<ErrorMessage>, InjectError> {
+        let out = inject::apply(&mut self.memdev, self.component.ras_mut(), inj)?;
+        self.signal_event(out.msi);
+        let internal = match out.ras {
+            RasSignal::None => None,
+            RasSignal::Correctable => Some(InternalError::Corrected),
+            RasSignal::UncorrectableNonFatal | RasSignal::UncorrectableFatal => {
+                Some(InternalError::Uncorrectable)
+            }
+        };
+        let message = internal.and_then(|e| {
+            self.aer
+                .log_internal(self.function.config_mut(), e, &[0; 4])
+        });
+        crate::trace::emit(crate::trace::Kind::Inject, Some(id), || {
+            crate::trace::json!({
+                "what": inj.name(),
+                "result": out.detail,
+                "event-msi": out.msi,
+                "aer-message": message.map(ErrorMessage::name),
+            })
+        });
+        Ok(message)
     }
 
     /// The memory path this device reports to.
@@ -632,3 +672,7 @@ impl PciDevice for Type3 {
 #[cfg(test)]
 #[path = "type3_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "type3_inject_tests.rs"]
+mod inject_tests;

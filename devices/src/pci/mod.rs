@@ -3,6 +3,7 @@
 //! host bridge and root port functions, and firmware-style resource
 //! assignment.
 
+pub mod aer;
 pub mod bar;
 pub mod bdf;
 pub mod bridge;

@@ -9,6 +9,13 @@ use api::{
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
+use crate::parse::{parse_extent, parse_size};
+
+use crate::inject_args::{
+    CorrectableArgs, DramArgs, GeneralMediaArgs, HealthArgs, MemoryModuleArgs, PoisonArgs,
+    UncorrectableArgs,
+};
+
 /// Drives a running cxlvmm through its API socket: memory backends and CXL
 /// Dynamic Capacity.
 #[derive(Parser, Debug)]
@@ -55,6 +62,29 @@ pub enum Command {
     DcExtents {
         /// The CXL device's id.
         device: String,
+    },
+    /// Poison a DPA range the device found bad (QMP cxl-inject-poison).
+    CxlInjectPoison(PoisonArgs),
+    /// Post a General Media Event Record (QMP cxl-inject-general-media-event).
+    CxlInjectGeneralMediaEvent(GeneralMediaArgs),
+    /// Post a DRAM Event Record (QMP cxl-inject-dram-event).
+    CxlInjectDramEvent(DramArgs),
+    /// Post a Memory Module Event Record (QMP cxl-inject-memory-module-event).
+    CxlInjectMemoryModuleEvent(MemoryModuleArgs),
+    /// Log uncorrectable RAS errors, reported through AER (QMP
+    /// cxl-inject-uncorrectable-errors).
+    CxlInjectUncorrectableErrors(UncorrectableArgs),
+    /// Log a correctable RAS error, reported through AER (QMP
+    /// cxl-inject-correctable-error).
+    CxlInjectCorrectableError(CorrectableArgs),
+    /// Change the device's health values (alerts follow).
+    CxlInjectHealth(HealthArgs),
+    /// Send a QEMU QMP command as is, e.g. '{"execute":"cxl-inject-poison",
+    /// "arguments":{"path":"/machine/peripheral/cxl-mem0","start":0,"length":64}}'
+    /// (the device is the last component of "path").
+    Qmp {
+        /// The QMP command (JSON).
+        command: String,
     },
 }
 
@@ -276,42 +306,16 @@ impl Command {
             Command::DcExtents { device } => ApiRequest::DcExtents {
                 device: device.clone(),
             },
+            Command::CxlInjectPoison(a) => a.request(),
+            Command::CxlInjectGeneralMediaEvent(a) => a.request(),
+            Command::CxlInjectDramEvent(a) => a.request(),
+            Command::CxlInjectMemoryModuleEvent(a) => a.request(),
+            Command::CxlInjectUncorrectableErrors(a) => a.request(),
+            Command::CxlInjectCorrectableError(a) => a.request(),
+            Command::CxlInjectHealth(a) => a.request(),
+            Command::Qmp { command } => api::qmp::translate(command)?,
         })
     }
-}
-
-/// A byte count: decimal or `0x` hex, with an optional K, M, G or T
-/// (binary) suffix.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let err =
-        || format!("invalid size '{s}': expected a number with an optional K, M, G or T suffix");
-    let t = s.trim();
-    let (num, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 10),
-        Some('M') => (&t[..t.len() - 1], 20),
-        Some('G') => (&t[..t.len() - 1], 30),
-        Some('T') => (&t[..t.len() - 1], 40),
-        _ => (t, 0),
-    };
-    let n = match num.strip_prefix("0x").or_else(|| num.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None if num.bytes().all(|b| b.is_ascii_digit()) => num.parse(),
-        None => return Err(err()),
-    }
-    .map_err(|_| err())?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("size '{s}' is too large"))
-}
-
-/// `OFFSET:LEN`, both sizes.
-pub fn parse_extent(s: &str) -> Result<RequestedExtent, String> {
-    let (offset, len) = s
-        .split_once(':')
-        .ok_or_else(|| format!("invalid extent '{s}': expected OFFSET:LEN"))?;
-    Ok(RequestedExtent {
-        offset: parse_size(offset)?,
-        len: parse_size(len)?,
-    })
 }
 
 #[cfg(test)]

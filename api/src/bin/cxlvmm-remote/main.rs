@@ -1,7 +1,9 @@
 //! `cxlvmm-remote`: the operator's command line for cxlvmm's API socket.
 
 mod args;
+mod inject_args;
 mod output;
+mod parse;
 
 use std::process::ExitCode;
 

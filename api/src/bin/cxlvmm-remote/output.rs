@@ -18,6 +18,9 @@ pub fn render(request: &ApiRequest, response: &ApiResponse) -> String {
         ApiResponse::Done => match request {
             ApiRequest::VmShutdown => "shutting down\n".into(),
             ApiRequest::BackendRemove { id } => format!("removed {id}\n"),
+            ApiRequest::Inject { device, injection } => {
+                format!("injected {} into {device}\n", injection.name())
+            }
             _ => "done\n".into(),
         },
     }

@@ -43,6 +43,10 @@ pub enum Opcode {
     SetLsa = 0x4103,
     /// 8.2.9.9.3.1 Get Health Info.
     GetHealthInfo = 0x4200,
+    /// 8.2.9.9.3.2 Get Alert Configuration.
+    GetAlertConfig = 0x4201,
+    /// 8.2.9.9.3.3 Set Alert Configuration.
+    SetAlertConfig = 0x4202,
     /// 8.2.9.9.4.1 Get Poison List.
     GetPoisonList = 0x4300,
     /// 8.2.9.9.4.2 Inject Poison.

@@ -170,6 +170,18 @@ pub const COMMANDS: &[Command] = {
             handler: health::get_health_info,
         },
         Command {
+            opcode: Opcode::GetAlertConfig,
+            effects: 0,
+            available: always,
+            handler: health::get_alert_config,
+        },
+        Command {
+            opcode: Opcode::SetAlertConfig,
+            effects: IMMEDIATE_POLICY_CHANGE,
+            available: always,
+            handler: health::set_alert_config,
+        },
+        Command {
             opcode: Opcode::GetPoisonList,
             effects: 0,
             available: always,

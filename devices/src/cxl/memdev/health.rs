@@ -69,3 +69,62 @@ impl HealthInfo {
         out
     }
 }
+
+/// Health values an operator changes (`POST .../inject/health`); the
+/// fields not given keep their values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HealthUpdate {
+    /// Life Used, in percent (0-100, or 255: not implemented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub life_used: Option<u8>,
+    /// Device Temperature in degrees Celsius.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<i16>,
+    /// Dirty Shutdown Count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_shutdown_count: Option<u32>,
+    /// Corrected Volatile Error Count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_volatile_error_count: Option<u32>,
+    /// Corrected Persistent Error Count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_persistent_error_count: Option<u32>,
+}
+
+impl HealthUpdate {
+    /// What is wrong with it, if anything: nothing given, or a life used
+    /// over 100 other than 255.
+    pub fn check(&self) -> Result<(), String> {
+        if *self == Self::default() {
+            return Err("give at least one health value".into());
+        }
+        if let Some(l) = self.life_used {
+            if l > 100 && l != 0xff {
+                return Err(format!(
+                    "life-used {l} is not a percentage (0-100, or 255: not implemented)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the given values into `h`.
+    pub fn apply(&self, h: &mut HealthInfo) {
+        if let Some(v) = self.life_used {
+            h.life_used = v;
+        }
+        if let Some(v) = self.temperature {
+            h.device_temperature = v;
+        }
+        if let Some(v) = self.dirty_shutdown_count {
+            h.dirty_shutdown_count = v;
+        }
+        if let Some(v) = self.corrected_volatile_error_count {
+            h.corrected_volatile_error_count = v;
+        }
+        if let Some(v) = self.corrected_persistent_error_count {
+            h.corrected_persistent_error_count = v;
+        }
+    }
+}

@@ -3,10 +3,11 @@
 //! [`Memdev`] owns every part of the device's state: the partition layout
 //! (`partition`), the Label Storage Area (`lsa`), the poison list
 //! (`poison`), the device timestamp (`timestamp`), the health information
-//! (`health`), the event logs (`events`), the Memory Device Status
-//! (`status`), the Features (`features`), the persistent memory security
-//! state (`security`) and the Dynamic Capacity state
-//! ([`crate::cxl::dcd`]).
+//! (`health`) and the alert configuration driving its Additional Status
+//! (`alert`, operations in `health_ops`), the event logs (`events`), the
+//! Memory Device Status (`status`), the Features (`features`), the
+//! persistent memory security state (`security`) and the Dynamic Capacity
+//! state ([`crate::cxl::dcd`]).
 //!
 //! Two callers use the same operations: the guest's mailbox
 //! ([`crate::cxl::mailbox`] decodes a command, calls one operation and
@@ -18,11 +19,13 @@
 //! to erase and the MSI/MSI-X message number to signal. Nothing is queued
 //! for later.
 
+pub mod alert;
 pub mod config;
 pub mod events;
 pub mod features;
 mod features_ops;
 pub mod health;
+mod health_ops;
 pub mod lsa;
 pub mod partition;
 pub mod poison;
@@ -45,6 +48,7 @@ pub use config::{
     MAX_POISON_LIST_RECORDS,
 };
 
+use self::alert::AlertConfig;
 use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
@@ -103,6 +107,7 @@ pub struct Memdev {
     timestamp: DeviceTimestamp,
     events: EventLogs,
     health: HealthInfo,
+    alerts: AlertConfig,
     status: MemdevStatus,
     features: Features,
     security: SecurityState,
@@ -142,6 +147,7 @@ impl Memdev {
             timestamp: DeviceTimestamp::new(clock),
             events: EventLogs::new(&config.event_log_depths, config.event_msi_message_number),
             health: HealthInfo::default(),
+            alerts: AlertConfig::default(),
             status: MemdevStatus::default(),
             features: Features::default(),
             security: SecurityState::default(),
@@ -198,6 +204,11 @@ impl Memdev {
     /// The health information.
     pub fn health(&self) -> &HealthInfo {
         &self.health
+    }
+
+    /// The alert configuration (Get Alert Configuration).
+    pub fn alert_config(&self) -> &AlertConfig {
+        &self.alerts
     }
 
     /// The Memory Device Status.
