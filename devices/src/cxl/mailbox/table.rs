@@ -8,8 +8,8 @@ use super::logs::{GetLogIn, GetSupportedLogsOut, CEL_UUID};
 use super::opcode::Opcode;
 use super::payload::{Decode, Encode, Input, NoInput, PAYLOAD_SIZE};
 use super::{
-    dcd, events, features, fw, health, identify, identify_memdev, lsa, partition, poison, security,
-    timestamp,
+    background, dcd, events, features, fw, health, identify, identify_memdev, lsa, partition,
+    poison, sanitize, security, timestamp,
 };
 use crate::cxl::memdev::{Effects, Memdev};
 use crate::cxl::retcode::RetCode;
@@ -58,6 +58,12 @@ pub const COMMANDS: &[Command] = {
             effects: 0,
             available: always,
             handler: identify::identify,
+        },
+        Command {
+            opcode: Opcode::BackgroundOperationStatus,
+            effects: 0,
+            available: always,
+            handler: background::background_operation_status,
         },
         Command {
             opcode: Opcode::GetEventRecords,
@@ -200,6 +206,18 @@ pub const COMMANDS: &[Command] = {
             handler: poison::clear_poison,
         },
         Command {
+            opcode: Opcode::Sanitize,
+            effects: IMMEDIATE_DATA_CHANGE | SECURITY_STATE_CHANGE | BACKGROUND_OPERATION,
+            available: always,
+            handler: sanitize::sanitize,
+        },
+        Command {
+            opcode: Opcode::SecureErase,
+            effects: IMMEDIATE_DATA_CHANGE | SECURITY_STATE_CHANGE | BACKGROUND_OPERATION,
+            available: always,
+            handler: sanitize::secure_erase,
+        },
+        Command {
             opcode: Opcode::GetSecurityState,
             effects: 0,
             available: always,
@@ -298,6 +316,30 @@ pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     let Some(cmd) = find(memdev, opcode) else {
         return Completion::failed(RetCode::Unsupported);
     };
+    // CXL 3.1 8.2.8.4.7: one background operation at a time.
+    let background = cmd.effects & effects::BACKGROUND_OPERATION != 0;
+    if memdev.background().is_running()
+        && (background
+            || memdev
+                .background()
+                .pending_hold()
+                .is_some_and(|h| h.0 == opcode))
+    {
+        return Completion::failed(RetCode::Busy);
+    }
+    let hold = memdev.take_background_hold(opcode);
+    let done = run(memdev, cmd, opcode, input);
+    match hold {
+        Some(ms) => Completion {
+            rc: background::hold(memdev, opcode, ms, done.rc, done.effects),
+            output: Vec::new(),
+            effects: Effects::default(),
+        },
+        None => done,
+    }
+}
+
+fn run(memdev: &mut Memdev, cmd: &Command, opcode: u16, input: &[u8]) -> Completion {
     let mut effects = Effects::default();
     match (cmd.handler)(memdev, Input::new(input), &mut effects) {
         Ok(output) if output.len() <= PAYLOAD_SIZE => Completion {
