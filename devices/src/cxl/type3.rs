@@ -663,13 +663,13 @@ impl PciDevice for Type3 {
             }
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
                 self.poll_background();
-                let was_running = self.memdev.background().is_running();
+                let before = self.before_doorbell();
                 let done = self
                     .regs
                     .write(&mut self.memdev, o - DEVICE_REGS_OFFSET, data);
                 self.signal(done.msi);
                 self.apply(&done.effects);
-                self.background_started(was_running);
+                self.after_doorbell(before);
             }
             _ => {}
         }

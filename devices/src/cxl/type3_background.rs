@@ -18,6 +18,12 @@ use crate::cxl::memdev::background::BackgroundDone;
 use crate::cxl::memdev::background_ops::{OPCODE_SANITIZE, OPCODE_SECURE_ERASE};
 use crate::trace::{self, json, Kind};
 
+/// State before a doorbell (see [`Type3::before_doorbell`]).
+pub(super) struct Before {
+    was_running: bool,
+    fw: (u8, Option<u8>),
+}
+
 impl Type3 {
     /// Names the device in trace records and gives it the VMM's timer for
     /// background operations.
@@ -40,9 +46,45 @@ impl Type3 {
         true
     }
 
+    /// What a doorbell may change that is traced here: whether a
+    /// background operation ran, and the active and staged FW slots.
+    pub(super) fn before_doorbell(&self) -> Before {
+        let fw = self.memdev.firmware();
+        Before {
+            was_running: self.memdev.background().is_running(),
+            fw: (fw.active_slot(), fw.staged_slot()),
+        }
+    }
+
+    /// After a register write: arms the timer for a background operation
+    /// it started, and traces a FW activation.
+    pub(super) fn after_doorbell(&self, before: Before) {
+        self.background_started(before.was_running);
+        let fw = self.memdev.firmware();
+        let now = (fw.active_slot(), fw.staged_slot());
+        if now != before.fw {
+            let rev = fw.active_revision();
+            let staged = now.1.and_then(|s| fw.revision(s));
+            let text = |r: &[u8]| {
+                String::from_utf8_lossy(r)
+                    .trim_end_matches('\0')
+                    .to_string()
+            };
+            trace::emit(Kind::Mailbox, self.trace_id.as_deref(), || {
+                json!({
+                    "firmware": "activated",
+                    "active-slot": now.0,
+                    "active-revision": text(&rev),
+                    "staged-slot": now.1,
+                    "staged-revision": staged.map(|r| text(&r)),
+                })
+            });
+        }
+    }
+
     /// Arms the timer for the running operation, if any (after a doorbell
     /// that may have started one).
-    pub(super) fn background_started(&self, was_running: bool) {
+    fn background_started(&self, was_running: bool) {
         let Some(op) = self.memdev.background().running() else {
             return;
         };

@@ -19,6 +19,10 @@ pub enum Opcode {
     SetEventInterruptPolicy = 0x0103,
     /// 8.2.9.3.1 Get FW Info.
     GetFwInfo = 0x0200,
+    /// 8.2.9.3.2 Transfer FW.
+    TransferFw = 0x0201,
+    /// 8.2.9.3.3 Activate FW.
+    ActivateFw = 0x0202,
     /// 8.2.9.4.1 Get Timestamp.
     GetTimestamp = 0x0300,
     /// 8.2.9.4.2 Set Timestamp.

@@ -96,6 +96,18 @@ pub const COMMANDS: &[Command] = {
             handler: fw::get_fw_info,
         },
         Command {
+            opcode: Opcode::TransferFw,
+            effects: BACKGROUND_OPERATION,
+            available: always,
+            handler: fw::transfer_fw,
+        },
+        Command {
+            opcode: Opcode::ActivateFw,
+            effects: CONFIGURATION_CHANGE_AFTER_COLD_RESET | IMMEDIATE_CONFIGURATION_CHANGE,
+            available: always,
+            handler: fw::activate_fw,
+        },
+        Command {
             opcode: Opcode::GetTimestamp,
             effects: 0,
             available: always,

@@ -29,6 +29,11 @@ pub enum BackgroundWork {
         /// The DPA ranges to erase.
         ranges: Vec<Range<u64>>,
     },
+    /// Transfer FW's last part: the image received goes into `slot`.
+    StoreFirmware {
+        /// The FW slot (1-based).
+        slot: u8,
+    },
     /// A command held as a background operation (fault injection): its
     /// result, carried out at completion.
     Held {

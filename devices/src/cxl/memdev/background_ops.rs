@@ -104,6 +104,9 @@ impl Memdev {
                 };
                 (RetCode::Success, effects)
             }
+            BackgroundWork::StoreFirmware { slot } => {
+                (self.firmware.store(slot), Effects::default())
+            }
             BackgroundWork::Held { rc, effects } => (rc, effects),
         }
     }

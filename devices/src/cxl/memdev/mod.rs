@@ -30,6 +30,8 @@ pub mod effects;
 pub mod events;
 pub mod features;
 mod features_ops;
+pub mod firmware;
+pub mod firmware_ops;
 pub mod health;
 mod health_ops;
 pub mod lsa;
@@ -61,6 +63,7 @@ use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
 use self::features::Features;
+use self::firmware::Firmware;
 use self::health::HealthInfo;
 use self::lsa::Lsa;
 use self::partition::PartitionLayout;
@@ -89,6 +92,7 @@ pub struct Memdev {
     features: Features,
     security: SecurityState,
     background: Background,
+    firmware: Firmware,
     dcd: DcdState,
 }
 
@@ -130,6 +134,7 @@ impl Memdev {
             features: Features::default(),
             security: SecurityState::default(),
             background: Background::default(),
+            firmware: Firmware::new(&config.fw_revision),
             dcd,
             config,
         })
@@ -492,6 +497,7 @@ impl Memdev {
         self.security.cold_reset();
         self.features.cold_reset();
         self.background.cold_reset();
+        self.firmware.cold_reset();
         let declined = self.dcd.cold_reset();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
