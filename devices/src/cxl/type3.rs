@@ -684,5 +684,9 @@ mod background;
 mod tests;
 
 #[cfg(test)]
+#[path = "type3_background_tests.rs"]
+mod background_tests;
+
+#[cfg(test)]
 #[path = "type3_inject_tests.rs"]
 mod inject_tests;
