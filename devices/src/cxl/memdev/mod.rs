@@ -37,6 +37,8 @@ mod health_ops;
 pub mod lsa;
 pub mod partition;
 pub mod poison;
+pub mod scan_media;
+mod scan_media_ops;
 pub mod security;
 mod security_ops;
 pub mod status;
@@ -68,6 +70,7 @@ use self::health::HealthInfo;
 use self::lsa::Lsa;
 use self::partition::PartitionLayout;
 use self::poison::{PoisonAddError, PoisonList, PoisonListPage, PoisonSource, POISON_GRANULE};
+use self::scan_media::ScanMedia;
 use self::security::SecurityState;
 use self::status::{MediaStatus, MemdevStatus};
 use self::timestamp::{DeviceTimestamp, HostMonotonicClock, MonotonicClock};
@@ -93,6 +96,7 @@ pub struct Memdev {
     security: SecurityState,
     background: Background,
     firmware: Firmware,
+    scan: ScanMedia,
     dcd: DcdState,
 }
 
@@ -135,6 +139,7 @@ impl Memdev {
             security: SecurityState::default(),
             background: Background::default(),
             firmware: Firmware::new(&config.fw_revision),
+            scan: ScanMedia::default(),
             dcd,
             config,
         })
@@ -498,6 +503,7 @@ impl Memdev {
         self.features.cold_reset();
         self.background.cold_reset();
         self.firmware.cold_reset();
+        self.scan = ScanMedia::default();
         let declined = self.dcd.cold_reset();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
