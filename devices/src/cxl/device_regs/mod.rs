@@ -113,12 +113,13 @@ impl DeviceRegisters {
 
     /// Completes `memdev`'s background operation if it is due (the device
     /// model calls this before every register access and when its timer
-    /// fires): the MSI/MSI-X message numbers to signal, the completed
-    /// operation and what it caused.
+    /// fires): the MSI/MSI-X message numbers to signal (the completion
+    /// interrupt, and the event interrupt of records it posted), the
+    /// completed operation and what it caused.
     pub fn poll_background(&mut self, memdev: &mut Memdev) -> Option<(MsiVectors, BackgroundDone)> {
         let (msi, done) = self.mailbox.complete_background(memdev)?;
         let mut v = MsiVectors::none();
-        if let Some(n) = msi {
+        for n in [msi, done.event_msi].into_iter().flatten() {
             v.insert(n);
         }
         Some((v, done))

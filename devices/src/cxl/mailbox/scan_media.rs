@@ -133,16 +133,17 @@ pub fn get_scan_media_capabilities(
 }
 
 // CXL 3.1 8.2.9.9.4.5 Scan Media (Opcode 4304h)
-/// Scan Media: starts the scan of a range in the background. The device
-/// adds no event records for what it finds (as if No Event Log were set):
-/// the results and the poison list carry them.
+/// Scan Media: starts the scan of a range in the background; unless No
+/// Event Log is set, each error found is also posted as a General Media
+/// Event Record at completion.
 pub fn scan_media(
     memdev: &mut Memdev,
     input: Input,
     _fx: &mut Effects,
 ) -> Result<Vec<u8>, RetCode> {
     let req = ScanMediaIn::decode(input)?;
-    memdev.start_scan_media(req.range.address, req.range.length)?;
+    let event_log = req.flags & SCAN_MEDIA_FLAG_NO_EVENT_LOG == 0;
+    memdev.start_scan_media(req.range.address, req.range.length, event_log)?;
     Err(RetCode::BackgroundCommandStarted)
 }
 

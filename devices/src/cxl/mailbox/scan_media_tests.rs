@@ -204,3 +204,44 @@ fn payloads_round_trip() {
     let r = range(0x80, 9);
     assert_eq!(ScanRangeIn::decode(Input::new(&r.encode())), Ok(r));
 }
+
+#[test]
+fn errors_found_are_posted_as_general_media_records_unless_no_event_log() {
+    use crate::cxl::memdev::events::{EventLogType, GENERAL_MEDIA_EVENT_UUID};
+    let (mut m, clock) = test_memdev_with_clock();
+    m.add_media_error(0x1000, 64, PoisonSource::Internal)
+        .unwrap();
+    m.add_media_error(0x8000, 128, PoisonSource::External)
+        .unwrap();
+    // No Event Log set: nothing posted.
+    assert_eq!(scan_done(&mut m, &clock, 0, 0x400), RetCode::Success);
+    assert!(m
+        .read_event_records(EventLogType::Failure, 8)
+        .records
+        .is_empty());
+    // Clear: one record per error, at its DPA, Host Scan Media.
+    let input = ScanMediaIn {
+        range: range(0, 0x400),
+        flags: 0,
+    }
+    .encode();
+    assert_eq!(m.execute(SCAN, &input).0, RetCode::BackgroundCommandStarted);
+    assert!(m
+        .read_event_records(EventLogType::Failure, 8)
+        .records
+        .is_empty());
+    clock.advance(MS);
+    m.complete_background().unwrap();
+    let page = m.read_event_records(EventLogType::Failure, 8);
+    assert_eq!(page.records.len(), 2);
+    for (r, dpa) in page.records.iter().zip([0x1000u64, 0x8000]) {
+        let b = r.as_bytes();
+        assert_eq!(&b[..16], GENERAL_MEDIA_EVENT_UUID.as_bytes());
+        assert_eq!(
+            u64::from_le_bytes(b[0x30..0x38].try_into().unwrap()) & !0x3F,
+            dpa
+        );
+        assert_eq!(b[0x38] & 1, 1, "uncorrectable");
+        assert_eq!(b[0x3A], 0x03, "Host Scan Media");
+    }
+}

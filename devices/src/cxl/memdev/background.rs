@@ -39,6 +39,9 @@ pub enum BackgroundWork {
     ScanMedia {
         /// The scanned DPA range.
         dpa: Range<u64>,
+        /// Post a General Media Event Record per error found (No Event
+        /// Log clear).
+        event_log: bool,
     },
     /// A command held as a background operation (fault injection): its
     /// result, carried out at completion.
@@ -104,6 +107,9 @@ pub struct BackgroundDone {
     pub rc: RetCode,
     /// What it caused that the device model must carry out.
     pub effects: Effects,
+    /// The event interrupt (MSI/MSI-X message number) records it posted
+    /// ask for, if any.
+    pub event_msi: Option<u8>,
 }
 
 /// The device's background operation: the one running, or the result of
@@ -225,7 +231,7 @@ mod tests {
             opcode: 0x4400,
             started_ns: started,
             duration_ns: duration,
-            work: BackgroundWork::Erase { ranges: vec![] },
+            work: BackgroundWork::Erase { ranges: Vec::new() },
         }
     }
 

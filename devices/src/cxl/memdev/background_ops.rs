@@ -84,16 +84,22 @@ impl Memdev {
     /// returned for the device model to carry out.
     pub fn complete_background(&mut self) -> Option<BackgroundDone> {
         let op = self.background.take_due(self.timestamp.monotonic_ns())?;
-        let (rc, effects) = self.finish_work(op.work);
+        let mut event_msi = None;
+        let (rc, effects) = self.finish_work(op.work, &mut event_msi);
         self.background.finish(op.opcode, rc);
         Some(BackgroundDone {
             opcode: op.opcode,
             rc,
             effects,
+            event_msi,
         })
     }
 
-    fn finish_work(&mut self, work: BackgroundWork) -> (RetCode, Effects) {
+    fn finish_work(
+        &mut self,
+        work: BackgroundWork,
+        event_msi: &mut Option<u8>,
+    ) -> (RetCode, Effects) {
         match work {
             BackgroundWork::Erase { ranges } => {
                 self.poison.clear_all();
@@ -107,7 +113,10 @@ impl Memdev {
             BackgroundWork::StoreFirmware { slot } => {
                 (self.firmware.store(slot), Effects::default())
             }
-            BackgroundWork::ScanMedia { dpa } => (self.finish_scan_media(dpa), Effects::default()),
+            BackgroundWork::ScanMedia { dpa, event_log } => {
+                *event_msi = self.finish_scan_media(dpa, event_log);
+                (RetCode::Success, Effects::default())
+            }
             BackgroundWork::Held { rc, effects } => (rc, effects),
         }
     }

@@ -4,10 +4,35 @@
 use std::ops::Range;
 
 use super::background::BackgroundWork;
+use super::events::{EventHeader, EventLogType, EventRecord, EventSeverity, GeneralMediaEvent};
 use super::poison::{PoisonRecord, POISON_GRANULE};
 use super::scan_media::{scan_ms, ScanMedia, ScanMediaPage, OPCODE_SCAN_MEDIA};
 use super::Memdev;
 use crate::cxl::retcode::RetCode;
+
+// CXL 3.1 8.2.9.2.1.1 General Media Event Record (field values)
+/// Memory Event Descriptor: Uncorrectable Event.
+const GM_DESCRIPTOR_UNCORRECTABLE: u8 = 1 << 0;
+/// Memory Event Type: Media ECC Error.
+const GM_TYPE_MEDIA_ECC_ERROR: u8 = 0x00;
+/// Transaction Type: Host Scan Media.
+const GM_TRANSACTION_HOST_SCAN_MEDIA: u8 = 0x03;
+
+/// The General Media Event Record of an error Scan Media found at `dpa`.
+fn scan_media_event(dpa: u64, volatile: bool) -> EventRecord {
+    EventRecord::general_media(&GeneralMediaEvent {
+        header: EventHeader {
+            severity: EventSeverity::Failure,
+            ..EventHeader::default()
+        },
+        physical_address: dpa,
+        volatile,
+        memory_event_descriptor: GM_DESCRIPTOR_UNCORRECTABLE,
+        memory_event_type: GM_TYPE_MEDIA_ECC_ERROR,
+        transaction_type: GM_TRANSACTION_HOST_SCAN_MEDIA,
+        ..GeneralMediaEvent::default()
+    })
+}
 
 impl Memdev {
     /// Checks a scan's range: `start` 64-byte aligned (Invalid Input), and
@@ -34,25 +59,38 @@ impl Memdev {
         Ok(scan_ms(r.end - r.start) as u32)
     }
 
-    /// Starts Scan Media over `start` and `units` 64-byte units; the last
-    /// scan's results are discarded. Busy while a background operation
+    /// Starts Scan Media over `start` and `units` 64-byte units, posting
+    /// a General Media Event Record per error found if `event_log`; the
+    /// last scan's results are discarded. Busy while a background operation
     /// runs; Media Disabled unless the media is ready.
-    pub fn start_scan_media(&mut self, start: u64, units: u64) -> Result<(), RetCode> {
+    pub fn start_scan_media(
+        &mut self,
+        start: u64,
+        units: u64,
+        event_log: bool,
+    ) -> Result<(), RetCode> {
         let dpa = self.scan_range(start, units)?;
         if self.background.is_running() {
             return Err(RetCode::Busy);
         }
         self.check_media_ready()?;
         let ms = scan_ms(dpa.end - dpa.start);
-        self.start_background(OPCODE_SCAN_MEDIA, ms, BackgroundWork::ScanMedia { dpa })?;
+        self.start_background(
+            OPCODE_SCAN_MEDIA,
+            ms,
+            BackgroundWork::ScanMedia { dpa, event_log },
+        )?;
         self.scan = ScanMedia::default();
         Ok(())
     }
 
     /// Scan Media's work at completion: the poisoned ranges in `dpa`
-    /// become the results.
-    pub(super) fn finish_scan_media(&mut self, dpa: Range<u64>) -> RetCode {
-        let results = self
+    /// become the results and, with `event_log`, each is posted as a
+    /// General Media Event Record (uncorrectable Media ECC Error found by a
+    /// Host Scan Media) to the Failure log. The event interrupt to signal,
+    /// if any.
+    pub(super) fn finish_scan_media(&mut self, dpa: Range<u64>, event_log: bool) -> Option<u8> {
+        let results: Vec<PoisonRecord> = self
             .poison
             .records()
             .filter_map(|r| {
@@ -65,12 +103,23 @@ impl Memdev {
                 })
             })
             .collect();
+        let mut msi = None;
+        if event_log {
+            let volatile = self.partition.volatile_dpa_range();
+            let records: Vec<EventRecord> = results
+                .iter()
+                .map(|r| scan_media_event(r.dpa, volatile.contains(&r.dpa)))
+                .collect();
+            for record in records {
+                msi = msi.or(self.add_event(EventLogType::Failure, record).msi);
+            }
+        }
         self.scan = ScanMedia {
             ran: true,
             results,
             returned: 0,
         };
-        RetCode::Success
+        msi
     }
 
     /// The next `max` results of the last scan (Get Scan Media Results);
