@@ -519,6 +519,20 @@ impl Type3 {
                     crate::warn_limited!("CXL type 3: erasing DPA {start:#x}..{end:#x}: {e}");
                 }
             }
+            // DC backing memory no extent holds now is erased too (a
+            // Sanitize covers the DC regions): an extent accepted later
+            // reads zeros.
+            if let Some((b, base)) = &self.dc_backing {
+                let start = dpa.start.max(*base);
+                let end = dpa.end.min(base.saturating_add(b.size()));
+                if start < end {
+                    if let Err(e) = b.zero_range(start - base, end - start) {
+                        crate::warn_limited!(
+                            "CXL type 3: erasing DC DPA {start:#x}..{end:#x}: {e}"
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::Type3;
 use crate::cxl::background_timer::BackgroundTimer;
-use crate::cxl::memdev::background::BackgroundDone;
+use crate::cxl::memdev::background::{BackgroundDone, BackgroundWork};
 use crate::cxl::memdev::background_ops::{OPCODE_SANITIZE, OPCODE_SECURE_ERASE};
 use crate::trace::{self, json, Kind};
 
@@ -101,6 +101,8 @@ impl Type3 {
                 "background": "started",
                 "opcode": op.opcode,
                 "duration-ms": after.as_millis() as u64,
+                // A command held as a background operation (fault injection).
+                "held": matches!(op.work, BackgroundWork::Held { .. }),
             })
         });
         if let Some(t) = &self.background_timer {
