@@ -118,3 +118,46 @@ fn sanitize_erases_at_completion_and_interrupts() {
     assert_eq!(bg >> 32 & 0xFFFF, 0);
     assert!(!d.poll_background(), "completes once");
 }
+
+#[test]
+fn sanitize_erases_dc_backing_memory_no_extent_holds() {
+    use crate::cxl::dcd::{DcConfig, DcRegions};
+    let maps = RecordingMapper::new();
+    let path = Arc::new(one_window(SIZE, maps));
+    let backing = memfd("dc0", SIZE, None);
+    let mut d = Type3::new(
+        Type3Config {
+            memdev: MemdevConfig {
+                volatile_bytes: 0,
+                lsa_size: 0,
+                dc: DcConfig {
+                    regions: DcRegions::Equal {
+                        count: 1,
+                        total_bytes: SIZE,
+                        block_size: 2 << 20,
+                        sanitize_on_release: false,
+                    },
+                    static_backing: true,
+                    ..DcConfig::default()
+                },
+                ..MemdevConfig::default()
+            },
+            volatile: None,
+            persistent: None,
+            partitionable: None,
+            dc_backing: Some(backing.clone()),
+        },
+        Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),
+        path,
+        0,
+    )
+    .unwrap();
+    backing.write(SIZE - 64, &[0x5a; 64]).unwrap();
+    d.bar_write(REGS_BAR, MB + COMMAND, &0x4400u64.to_le_bytes());
+    write32(&mut d, MB + MAILBOX_CONTROL, CONTROL_DOORBELL);
+    std::thread::sleep(Duration::from_millis(SANITIZE_MS + 10));
+    assert!(d.poll_background());
+    let mut b = [0u8; 64];
+    backing.read(SIZE - 64, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+}
