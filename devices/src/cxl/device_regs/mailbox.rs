@@ -13,6 +13,7 @@
 //! `readq` at 10h and the output length from the Command Register.
 
 use crate::cxl::mailbox::{self, Completion, RetCode, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
+use crate::cxl::memdev::faults::MailboxFault;
 use crate::cxl::memdev::{Effects, Memdev};
 
 // CXL 3.1 8.2.8.4 Mailbox Registers (offsets within the capability)
@@ -68,6 +69,9 @@ pub struct MailboxRegisters {
     background_status: u64,
     payload: Vec<u8>,
     msi_message_number: u8,
+    /// A `doorbell-stuck` fault holds Doorbell set until this monotonic
+    /// time (ns), then the command is dropped.
+    stuck_until: Option<u64>,
 }
 
 impl MailboxRegisters {
@@ -81,6 +85,7 @@ impl MailboxRegisters {
             background_status: 0,
             payload: vec![0; PAYLOAD_SIZE],
             msi_message_number: msi_message_number & 0xF,
+            stuck_until: None,
         }
     }
 
@@ -167,16 +172,35 @@ impl MailboxRegisters {
     pub fn ring_doorbell(&mut self, memdev: &mut Memdev) -> (Option<u8>, Effects) {
         let opcode = (self.command & COMMAND_OPCODE_MASK) as u16;
         let length = (self.command >> COMMAND_PAYLOAD_LENGTH_SHIFT) & COMMAND_PAYLOAD_LENGTH_MASK;
+        let now = memdev.monotonic_ns();
+        if self.doorbell_held(now) {
+            // Doorbell still reads set: the host rang it again too early.
+            return (None, Effects::default());
+        }
+        self.stuck_until = None;
+        let fault = memdev.mailbox_fault(opcode);
+        if let Some(MailboxFault::DoorbellStuck { hold_ms }) = fault {
+            self.hold_doorbell(opcode, now, hold_ms);
+            return (None, Effects::default());
+        }
         let Completion {
             rc,
             output: out,
             effects,
-        } = match usize::try_from(length)
-            .ok()
-            .and_then(|l| self.payload.get(..l))
-        {
-            Some(input) => mailbox::execute(memdev, opcode, input),
-            None => Completion {
+        } = match (
+            fault,
+            usize::try_from(length)
+                .ok()
+                .and_then(|l| self.payload.get(..l)),
+        ) {
+            // A `return-code` fault answers without running the command.
+            (Some(MailboxFault::ReturnCode(rc)), _) => Completion {
+                rc,
+                output: Vec::new(),
+                effects: Effects::default(),
+            },
+            (_, Some(input)) => mailbox::execute(memdev, opcode, input),
+            (_, None) => Completion {
                 rc: RetCode::InvalidPayloadLength,
                 output: Vec::new(),
                 effects: Effects::default(),
@@ -204,5 +228,21 @@ impl MailboxRegisters {
         let msi =
             (self.control & CONTROL_MB_DOORBELL_INTERRUPT != 0).then_some(self.msi_message_number);
         (msi, effects)
+    }
+
+    /// Whether a `doorbell-stuck` fault still holds Doorbell set at
+    /// monotonic time `now_ns` (past the hold, Doorbell reads clear).
+    pub fn doorbell_held(&self, now_ns: u64) -> bool {
+        self.stuck_until.is_some_and(|until| now_ns < until)
+    }
+
+    /// A `doorbell-stuck` fault took the command: Doorbell stays set for
+    /// `hold_ms`, then reads clear with Aborted (CXL 3.1 8.2.8.4.5.1) and
+    /// no output; the command never runs and no interrupt is sent.
+    fn hold_doorbell(&mut self, opcode: u16, now_ns: u64, hold_ms: u32) {
+        self.stuck_until = Some(now_ns.saturating_add(u64::from(hold_ms) * 1_000_000));
+        self.command = u64::from(opcode);
+        self.status = u64::from(RetCode::Aborted.code()) << STATUS_RETURN_CODE_SHIFT;
+        self.control &= !CONTROL_DOORBELL;
     }
 }

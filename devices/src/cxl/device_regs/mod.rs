@@ -126,7 +126,13 @@ impl DeviceRegisters {
             // CXL 3.1 8.2.8.5.1 Memory Device Status Register
             memdev.status().register()
         } else if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
-            self.mailbox.read_qword(base - MAILBOX_OFFSET)
+            let v = self.mailbox.read_qword(base - MAILBOX_OFFSET);
+            // A `doorbell-stuck` fault's command: Doorbell reads set.
+            if base == MAILBOX_OFFSET && self.mailbox.doorbell_held(memdev.monotonic_ns()) {
+                v | u64::from(mailbox::CONTROL_DOORBELL) << 32
+            } else {
+                v
+            }
         } else {
             0
         }

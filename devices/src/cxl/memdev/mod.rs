@@ -22,6 +22,8 @@
 pub mod alert;
 pub mod config;
 pub mod events;
+pub mod faults;
+mod faults_ops;
 pub mod features;
 mod features_ops;
 pub mod health;
@@ -47,11 +49,13 @@ pub use config::{
     MemdevConfig, MemdevError, CAPACITY_MULTIPLIER, FW_REVISION_LEN, MAX_LSA_SIZE,
     MAX_POISON_LIST_RECORDS,
 };
+pub use faults_ops::FaultSelector;
 
 use self::alert::AlertConfig;
 use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
+use self::faults::Faults;
 use self::features::Features;
 use self::health::HealthInfo;
 use self::lsa::Lsa;
@@ -112,6 +116,7 @@ pub struct Memdev {
     features: Features,
     security: SecurityState,
     dcd: DcdState,
+    faults: Faults,
 }
 
 impl fmt::Debug for Memdev {
@@ -152,6 +157,7 @@ impl Memdev {
             features: Features::default(),
             security: SecurityState::default(),
             dcd,
+            faults: Faults::default(),
             config,
         })
     }
@@ -431,13 +437,20 @@ impl Memdev {
         list: &[ExtentRange],
         more: bool,
     ) -> Result<Vec<DcdEffect>, RetCode> {
+        if let Some(answer) = self.answer_dc_fault(list, more) {
+            return answer;
+        }
         self.dcd.add_response(list, more)
     }
 
     /// The host gives back `list` (Release Dynamic Capacity); returns the
     /// extents to unmap. On error nothing changes.
     pub fn release_dc(&mut self, list: &[ExtentRange]) -> Result<Vec<DcdEffect>, RetCode> {
-        self.dcd.host_release(list)
+        let out = self.dcd.host_release(list);
+        if out.is_err() {
+            self.release_dc_fault(list);
+        }
+        out
     }
 
     // ---- Dynamic Capacity: the operator ----
@@ -513,6 +526,7 @@ impl Memdev {
         self.security.cold_reset();
         self.features.cold_reset();
         let declined = self.dcd.cold_reset();
+        self.reset_dc_faults();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
             self.config.event_msi_message_number,
