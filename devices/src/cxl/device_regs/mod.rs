@@ -26,6 +26,8 @@ pub mod layout;
 pub mod mailbox;
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
 use self::mailbox::MailboxRegisters;

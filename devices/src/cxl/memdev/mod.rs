@@ -37,6 +37,8 @@ pub mod status;
 pub mod timestamp;
 
 #[cfg(test)]
+mod faults_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use std::fmt;
