@@ -21,6 +21,7 @@ use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
 use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
 use super::component::RasSignal;
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
+use super::dcd::faults::DcFaultRequest;
 use super::dcd::{
     AddOutcome, AddRequest, DcExtent, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest,
 };
@@ -34,7 +35,8 @@ use super::dvsec::{
 };
 use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
 use super::inject::{self, InjectError, Injection};
-use super::memdev::{Effects, MediaWrite, Memdev, MemdevConfig};
+use super::memdev::faults::{FaultError, FaultRequest};
+use super::memdev::{Effects, FaultSelector, MediaWrite, Memdev, MemdevConfig};
 use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
 use crate::interrupt::MsiGroup;
 use crate::memory::HostMemory;
@@ -411,6 +413,25 @@ impl Type3 {
             })
         });
         Ok(message)
+    }
+
+    /// Arms a mailbox fault on the device `id` (its name for the trace);
+    /// returns the fault's id.
+    pub fn fault_add(&mut self, id: &str, req: FaultRequest) -> Result<u32, FaultError> {
+        self.memdev.fault_add(id, req)
+    }
+
+    /// Posts a Dynamic Capacity fault's records on the device `id`, with
+    /// the event interrupt the guest chose; returns the fault's id.
+    pub fn dc_fault_add(&mut self, id: &str, req: DcFaultRequest) -> Result<u32, FaultError> {
+        let (fault, msi) = self.memdev.dc_fault_add(id, req)?;
+        self.signal_event(msi);
+        Ok(fault)
+    }
+
+    /// Clears faults; returns their ids.
+    pub fn fault_clear(&mut self, which: FaultSelector) -> Result<Vec<u32>, FaultError> {
+        self.memdev.fault_clear(which)
     }
 
     /// The memory path this device reports to.

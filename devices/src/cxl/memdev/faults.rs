@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cxl::dcd::faults::DcFaults;
+use crate::cxl::dcd::faults::{DcFaultInfo, DcFaults};
 use crate::cxl::retcode::RetCode;
 
 /// Largest count a fault can be armed with.
@@ -263,4 +263,30 @@ impl Faults {
         }
         Some(out)
     }
+}
+
+/// A device's faults, as `GET /devices/{id}/faults` lists them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FaultList {
+    /// Armed mailbox faults, oldest first.
+    pub faults: Vec<ArmedFault>,
+    /// Outstanding Dynamic Capacity faults, offers first.
+    pub dc_faults: Vec<DcFaultInfo>,
+}
+
+/// The id of a fault just armed or posted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FaultId {
+    /// Its id on the device.
+    pub id: u32,
+}
+
+/// The faults a clear removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FaultsCleared {
+    /// Their ids.
+    pub cleared: Vec<u32>,
 }

@@ -3,7 +3,7 @@
 //! before it runs a command, and the host's Dynamic Capacity answers to
 //! fault records. Every step is traced (`Kind::Fault`).
 
-use super::faults::{ArmedFault, FaultError, FaultRequest, Faults, MailboxFault};
+use super::faults::{ArmedFault, FaultError, FaultList, FaultRequest, Faults, MailboxFault};
 use super::Memdev;
 use crate::cxl::dcd::faults::{build, DcFaultInfo, DcFaultRequest, FaultExtent, MAX_DC_FAULTS};
 use crate::cxl::dcd::log::{log_free, post};
@@ -57,6 +57,14 @@ impl Memdev {
     /// The outstanding Dynamic Capacity faults.
     pub fn dc_faults(&self) -> Vec<DcFaultInfo> {
         self.faults.dc.list()
+    }
+
+    /// Every fault, as the operator lists them.
+    pub fn fault_list(&self) -> FaultList {
+        FaultList {
+            faults: self.faults.armed().to_vec(),
+            dc_faults: self.dc_faults(),
+        }
     }
 
     /// Clears the faults `which` selects (mailbox and DC); returns their
