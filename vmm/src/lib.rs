@@ -6,6 +6,7 @@ pub mod backends;
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod cxl_background;
 pub mod cxl_config;
 pub mod cxl_devices;
 pub mod cxl_faults;

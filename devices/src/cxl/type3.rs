@@ -17,6 +17,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::background_timer::BackgroundTimer;
 use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
 use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
 use super::component::RasSignal;
@@ -130,6 +131,10 @@ pub struct Type3 {
     static_memory: Vec<MemoryRange>,
     /// Static DC backing memory and the DPA it starts at.
     dc_backing: Option<(Arc<HostMemory>, u64)>,
+    /// The VMM's timer completing background operations on time.
+    background_timer: Option<Arc<dyn BackgroundTimer>>,
+    /// The device's name in trace records.
+    trace_id: Option<String>,
 }
 
 fn pci_ids(cfg: &MemdevConfig) -> PciIds {
@@ -341,6 +346,8 @@ impl Type3 {
             mem_enable: false,
             static_memory: memory,
             dc_backing,
+            background_timer: None,
+            trace_id: None,
         })
     }
 
@@ -572,11 +579,7 @@ impl Type3 {
     /// release's sanitize does); DPA nothing backs has nothing to erase.
     fn apply_media_erases(&self, erases: &[Range<u64>]) {
         for dpa in erases {
-            crate::info_limited!(
-                "CXL type 3: erasing persistent DPA {:#x}..{:#x}",
-                dpa.start,
-                dpa.end
-            );
+            crate::info_limited!("CXL type 3: erasing DPA {:#x}..{:#x}", dpa.start, dpa.end);
             for r in self.memory_in(dpa) {
                 let start = dpa.start.max(r.dpa);
                 let end = dpa.end.min(r.dpa.saturating_add(r.len));
@@ -653,6 +656,7 @@ impl PciDevice for Type3 {
         match (bar, offset) {
             (REGS_BAR, o) if o < DEVICE_REGS_OFFSET => self.component.read(o, data),
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
+                self.poll_background();
                 self.regs.read(&self.memdev, o - DEVICE_REGS_OFFSET, data)
             }
             _ => data.fill(0),
@@ -679,20 +683,30 @@ impl PciDevice for Type3 {
                 }
             }
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
+                self.poll_background();
+                let before = self.before_doorbell();
                 let done = self
                     .regs
                     .write(&mut self.memdev, o - DEVICE_REGS_OFFSET, data);
                 self.signal(done.msi);
                 self.apply(&done.effects);
+                self.after_doorbell(before);
             }
             _ => {}
         }
     }
 }
 
+#[path = "type3_background.rs"]
+mod background;
+
 #[cfg(test)]
 #[path = "type3_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "type3_background_tests.rs"]
+mod background_tests;
 
 #[cfg(test)]
 #[path = "type3_inject_tests.rs"]

@@ -169,3 +169,58 @@ fn cold_reset_releases_a_stuck_doorbell() {
     r.ring(IDENTIFY);
     assert_eq!(r.return_code(), RetCode::Success.code());
 }
+
+#[test]
+fn background_hold_runs_the_command_in_the_background() {
+    let mut r = regs();
+    r.memdev
+        .fault_add(
+            "mem0",
+            FaultRequest::BackgroundHold {
+                opcode: IDENTIFY,
+                ms: 500,
+                count: 1,
+            },
+        )
+        .unwrap();
+    r.ring(IDENTIFY);
+    assert!(!r.doorbell());
+    assert_eq!(r.return_code(), RetCode::BackgroundCommandStarted.code());
+    assert_eq!(r.readq(MAILBOX_STATUS) & STATUS_BACKGROUND_OPERATION, 1);
+    let bg = r.readq(BACKGROUND_COMMAND_STATUS);
+    assert_eq!(bg & 0xFFFF, u64::from(IDENTIFY));
+    // Another background-capable command is Busy meanwhile.
+    r.ring(Opcode::Sanitize as u16);
+    assert_eq!(r.return_code(), RetCode::Busy.code());
+    r.clock.advance(499 * MS);
+    assert!(r.regs.poll_background(&mut r.memdev).is_none(), "not due");
+    r.clock.advance(MS);
+    let (_, done) = r.regs.poll_background(&mut r.memdev).unwrap();
+    assert_eq!(done.opcode, IDENTIFY);
+    assert_eq!(done.rc, RetCode::Success);
+    let bg = r.readq(BACKGROUND_COMMAND_STATUS);
+    assert_eq!(bg >> 16 & 0x7F, 100);
+    // The count ran out: the next one runs at once.
+    r.ring(IDENTIFY);
+    assert_eq!(r.return_code(), RetCode::Success.code());
+    assert!(r.out_len() > 0);
+}
+
+#[test]
+fn background_hold_on_an_unsupported_opcode_leaves_no_hold() {
+    let mut r = regs();
+    r.memdev
+        .fault_add(
+            "mem0",
+            FaultRequest::BackgroundHold {
+                opcode: 0xBEEF,
+                ms: 500,
+                count: 1,
+            },
+        )
+        .unwrap();
+    r.ring(0xBEEF);
+    assert_eq!(r.return_code(), RetCode::Unsupported.code());
+    assert_eq!(r.memdev.background().pending_hold(), None);
+    assert!(!r.memdev.background().is_running());
+}

@@ -209,16 +209,19 @@ fn memdev_traces_armed_triggered_expired_cleared() {
 }
 
 #[test]
-fn background_hold_is_refused_without_background_operations() {
+fn background_hold_is_armed_and_taken() {
     let mut m = test_memdev();
-    let r = m.fault_add(
-        "mem0",
-        FaultRequest::BackgroundHold {
-            opcode: 0x4400,
-            ms: 10,
-            count: 1,
-        },
+    let req = FaultRequest::BackgroundHold {
+        opcode: 0x4400,
+        ms: 10,
+        count: 1,
+    };
+    let id = m.fault_add("mem0", req).unwrap();
+    assert_eq!(m.faults_armed()[0].id, id);
+    assert_eq!(m.mailbox_fault(0x4401), None);
+    assert_eq!(
+        m.mailbox_fault(0x4400),
+        Some(MailboxFault::BackgroundHold { ms: 10 })
     );
-    assert!(matches!(r, Err(FaultError::Invalid(_))));
     assert!(m.faults_armed().is_empty());
 }

@@ -63,7 +63,7 @@ impl DeviceTimestamp {
         self.set = None;
     }
 
-    /// The monotonic clock's time in ns (for holds and timeouts).
+    /// The monotonic clock's time in ns (background operations' progress).
     pub fn monotonic_ns(&self) -> u64 {
         self.clock.now_ns()
     }
