@@ -154,6 +154,15 @@ impl FaultRequest {
     }
 }
 
+/// Which faults a clear removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultSelector {
+    /// Every fault, mailbox and DC.
+    All,
+    /// The fault with this id.
+    Id(u32),
+}
+
 /// What a triggered fault makes of a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailboxFault {

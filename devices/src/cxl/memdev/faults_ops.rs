@@ -3,22 +3,15 @@
 //! before it runs a command, and the host's Dynamic Capacity answers to
 //! fault records. Every step is traced (`Kind::Fault`).
 
-use super::faults::{ArmedFault, FaultError, FaultList, FaultRequest, Faults, MailboxFault};
+use super::faults::{
+    ArmedFault, FaultError, FaultList, FaultRequest, FaultSelector, Faults, MailboxFault,
+};
 use super::Memdev;
 use crate::cxl::dcd::faults::{build, DcFaultInfo, DcFaultRequest, FaultExtent, MAX_DC_FAULTS};
 use crate::cxl::dcd::log::{log_free, post};
 use crate::cxl::dcd::{DcdEffect, ExtentRange};
 use crate::cxl::retcode::RetCode;
 use crate::trace::{emit, json, Kind, Value};
-
-/// Which faults a clear removes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultSelector {
-    /// Every fault, mailbox and DC.
-    All,
-    /// The fault with this id.
-    Id(u32),
-}
 
 impl Memdev {
     /// The faults armed and outstanding.

@@ -58,7 +58,7 @@ pub use config::{
     MemdevConfig, MemdevError, CAPACITY_MULTIPLIER, FW_REVISION_LEN, MAX_LSA_SIZE,
     MAX_POISON_LIST_RECORDS,
 };
-pub use faults_ops::FaultSelector;
+pub use faults::FaultSelector;
 
 pub use self::effects::{Effects, MediaWrite};
 
