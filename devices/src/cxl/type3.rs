@@ -711,3 +711,7 @@ mod background_tests;
 #[cfg(test)]
 #[path = "type3_inject_tests.rs"]
 mod inject_tests;
+
+#[cfg(test)]
+#[path = "type3_fault_tests.rs"]
+mod fault_tests;
