@@ -282,6 +282,9 @@ fn free_blocks(
         .region(region)
         .ok_or_else(|| format!("the device has no DC region {region}"))?;
     let block = r.block_size;
+    if block == 0 {
+        return Err(format!("region {region} has no block size"));
+    }
     let need = blocks.saturating_mul(block);
     let taken: Vec<ExtentRange> = faults
         .list()

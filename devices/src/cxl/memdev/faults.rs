@@ -4,7 +4,9 @@
 //!
 //! - `return-code`: the next `count` commands with opcode `opcode` are
 //!   answered with `return-code` (any CXL 3.1 return code, 8.2.8.4.5.1)
-//!   without running; no output payload.
+//!   without running; no output payload. Every code is allowed, Success
+//!   (an empty answer) and Background Command Started (no operation runs:
+//!   the driver's background wait is what is tested) included.
 //! - `doorbell-stuck`: the next `count` commands (of `opcode`, or any)
 //!   leave Doorbell set for `hold-ms` and are then dropped, never run:
 //!   Doorbell clears, Mailbox Status reads Aborted, no interrupt is sent.
