@@ -4,6 +4,7 @@
 
 mod api_survival;
 mod backends;
+mod background;
 mod boot;
 mod dcd;
 mod dcd_guest;

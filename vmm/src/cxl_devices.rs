@@ -151,10 +151,12 @@ impl CxlDevices {
                     let backend = |id: &Option<String>| id.as_ref().and_then(|id| backends.get(id));
                     let volatile = backend(&spec.volatile);
                     let persistent = backend(&spec.persistent);
+                    let partitionable = backend(&spec.partition.as_ref().map(|p| p.memdev.clone()));
                     let dc_backing = spec.dc.as_ref().and_then(|dc| backend(&dc.memdev));
                     let memdev = spec.memdev_config(
                         volatile.as_ref().map_or(0, |b| b.size()),
                         persistent.as_ref().map_or(0, |b| b.size()),
+                        partitionable.as_ref().map_or(0, |b| b.size()),
                         dc_backing.is_some(),
                     );
                     let group = msi
@@ -165,6 +167,7 @@ impl CxlDevices {
                             memdev,
                             volatile,
                             persistent,
+                            partitionable,
                             dc_backing,
                         },
                         group,

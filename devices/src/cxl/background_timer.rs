@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-/// A one-shot timer of the VMM that calls [`Type3::poll_background`] on
+/// A one-shot timer of the VMM that calls
+/// [`Type3::poll_background`](crate::cxl::type3::Type3::poll_background) on
 /// its devices when it fires. Arming is cheap and never blocks (it is
 /// called on the vCPU thread that rang the doorbell).
 pub trait BackgroundTimer: Send + Sync {

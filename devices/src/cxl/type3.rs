@@ -18,8 +18,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::background_timer::BackgroundTimer;
-use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
-use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
+use super::cdat::{Cdat, Performance};
+use super::component::hdm::{HdmConfig, HdmEvent};
 use super::component::RasSignal;
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
 use super::dcd::faults::DcFaultRequest;
@@ -37,8 +37,10 @@ use super::dvsec::{
 use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
 use super::inject::{self, InjectError, Injection};
 use super::memdev::faults::{FaultError, FaultRequest};
+use super::memdev::partition::PartitionLayout;
 use super::memdev::{Effects, FaultSelector, MediaWrite, Memdev, MemdevConfig};
 use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
+use super::static_layout::{self as layout, StaticBackends};
 use crate::interrupt::MsiGroup;
 use crate::memory::HostMemory;
 use crate::pci::aer::{Aer, ErrorMessage, InternalError};
@@ -83,6 +85,9 @@ pub struct Type3Config {
     pub volatile: Option<Arc<HostMemory>>,
     /// Host memory behind the persistent partition (after the volatile one).
     pub persistent: Option<Arc<HostMemory>>,
+    /// Host memory behind the partitionable capacity (its volatile share
+    /// follows the volatile-only capacity, the rest the persistent-only).
+    pub partitionable: Option<Arc<HostMemory>>,
     /// Host memory behind the whole Dynamic Capacity DPA range (from the
     /// first DC region's base), for extents offered without a tagged
     /// backend. Requires `memdev.dc.static_backing`.
@@ -135,6 +140,10 @@ pub struct Type3 {
     background_timer: Option<Arc<dyn BackgroundTimer>>,
     /// The device's name in trace records.
     trace_id: Option<String>,
+    /// The backends of the static capacity.
+    static_backends: StaticBackends,
+    /// The partition layout `static_memory` follows.
+    laid_out: PartitionLayout,
 }
 
 fn pci_ids(cfg: &MemdevConfig) -> PciIds {
@@ -147,51 +156,6 @@ fn pci_ids(cfg: &MemdevConfig) -> PciIds {
         subsystem_vendor_id: or(cfg.subsys_vendor_id, VENDOR_ID_REDHAT),
         subsystem_id: or(cfg.subsys_id, DEVICE_ID_CXL_TYPE3),
     }
-}
-
-/// The static partitions and what backs them.
-fn static_memory(cfg: &Type3Config) -> Result<Vec<MemoryRange>, Type3Error> {
-    let m = &cfg.memdev;
-    let mut v = Vec::new();
-    for (name, size, dpa, backend) in [
-        ("volatile", m.volatile_bytes, 0, &cfg.volatile),
-        (
-            "persistent",
-            m.persistent_bytes,
-            m.volatile_bytes,
-            &cfg.persistent,
-        ),
-    ] {
-        match (size, backend) {
-            (0, None) => {}
-            (0, Some(_)) => {
-                return Err(Type3Error::Backend(format!(
-                    "a {name} backend was given but the device has no {name} capacity"
-                )))
-            }
-            (_, None) => {
-                return Err(Type3Error::Backend(format!(
-                    "{name} capacity needs a backend"
-                )))
-            }
-            (size, Some(b)) => {
-                if b.size() < size {
-                    return Err(Type3Error::Backend(format!(
-                        "{name} backend '{}' has {:#x} bytes, the partition needs {size:#x}",
-                        b.id(),
-                        b.size()
-                    )));
-                }
-                v.push(MemoryRange {
-                    dpa,
-                    len: size,
-                    backend: b.clone(),
-                    offset: 0,
-                });
-            }
-        }
-    }
-    Ok(v)
 }
 
 impl Type3 {
@@ -208,7 +172,14 @@ impl Type3 {
         memdev_cfg.device_id = ids.device_id;
         memdev_cfg.subsys_vendor_id = ids.subsystem_vendor_id;
         memdev_cfg.subsys_id = ids.subsystem_id;
-        let memory = static_memory(&cfg)?;
+        let static_backends = StaticBackends {
+            volatile: cfg.volatile.clone(),
+            persistent: cfg.persistent.clone(),
+            partitionable: cfg.partitionable.clone(),
+        };
+        static_backends
+            .check(&memdev_cfg)
+            .map_err(Type3Error::Backend)?;
         if cfg.dc_backing.is_some() != memdev_cfg.dc.static_backing {
             return Err(Type3Error::Backend(
                 "DC backing memory and the static_backing setting disagree".into(),
@@ -237,40 +208,14 @@ impl Type3 {
             (None, _, _) => None,
         };
 
-        let vol = memdev_cfg.volatile_bytes;
-        let pmem = memdev_cfg.persistent_bytes;
-        let mut partitions = Vec::new();
-        let mut cdat_ranges = Vec::new();
-        for (kind, base, len) in [
-            (DpaRangeKind::Volatile, 0, vol),
-            (DpaRangeKind::Persistent, vol, pmem),
-        ] {
-            if len > 0 {
-                partitions.push(base..base + len);
-                cdat_ranges.push(DpaRange {
-                    kind,
-                    dpa_base: base,
-                    length: len,
-                    performance: PERFORMANCE,
-                });
-            }
-        }
-        let capacity = vol + pmem;
-        for r in &dc_regions {
-            partitions.push(r.base..r.decode_end());
-            cdat_ranges.push(DpaRange {
-                kind: DpaRangeKind::DynamicCapacity,
-                dpa_base: r.base,
-                length: r.length,
-                performance: PERFORMANCE,
-            });
-        }
+        let laid_out = *memdev.partition();
+        let memory =
+            static_backends.memory(&memdev_cfg, layout::volatile_share(&memdev_cfg, &laid_out));
+        let (partitions, cdat_ranges) = layout::dpa_ranges(&laid_out, &dc_regions, PERFORMANCE);
+        let capacity = memdev.capacity_bytes();
         let component = ComponentRegisters::with_decoders(HdmConfig::endpoint(
             HDM_DECODERS,
-            DpaLayout {
-                capacity: memdev.dpa_space_bytes(),
-                partitions,
-            },
+            layout::hdm_layout(&memdev, partitions),
         ))
         .map_err(|e| Type3Error::Structure(format!("HDM decoders: {e:?}")))?;
         let cdat = Cdat::for_memory_device(&cdat_ranges)
@@ -348,6 +293,8 @@ impl Type3 {
             dc_backing,
             background_timer: None,
             trace_id: None,
+            static_backends,
+            laid_out,
         })
     }
 
@@ -597,7 +544,8 @@ impl Type3 {
     }
 
     /// Carries out what an operation on the device state caused.
-    fn apply(&self, effects: &Effects) {
+    fn apply(&mut self, effects: &Effects) {
+        self.sync_layout();
         self.apply_dcd_effects(&effects.dcd);
         self.apply_media_writes(&effects.media_writes);
         self.apply_media_erases(&effects.media_erases);
@@ -699,6 +647,8 @@ impl PciDevice for Type3 {
 
 #[path = "type3_background.rs"]
 mod background;
+#[path = "type3_layout.rs"]
+mod relayout;
 
 #[cfg(test)]
 #[path = "type3_tests.rs"]
@@ -707,6 +657,10 @@ mod tests;
 #[cfg(test)]
 #[path = "type3_background_tests.rs"]
 mod background_tests;
+
+#[cfg(test)]
+#[path = "type3_partition_tests.rs"]
+mod partition_tests;
 
 #[cfg(test)]
 #[path = "type3_inject_tests.rs"]

@@ -54,6 +54,7 @@ fn sanitize_erases_at_completion_and_interrupts() {
             },
             volatile: Some(vmem.clone()),
             persistent: Some(pmem.clone()),
+            partitionable: None,
             dc_backing: None,
         },
         msi.clone(),

@@ -62,6 +62,7 @@ fn rig() -> Rig {
             memdev,
             volatile: None,
             persistent: None,
+            partitionable: None,
             dc_backing: Some(memfd("dc0", SIZE, None)),
         },
         msi.clone(),

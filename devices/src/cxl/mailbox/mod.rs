@@ -40,6 +40,7 @@ pub mod partition;
 pub mod payload;
 pub mod poison;
 pub mod sanitize;
+pub mod scan_media;
 pub mod security;
 mod table;
 pub mod timestamp;

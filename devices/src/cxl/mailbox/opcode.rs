@@ -59,6 +59,12 @@ pub enum Opcode {
     InjectPoison = 0x4301,
     /// 8.2.9.9.4.3 Clear Poison.
     ClearPoison = 0x4302,
+    /// 8.2.9.9.4.4 Get Scan Media Capabilities.
+    GetScanMediaCapabilities = 0x4303,
+    /// 8.2.9.9.4.5 Scan Media.
+    ScanMedia = 0x4304,
+    /// 8.2.9.9.4.6 Get Scan Media Results.
+    GetScanMediaResults = 0x4305,
     /// 8.2.9.9.5.1 Sanitize.
     Sanitize = 0x4400,
     /// 8.2.9.9.5.2 Secure Erase.

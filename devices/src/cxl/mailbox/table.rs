@@ -9,7 +9,7 @@ use super::opcode::Opcode;
 use super::payload::{Decode, Encode, Input, NoInput, PAYLOAD_SIZE};
 use super::{
     background, dcd, events, features, fw, health, identify, identify_memdev, lsa, partition,
-    poison, sanitize, security, timestamp,
+    poison, sanitize, scan_media, security, timestamp,
 };
 use crate::cxl::memdev::{Effects, Memdev};
 use crate::cxl::retcode::RetCode;
@@ -216,6 +216,24 @@ pub const COMMANDS: &[Command] = {
             effects: IMMEDIATE_DATA_CHANGE,
             available: always,
             handler: poison::clear_poison,
+        },
+        Command {
+            opcode: Opcode::GetScanMediaCapabilities,
+            effects: 0,
+            available: always,
+            handler: scan_media::get_scan_media_capabilities,
+        },
+        Command {
+            opcode: Opcode::ScanMedia,
+            effects: BACKGROUND_OPERATION,
+            available: always,
+            handler: scan_media::scan_media,
+        },
+        Command {
+            opcode: Opcode::GetScanMediaResults,
+            effects: 0,
+            available: always,
+            handler: scan_media::get_scan_media_results,
         },
         Command {
             opcode: Opcode::Sanitize,

@@ -34,6 +34,12 @@ pub enum BackgroundWork {
         /// The FW slot (1-based).
         slot: u8,
     },
+    /// Scan Media over `dpa`: the poisoned ranges there become the scan
+    /// results.
+    ScanMedia {
+        /// The scanned DPA range.
+        dpa: Range<u64>,
+    },
     /// A command held as a background operation (fault injection): its
     /// result, carried out at completion.
     Held {

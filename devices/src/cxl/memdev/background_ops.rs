@@ -107,6 +107,7 @@ impl Memdev {
             BackgroundWork::StoreFirmware { slot } => {
                 (self.firmware.store(slot), Effects::default())
             }
+            BackgroundWork::ScanMedia { dpa } => (self.finish_scan_media(dpa), Effects::default()),
             BackgroundWork::Held { rc, effects } => (rc, effects),
         }
     }

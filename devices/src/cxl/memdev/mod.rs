@@ -39,6 +39,8 @@ mod health_ops;
 pub mod lsa;
 pub mod partition;
 pub mod poison;
+pub mod scan_media;
+mod scan_media_ops;
 pub mod security;
 mod security_ops;
 pub mod status;
@@ -74,6 +76,7 @@ use self::health::HealthInfo;
 use self::lsa::Lsa;
 use self::partition::PartitionLayout;
 use self::poison::{PoisonAddError, PoisonList, PoisonListPage, PoisonSource, POISON_GRANULE};
+use self::scan_media::ScanMedia;
 use self::security::SecurityState;
 use self::status::{MediaStatus, MemdevStatus};
 use self::timestamp::{DeviceTimestamp, HostMonotonicClock, MonotonicClock};
@@ -99,6 +102,7 @@ pub struct Memdev {
     security: SecurityState,
     background: Background,
     firmware: Firmware,
+    scan: ScanMedia,
     dcd: DcdState,
     faults: Faults,
 }
@@ -142,6 +146,7 @@ impl Memdev {
             security: SecurityState::default(),
             background: Background::default(),
             firmware: Firmware::new(&config.fw_revision),
+            scan: ScanMedia::default(),
             dcd,
             faults: Faults::default(),
             config,
@@ -513,6 +518,7 @@ impl Memdev {
         self.features.cold_reset();
         self.background.cold_reset();
         self.firmware.cold_reset();
+        self.scan = ScanMedia::default();
         let declined = self.dcd.cold_reset();
         self.reset_dc_faults();
         self.events = EventLogs::new(
