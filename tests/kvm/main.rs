@@ -9,6 +9,7 @@ mod boot;
 mod dcd;
 mod dcd_guest;
 mod dcd_withdraw;
+mod faults;
 mod harness;
 mod inject;
 mod interleave;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod cxl_background;
 pub mod cxl_config;
 pub mod cxl_devices;
+pub mod cxl_faults;
 pub mod cxl_inject;
 pub mod cxl_ops;
 pub mod device_manager;

@@ -22,6 +22,7 @@ use super::cdat::{Cdat, Performance};
 use super::component::hdm::{HdmConfig, HdmEvent};
 use super::component::RasSignal;
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
+use super::dcd::faults::DcFaultRequest;
 use super::dcd::{
     AddOutcome, AddRequest, DcExtent, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest,
 };
@@ -35,8 +36,9 @@ use super::dvsec::{
 };
 use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
 use super::inject::{self, InjectError, Injection};
+use super::memdev::faults::{FaultError, FaultRequest};
 use super::memdev::partition::PartitionLayout;
-use super::memdev::{Effects, MediaWrite, Memdev, MemdevConfig};
+use super::memdev::{Effects, FaultSelector, MediaWrite, Memdev, MemdevConfig};
 use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
 use super::static_layout::{self as layout, StaticBackends};
 use crate::interrupt::MsiGroup;
@@ -367,6 +369,25 @@ impl Type3 {
         Ok(message)
     }
 
+    /// Arms a mailbox fault on the device `id` (its name for the trace);
+    /// returns the fault's id.
+    pub fn fault_add(&mut self, id: &str, req: FaultRequest) -> Result<u32, FaultError> {
+        self.memdev.fault_add(id, req)
+    }
+
+    /// Posts a Dynamic Capacity fault's records on the device `id`, with
+    /// the event interrupt the guest chose; returns the fault's id.
+    pub fn dc_fault_add(&mut self, id: &str, req: DcFaultRequest) -> Result<u32, FaultError> {
+        let (fault, msi) = self.memdev.dc_fault_add(id, req)?;
+        self.signal_event(msi);
+        Ok(fault)
+    }
+
+    /// Clears faults; returns their ids.
+    pub fn fault_clear(&mut self, which: FaultSelector) -> Result<Vec<u32>, FaultError> {
+        self.memdev.fault_clear(which)
+    }
+
     /// The memory path this device reports to.
     pub fn path(&self) -> &Arc<CxlMemoryPath> {
         &self.path
@@ -658,3 +679,7 @@ mod partition_tests;
 #[cfg(test)]
 #[path = "type3_inject_tests.rs"]
 mod inject_tests;
+
+#[cfg(test)]
+#[path = "type3_fault_tests.rs"]
+mod fault_tests;

@@ -22,6 +22,7 @@
 
 use crate::cxl::mailbox::{self, Completion, RetCode, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
 use crate::cxl::memdev::background::{BackgroundDone, BackgroundStatus};
+use crate::cxl::memdev::faults::MailboxFault;
 use crate::cxl::memdev::{Effects, Memdev};
 
 // CXL 3.1 8.2.8.4 Mailbox Registers (offsets within the capability)
@@ -94,6 +95,9 @@ pub struct MailboxRegisters {
     status: u64,
     payload: Vec<u8>,
     msi_message_number: u8,
+    /// A `doorbell-stuck` fault holds Doorbell set until this monotonic
+    /// time (ns), then the command is dropped.
+    stuck_until: Option<u64>,
 }
 
 impl MailboxRegisters {
@@ -106,6 +110,7 @@ impl MailboxRegisters {
             status: 0,
             payload: vec![0; PAYLOAD_SIZE],
             msi_message_number: msi_message_number & 0xF,
+            stuck_until: None,
         }
     }
 
@@ -204,16 +209,44 @@ impl MailboxRegisters {
     pub fn ring_doorbell(&mut self, memdev: &mut Memdev) -> (Option<u8>, Effects) {
         let opcode = (self.command & COMMAND_OPCODE_MASK) as u16;
         let length = (self.command >> COMMAND_PAYLOAD_LENGTH_SHIFT) & COMMAND_PAYLOAD_LENGTH_MASK;
+        let now = memdev.monotonic_ns();
+        if self.doorbell_held(now) {
+            // Doorbell still reads set: the host rang it again too early.
+            return (None, Effects::default());
+        }
+        self.stuck_until = None;
+        let fault = memdev.mailbox_fault(opcode);
+        if let Some(MailboxFault::DoorbellStuck { hold_ms }) = fault {
+            self.hold_doorbell(opcode, now, hold_ms);
+            return (None, Effects::default());
+        }
         let Completion {
             rc,
             output: out,
             effects,
-        } = match usize::try_from(length)
-            .ok()
-            .and_then(|l| self.payload.get(..l))
-        {
-            Some(input) => mailbox::execute(memdev, opcode, input),
-            None => Completion {
+        } = match (
+            fault,
+            usize::try_from(length)
+                .ok()
+                .and_then(|l| self.payload.get(..l)),
+        ) {
+            // A `return-code` fault answers without running the command.
+            (Some(MailboxFault::ReturnCode(rc)), _) => Completion {
+                rc,
+                output: Vec::new(),
+                effects: Effects::default(),
+            },
+            // A `background-hold` fault: the command runs as a background
+            // operation taking `ms` (the table takes the hold when it runs
+            // it; a command refused first leaves it, and it is dropped).
+            (Some(MailboxFault::BackgroundHold { ms }), Some(input)) => {
+                memdev.hold_in_background(opcode, u64::from(ms));
+                let done = mailbox::execute(memdev, opcode, input);
+                memdev.clear_background_hold();
+                done
+            }
+            (_, Some(input)) => mailbox::execute(memdev, opcode, input),
+            (_, None) => Completion {
                 rc: RetCode::InvalidPayloadLength,
                 output: Vec::new(),
                 effects: Effects::default(),
@@ -242,6 +275,22 @@ impl MailboxRegisters {
         let msi =
             (self.control & CONTROL_MB_DOORBELL_INTERRUPT != 0).then_some(self.msi_message_number);
         (msi, effects)
+    }
+
+    /// Whether a `doorbell-stuck` fault still holds Doorbell set at
+    /// monotonic time `now_ns` (past the hold, Doorbell reads clear).
+    pub fn doorbell_held(&self, now_ns: u64) -> bool {
+        self.stuck_until.is_some_and(|until| now_ns < until)
+    }
+
+    /// A `doorbell-stuck` fault took the command: Doorbell stays set for
+    /// `hold_ms`, then reads clear with Aborted (CXL 3.1 8.2.8.4.5.1) and
+    /// no output; the command never runs and no interrupt is sent.
+    fn hold_doorbell(&mut self, opcode: u16, now_ns: u64, hold_ms: u32) {
+        self.stuck_until = Some(now_ns.saturating_add(u64::from(hold_ms) * 1_000_000));
+        self.command = u64::from(opcode);
+        self.status = u64::from(RetCode::Aborted.code()) << STATUS_RETURN_CODE_SHIFT;
+        self.control &= !CONTROL_DOORBELL;
     }
 
     /// Completes `memdev`'s background operation if it is due. Returns

@@ -28,6 +28,8 @@ pub mod mailbox;
 #[cfg(test)]
 mod background_tests;
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
 use self::mailbox::MailboxRegisters;
@@ -145,7 +147,13 @@ impl DeviceRegisters {
         } else if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
             let bg = memdev.background_status();
             let running = memdev.background().is_running();
-            self.mailbox.read_qword(base - MAILBOX_OFFSET, &bg, running)
+            let v = self.mailbox.read_qword(base - MAILBOX_OFFSET, &bg, running);
+            // A `doorbell-stuck` fault's command: Doorbell reads set.
+            if base == MAILBOX_OFFSET && self.mailbox.doorbell_held(memdev.monotonic_ns()) {
+                v | u64::from(mailbox::CONTROL_DOORBELL) << 32
+            } else {
+                v
+            }
         } else {
             0
         }

@@ -28,6 +28,8 @@ pub mod background_ops;
 pub mod config;
 pub mod effects;
 pub mod events;
+pub mod faults;
+mod faults_ops;
 pub mod features;
 mod features_ops;
 pub mod firmware;
@@ -45,6 +47,8 @@ pub mod status;
 pub mod timestamp;
 
 #[cfg(test)]
+mod faults_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use std::fmt;
@@ -56,6 +60,7 @@ pub use config::{
     MemdevConfig, MemdevError, CAPACITY_MULTIPLIER, FW_REVISION_LEN, MAX_LSA_SIZE,
     MAX_POISON_LIST_RECORDS,
 };
+pub use faults::FaultSelector;
 
 pub use self::effects::{Effects, MediaWrite};
 
@@ -64,6 +69,7 @@ use self::background::Background;
 use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
+use self::faults::Faults;
 use self::features::Features;
 use self::firmware::Firmware;
 use self::health::HealthInfo;
@@ -98,6 +104,7 @@ pub struct Memdev {
     firmware: Firmware,
     scan: ScanMedia,
     dcd: DcdState,
+    faults: Faults,
 }
 
 impl fmt::Debug for Memdev {
@@ -141,6 +148,7 @@ impl Memdev {
             firmware: Firmware::new(&config.fw_revision),
             scan: ScanMedia::default(),
             dcd,
+            faults: Faults::default(),
             config,
         })
     }
@@ -420,13 +428,20 @@ impl Memdev {
         list: &[ExtentRange],
         more: bool,
     ) -> Result<Vec<DcdEffect>, RetCode> {
+        if let Some(answer) = self.answer_dc_fault(list, more) {
+            return answer;
+        }
         self.dcd.add_response(list, more)
     }
 
     /// The host gives back `list` (Release Dynamic Capacity); returns the
     /// extents to unmap. On error nothing changes.
     pub fn release_dc(&mut self, list: &[ExtentRange]) -> Result<Vec<DcdEffect>, RetCode> {
-        self.dcd.host_release(list)
+        let out = self.dcd.host_release(list);
+        if out.is_err() {
+            self.release_dc_fault(list);
+        }
+        out
     }
 
     // ---- Dynamic Capacity: the operator ----
@@ -505,6 +520,7 @@ impl Memdev {
         self.firmware.cold_reset();
         self.scan = ScanMedia::default();
         let declined = self.dcd.cold_reset();
+        self.reset_dc_faults();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
             self.config.event_msi_message_number,
