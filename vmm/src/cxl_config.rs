@@ -125,6 +125,7 @@ impl Type3Spec {
         dc_backed: bool,
     ) -> MemdevConfig {
         let mut memdev = MemdevConfig {
+            name: self.id.clone(),
             serial: self.serial,
             volatile_bytes,
             persistent_bytes,

@@ -41,6 +41,7 @@ pub mod poison;
 pub mod security;
 mod table;
 pub mod timestamp;
+pub mod trace;
 
 #[cfg(test)]
 pub(crate) mod testing;
