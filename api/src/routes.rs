@@ -27,6 +27,7 @@ pub enum Endpoint {
     InjectUncorrectable,
     InjectCorrectable,
     InjectHealth,
+    Events,
 }
 
 /// One (method, path template) pair; `{id}` matches one path segment.
@@ -108,6 +109,7 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/devices/{id}/inject/health",
         Endpoint::InjectHealth,
     ),
+    r("GET", "/api/v1/events", Endpoint::Events),
 ];
 
 impl Endpoint {

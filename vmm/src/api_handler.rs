@@ -97,6 +97,12 @@ impl ApiContext {
                 cxl.inject(&device, &injection).map_err(api_error)?;
                 ApiResponse::Done
             }
+            // The API thread serves the stream from the trace's ring.
+            ApiRequest::Events { .. } => {
+                return Err(ApiError::Internal(
+                    "the event stream is served by the API thread".into(),
+                ))
+            }
         };
         Ok(answer)
     }

@@ -240,6 +240,9 @@ impl State {
                 self.check_device(&device)?;
                 Ok(ApiResponse::Done)
             }
+            ApiRequest::Events { .. } => Err(ApiError::Internal(
+                "the event stream is served by the API thread".into(),
+            )),
         }
     }
 
