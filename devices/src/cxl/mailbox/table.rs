@@ -293,7 +293,7 @@ impl Completion {
 /// Runs command `opcode` with `input` against `memdev`, and traces it
 /// (name, decoded payloads, return code, time taken) when a trace is on.
 pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
-    if !crate::trace::enabled() {
+    if !crate::trace::enabled_for(crate::trace::Kind::Mailbox) {
         return run(memdev, opcode, input);
     }
     let start = std::time::Instant::now();
