@@ -579,9 +579,13 @@ async fn handle(req: Request<Incoming>, shared: &Arc<Shared>) -> Reply {
     let result = match request {
         Ok(ApiRequest::Events { since }) => {
             return match open_stream(shared, since) {
-                Ok(response) => Reply::Stream(response),
+                Ok(response) => {
+                    trace_request(&method, &target, 200);
+                    Reply::Stream(response)
+                }
                 Err(e) => {
                     debug!("API {method} {target}: {} {e}", e.status());
+                    trace_request(&method, &target, e.status());
                     Reply::Answer(Answer::error(&e))
                 }
             };
@@ -600,7 +604,21 @@ async fn handle(req: Request<Incoming>, shared: &Arc<Shared>) -> Reply {
     if let Err(e) = &result {
         debug!("API {method} {target}: {} {e}", e.status());
     }
-    Reply::Answer(Answer::new(result))
+    let answer = Answer::new(result);
+    trace_request(&method, &target, answer.status);
+    Reply::Answer(answer)
+}
+
+/// The trace's record of one API request and the status it got.
+fn trace_request(method: &hyper::Method, target: &hyper::Uri, status: u16) {
+    devices::trace::emit(devices::trace::Kind::Api, None, || {
+        devices::trace::json!({
+            "method": method.as_str(),
+            "path": target.path(),
+            "query": target.query(),
+            "status": status,
+        })
+    });
 }
 
 /// Counts one open event stream until dropped.

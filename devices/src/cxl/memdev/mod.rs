@@ -33,6 +33,7 @@ pub mod security;
 mod security_ops;
 pub mod status;
 pub mod timestamp;
+mod trace;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -383,7 +384,9 @@ impl Memdev {
     /// the device model must now signal.
     pub fn add_event(&mut self, log: EventLogType, record: EventRecord) -> AddedEvent {
         let now = self.timestamp.now();
-        self.events.add(log, record, now)
+        let added = self.events.add(log, record, now);
+        trace::event_posted(&self.config.name, log, &record, &added);
+        added
     }
 
     /// The oldest records of `log`, at most `max` (Get Event Records); the
@@ -399,13 +402,17 @@ impl Memdev {
         log: EventLogType,
         handles: &[u16],
     ) -> Result<(), RetCode> {
-        self.events.clear(log, handles)
+        let r = self.events.clear(log, handles);
+        trace::events_cleared(&self.config.name, log, Some(handles), &r);
+        r
     }
 
     /// Clears every record of `log` (Clear Event Records, Clear All
     /// Events); Invalid Input unless the log overflowed.
     pub fn clear_all_event_records(&mut self, log: EventLogType) -> Result<(), RetCode> {
-        self.events.clear_all(log)
+        let r = self.events.clear_all(log);
+        trace::events_cleared(&self.config.name, log, None, &r);
+        r
     }
 
     /// Sets the interrupt setting of each log named (Set Event Interrupt
@@ -431,13 +438,17 @@ impl Memdev {
         list: &[ExtentRange],
         more: bool,
     ) -> Result<Vec<DcdEffect>, RetCode> {
-        self.dcd.add_response(list, more)
+        let r = self.dcd.add_response(list, more);
+        trace::dc_host(&self.config.name, "accepted", list, &r);
+        r
     }
 
     /// The host gives back `list` (Release Dynamic Capacity); returns the
     /// extents to unmap. On error nothing changes.
     pub fn release_dc(&mut self, list: &[ExtentRange]) -> Result<Vec<DcdEffect>, RetCode> {
-        self.dcd.host_release(list)
+        let r = self.dcd.host_release(list);
+        trace::dc_host(&self.config.name, "released", list, &r);
+        r
     }
 
     // ---- Dynamic Capacity: the operator ----
@@ -445,8 +456,14 @@ impl Memdev {
     /// Offers capacity to the host (Add Capacity records, one More chain).
     /// On error nothing changes.
     pub fn dcd_add_capacity(&mut self, req: AddRequest) -> Result<AddOutcome, DcdError> {
+        let out = self.dcd_add_capacity_untraced(&req);
+        trace::dc_offered(&self.config.name, &req, &out);
+        out
+    }
+
+    fn dcd_add_capacity_untraced(&mut self, req: &AddRequest) -> Result<AddOutcome, DcdError> {
         let now = self.timestamp.now();
-        let plan = self.dcd.plan_add(&req, log_free(&self.events))?;
+        let plan = self.dcd.plan_add(req, log_free(&self.events))?;
         let (extents, records) = self.dcd.commit_add(&plan);
         let (msi, posted) = post(&mut self.events, now, &records);
         self.dcd.note_offer_records(posted);
@@ -459,6 +476,15 @@ impl Memdev {
     /// extents are withdrawn, see [`crate::cxl::dcd::withdraw`]). On error
     /// nothing changes.
     pub fn dcd_release_capacity(
+        &mut self,
+        req: ReleaseRequest,
+    ) -> Result<ReleaseOutcome, DcdError> {
+        let out = self.dcd_release_capacity_untraced(req);
+        trace::dc_release_asked(&self.config.name, &out);
+        out
+    }
+
+    fn dcd_release_capacity_untraced(
         &mut self,
         req: ReleaseRequest,
     ) -> Result<ReleaseOutcome, DcdError> {

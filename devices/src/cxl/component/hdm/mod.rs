@@ -38,6 +38,6 @@ mod view;
 pub use capability::HdmDecoderCapability;
 pub use commit::DecoderProgram;
 pub use config::*;
-pub use event::{CommitError, HdmEvent};
+pub use event::{trace_events, CommitError, HdmEvent};
 pub use regs::*;
 pub use view::{HdmDecoderInfo, HdmDecoderTarget, HdmTranslation};
