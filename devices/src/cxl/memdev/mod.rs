@@ -33,7 +33,7 @@ pub mod security;
 mod security_ops;
 pub mod status;
 pub mod timestamp;
-mod trace;
+pub(crate) mod trace;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -465,7 +465,7 @@ impl Memdev {
         let now = self.timestamp.now();
         let plan = self.dcd.plan_add(req, log_free(&self.events))?;
         let (extents, records) = self.dcd.commit_add(&plan);
-        let (msi, posted) = post(&mut self.events, now, &records);
+        let (msi, posted) = post(&self.config.name, &mut self.events, now, &records);
         self.dcd.note_offer_records(posted);
         Ok(AddOutcome { extents, msi })
     }
@@ -495,7 +495,7 @@ impl Memdev {
         if !withdrawn.is_empty() {
             self.dcd.retract_withdrawn(&mut self.events);
         }
-        let (msi, _) = post(&mut self.events, now, &records);
+        let (msi, _) = post(&self.config.name, &mut self.events, now, &records);
         Ok(ReleaseOutcome {
             extents,
             forced: plan.forced(),

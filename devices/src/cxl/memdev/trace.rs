@@ -22,7 +22,7 @@ fn ranges(list: &[ExtentRange]) -> Value {
 }
 
 /// An event record went into `log` (or overflowed it: no handle).
-pub(super) fn event_posted(dev: &str, log: EventLogType, record: &EventRecord, added: &AddedEvent) {
+pub(crate) fn event_posted(dev: &str, log: EventLogType, record: &EventRecord, added: &AddedEvent) {
     emit(Kind::Event, Some(dev), || {
         json!({
             "op": "posted",
