@@ -73,29 +73,40 @@ impl TraceSink {
 }
 
 /// One record as its JSON line: `seq`, `t_us`, `kind`, `device` (when a
-/// device made it), then the record's own fields (those never override the
-/// first four; fields that are not an object go under `value`).
+/// device made it) first, then the record's own fields (those never
+/// override the first four; fields that are not an object go under
+/// `value`).
 pub fn line(seq: u64, t_us: u64, record: &Record) -> String {
-    let mut out = Map::new();
-    out.insert("seq".into(), json!(seq));
-    out.insert("t_us".into(), json!(t_us));
-    out.insert("kind".into(), json!(record.kind));
+    let mut out = format!(
+        "{{\"seq\":{seq},\"t_us\":{t_us},\"kind\":{}",
+        json!(record.kind)
+    );
     if let Some(d) = &record.device {
-        out.insert("device".into(), json!(d));
+        out.push_str(&format!(",\"device\":{}", json!(d)));
     }
-    match &record.fields {
-        Value::Object(fields) => {
-            for (k, v) in fields {
-                out.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        Value::Null => {}
-        other => {
-            out.insert("value".into(), other.clone());
+    let rest: Map<String, Value> = match &record.fields {
+        Value::Object(fields) => fields
+            .iter()
+            .filter(|(k, _)| !RECORD_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Value::Null => Map::new(),
+        other => [("value".to_string(), other.clone())].into_iter().collect(),
+    };
+    let rest = Value::Object(rest).to_string();
+    // `rest` is `{...}`: its members follow ours.
+    if let Some(members) = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+        if !members.is_empty() {
+            out.push(',');
+            out.push_str(members);
         }
     }
-    Value::Object(out).to_string()
+    out.push('}');
+    out
 }
+
+/// The keys the sink writes first; a record's fields never replace them.
+const RECORD_KEYS: [&str; 4] = ["seq", "t_us", "kind", "device"];
 
 /// The line that says `count` records did not reach the file.
 pub fn dropped_line(count: u64, t_us: u64) -> String {

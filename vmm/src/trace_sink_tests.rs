@@ -76,6 +76,23 @@ fn fields_never_override_the_records_own_keys() {
 }
 
 #[test]
+fn the_records_own_keys_come_first() {
+    let l = line(
+        8,
+        1,
+        &rec(Kind::Mailbox, Some("m\"0"), json!({"a": 1, "device": "x"})),
+    );
+    assert_eq!(
+        l,
+        r#"{"seq":8,"t_us":1,"kind":"mailbox","device":"m\"0","a":1}"#
+    );
+    assert_eq!(
+        line(9, 2, &rec(Kind::Vm, None, json!({}))),
+        r#"{"seq":9,"t_us":2,"kind":"vm"}"#
+    );
+}
+
+#[test]
 fn records_are_numbered_from_one_and_operator_records_reach_the_ring() {
     let (tx, rx) = sync_channel(16);
     let ring = Arc::new(EventRing::new(16));
