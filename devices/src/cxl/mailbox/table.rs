@@ -290,20 +290,10 @@ impl Completion {
     }
 }
 
-/// Runs command `opcode` with `input` against `memdev`, and traces it
-/// (name, decoded payloads, return code, time taken) when a trace is on.
+/// Runs command `opcode` with `input` against `memdev` (untraced: the
+/// mailbox's [`super::execute`] is [`super::trace::execute`], which traces
+/// it).
 pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
-    if !crate::trace::enabled_for(crate::trace::Kind::Mailbox) {
-        return run(memdev, opcode, input);
-    }
-    let start = std::time::Instant::now();
-    let done = run(memdev, opcode, input);
-    let name = memdev.config().name.clone();
-    super::trace::emit(&name, opcode, input, &done, start.elapsed());
-    done
-}
-
-fn run(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     if input.len() > PAYLOAD_SIZE {
         return Completion::failed(RetCode::InvalidPayloadLength);
     }

@@ -10,7 +10,7 @@
 //! Bulky byte arrays (LSA data, feature data, write data) are summarized
 //! as their length and first bytes.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -28,10 +28,11 @@ use super::partition::SetPartitionInfoIn;
 use super::payload::{Decode, Input, NoInput};
 use super::poison::{ClearPoisonIn, GetPoisonListIn, InjectPoisonIn};
 use super::security::{PassphraseIn, SetPassphraseIn, UnlockIn};
-use super::table::{Completion, COMMANDS};
+use super::table::{self, Completion, COMMANDS};
 use super::timestamp::SetTimestampIn;
 use super::RetCode;
 use crate::cxl::memdev::events::EVENT_RECORD_SIZE;
+use crate::cxl::memdev::Memdev;
 use crate::trace::{self, Kind};
 
 /// How many leading bytes a summarized byte array shows.
@@ -229,6 +230,19 @@ pub fn decode_output(raw: u16, bytes: &[u8]) -> Value {
         _ if bytes.is_empty() => json!({}),
         _ => json!({ "raw": summarize(bytes) }),
     }
+}
+
+/// Runs command `opcode` with `input` against `memdev` and traces it
+/// (name, decoded payloads, return code, time taken) when a trace is on:
+/// the mailbox's `execute`.
+pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
+    if !trace::enabled_for(Kind::Mailbox) {
+        return table::execute(memdev, opcode, input);
+    }
+    let start = Instant::now();
+    let done = table::execute(memdev, opcode, input);
+    emit(&memdev.config().name, opcode, input, &done, start.elapsed());
+    done
 }
 
 /// Emits the trace record of one completed command on device `device`.
