@@ -687,3 +687,7 @@ mod tests;
 #[cfg(test)]
 #[path = "type3_inject_tests.rs"]
 mod inject_tests;
+
+#[cfg(test)]
+#[path = "type3_trace_tests.rs"]
+mod trace_tests;

@@ -37,3 +37,29 @@ pub fn trace_events(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cxl::component::hdm::CommitError;
+    use crate::trace::capture;
+
+    #[test]
+    fn commits_uncommits_and_refusals_are_records_and_nothing_else() {
+        let events = [
+            HdmEvent::Committed(0),
+            HdmEvent::DecodingEnabled(true),
+            HdmEvent::Uncommitted(1),
+            HdmEvent::CommitFailed(2, CommitError::MisalignedBase),
+        ];
+        let ((), records) = capture(|| trace_events(Some("mem0"), "endpoint", None, &events));
+        let ops: Vec<_> = records.iter().map(|r| r.fields["op"].clone()).collect();
+        assert_eq!(ops, ["commit", "uncommit", "commit-failed"]);
+        assert!(records.iter().all(|r| r.kind == Kind::Decoder));
+        assert_eq!(records[1].fields["decoder"], 1);
+        assert_eq!(records[2].fields["error"], "MisalignedBase");
+        assert_eq!(records[0].fields["component"], "endpoint");
+        // Without the capability the range is unknown, not made up.
+        assert!(records[0].fields["base"].is_null());
+    }
+}
