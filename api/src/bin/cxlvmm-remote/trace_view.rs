@@ -38,7 +38,7 @@ fn compact(v: &Value) -> String {
 fn fields(o: &Map<String, Value>, first: &[&str]) -> String {
     let mut out: Vec<String> = first
         .iter()
-        .filter_map(|k| o.get(*k).map(|v| compact(v)))
+        .filter_map(|k| o.get(*k).map(compact))
         .collect();
     for (k, v) in o {
         if RECORD_KEYS.contains(&k.as_str()) || first.contains(&k.as_str()) || v.is_null() {
