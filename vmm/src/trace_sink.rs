@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -149,24 +149,39 @@ impl Sink for TraceSink {
     }
 }
 
-/// Hands records to the installed sink (the process-wide slot takes a
-/// box; the VMM keeps the other reference).
-struct Shared(Arc<TraceSink>);
+/// The sink of the running VMM: the process-wide slot of
+/// `devices::trace` is filled once, with [`Forward`], and each launch
+/// (several in one process in tests) puts its own sink here.
+static ACTIVE: RwLock<Option<Arc<TraceSink>>> = RwLock::new(None);
 
-impl Sink for Shared {
+fn active() -> Option<Arc<TraceSink>> {
+    // Nothing panics while holding it; a poisoned lock is still sound.
+    ACTIVE.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn set_active(sink: Option<Arc<TraceSink>>) {
+    *ACTIVE.write().unwrap_or_else(|e| e.into_inner()) = sink;
+}
+
+/// Hands records to the active sink.
+struct Forward;
+
+impl Sink for Forward {
     fn wants(&self, kind: Kind) -> bool {
-        self.0.wants(kind)
+        active().is_some_and(|s| s.wants(kind))
     }
     fn record(&self, record: Record) {
-        self.0.record(record)
+        if let Some(s) = active() {
+            s.record(record)
+        }
     }
 }
 
-static RING: OnceLock<Arc<EventRing>> = OnceLock::new();
+static INSTALLED: OnceLock<()> = OnceLock::new();
 
-/// The event stream's ring, once [`start`] made one.
+/// The running trace's event stream ring, if it has one.
 pub fn events_ring() -> Option<Arc<EventRing>> {
-    RING.get().cloned()
+    active().and_then(|s| s.ring.clone())
 }
 
 /// The running trace: the writer thread, stopped by [`TraceHandle::finish`].
@@ -177,8 +192,8 @@ pub struct TraceHandle {
 
 /// Starts the trace: the file at `path` (created or truncated now; a
 /// failure is the caller's start-up error) with its writer thread, and with
-/// `stream` the API's ring. Installs the process's sink; `None` when there
-/// is nothing to feed.
+/// `stream` the API's ring. Makes it the process's active sink (until
+/// [`TraceHandle::finish`]); `None` when there is nothing to feed.
 pub fn start(path: Option<&Path>, stream: bool) -> Result<Option<TraceHandle>, String> {
     if path.is_none() && !stream {
         return Ok(None);
@@ -198,11 +213,14 @@ pub fn start(path: Option<&Path>, stream: bool) -> Result<Option<TraceHandle>, S
         }
         None => (None, None),
     };
-    let sink = Arc::new(TraceSink::new(tx, ring.clone()));
-    trace::install(Box::new(Shared(sink.clone())))?;
-    if let Some(ring) = ring {
-        let _ = RING.set(ring);
-    }
+    let sink = Arc::new(TraceSink::new(tx, ring));
+    // Once per process; nothing else in cxlvmm installs a sink.
+    INSTALLED.get_or_init(|| {
+        if let Err(e) = trace::install(Box::new(Forward)) {
+            log::warn!("trace: {e}");
+        }
+    });
+    set_active(Some(sink.clone()));
     Ok(Some(TraceHandle { sink, writer }))
 }
 
@@ -221,8 +239,12 @@ impl TraceHandle {
     }
 
     /// Stops the writer once it wrote what was queued (and a last
-    /// `dropped` line if records were dropped), and waits for it.
+    /// `dropped` line if records were dropped), and waits for it; records
+    /// made after this go nowhere.
     pub fn finish(mut self) {
+        if active().is_some_and(|a| Arc::ptr_eq(&a, &self.sink)) {
+            set_active(None);
+        }
         let tx = {
             let mut inner = self.sink.lock();
             let tx = inner.tx.take();

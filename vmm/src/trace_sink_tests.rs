@@ -169,3 +169,21 @@ fn a_trace_file_that_cannot_be_created_is_a_start_up_error() {
     assert!(e.contains("--trace '/nonexistent-dir/trace.jsonl'"), "{e}");
     assert!(start(None, false).expect("nothing to do").is_none());
 }
+
+#[test]
+fn each_start_makes_its_own_sink_active_until_it_finishes() {
+    let a = start(None, true).unwrap().unwrap();
+    let ring_a = events_ring().unwrap();
+    let b = start(None, true).unwrap().unwrap();
+    let ring_b = events_ring().unwrap();
+    assert!(!Arc::ptr_eq(&ring_a, &ring_b));
+    // Finishing the one no longer active leaves the other in place.
+    a.finish();
+    assert!(Arc::ptr_eq(&events_ring().unwrap(), &ring_b));
+    trace::emit(Kind::Vm, None, || json!({"state": "started"}));
+    assert_eq!(ring_b.read_after(0, 10).lines.len(), 1);
+    assert!(ring_a.read_after(0, 10).lines.is_empty());
+    b.finish();
+    assert!(events_ring().is_none());
+    assert!(!trace::enabled_for(Kind::Vm));
+}
