@@ -20,7 +20,8 @@
 //!
 //! Files: `table.rs` ([`COMMANDS`], dispatch, the CEL and the Logs
 //! handlers that report it), `trace.rs` ([`execute`]: dispatch traced,
-//! each command one record with its payloads decoded), `opcode.rs`
+//! each command one record with its payloads decoded; `trace_out.rs` the
+//! outputs), `opcode.rs`
 //! ([`Opcode`]), `effects.rs` (CEL
 //! Command Effect bits), `payload.rs` (payload access and [`PAYLOAD_SIZE`]),
 //! one file per command group (with `NAME_tests.rs` beside it); this file
@@ -44,6 +45,7 @@ pub mod security;
 mod table;
 pub mod timestamp;
 pub mod trace;
+mod trace_out;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -14,11 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::dcd::{DcResponseIn, GetDcConfigIn, GetDcExtentListIn, GET_DC_EXTENT_LIST_HEADER_SIZE};
-use super::events::{
-    ClearEventRecordsIn, GetEventRecordsIn, SetEventInterruptPolicyIn,
-    GET_EVENT_RECORDS_HEADER_SIZE,
-};
+use super::dcd::{DcResponseIn, GetDcConfigIn, GetDcExtentListIn};
+use super::events::{ClearEventRecordsIn, GetEventRecordsIn, SetEventInterruptPolicyIn};
 use super::features::{GetFeatureIn, GetSupportedFeaturesIn, SetFeatureIn};
 use super::health::SetAlertConfigIn;
 use super::logs::GetLogIn;
@@ -31,7 +28,6 @@ use super::security::{PassphraseIn, SetPassphraseIn, UnlockIn};
 use super::table::{self, Completion, COMMANDS};
 use super::timestamp::SetTimestampIn;
 use super::RetCode;
-use crate::cxl::memdev::events::EVENT_RECORD_SIZE;
 use crate::cxl::memdev::Memdev;
 use crate::trace::{self, Kind};
 
@@ -202,33 +198,13 @@ pub fn decode_input(raw: u16, bytes: &[u8]) -> Value {
     }
 }
 
-/// The output payload of command `raw`: the header fields of the outputs
-/// a driver developer reads most (event records, extent lists), the
-/// length and first bytes of the others.
+/// The output payload of command `raw`: the fields of the outputs drivers
+/// read (see `trace_out.rs`), the length and first bytes of the others.
 pub fn decode_output(raw: u16, bytes: &[u8]) -> Value {
-    let i = Input::new(bytes);
-    match opcode_of(raw) {
-        Some(Opcode::GetEventRecords) if bytes.len() >= GET_EVENT_RECORDS_HEADER_SIZE => {
-            let n = i.u16(0x14).unwrap_or(0);
-            let handles: Vec<u16> = (0..usize::from(n))
-                .map_while(|k| i.u16(GET_EVENT_RECORDS_HEADER_SIZE + k * EVENT_RECORD_SIZE + 0x14))
-                .collect();
-            json!({
-                "flags": i.u8(0),
-                "overflow_error_count": i.u16(0x02),
-                "record_count": n,
-                "handles": handles,
-            })
-        }
-        Some(Opcode::GetDcExtentList) if bytes.len() >= GET_DC_EXTENT_LIST_HEADER_SIZE => {
-            json!({
-                "returned_extent_count": i.u32(0x00),
-                "total_extent_count": i.u32(0x04),
-                "generation_num": i.u32(0x08),
-            })
-        }
-        _ if bytes.is_empty() => json!({}),
-        _ => json!({ "raw": summarize(bytes) }),
+    match opcode_of(raw).and_then(|op| super::trace_out::decode(op, bytes)) {
+        Some(v) => v,
+        None if bytes.is_empty() => json!({}),
+        None => json!({ "raw": summarize(bytes) }),
     }
 }
 

@@ -191,3 +191,59 @@ fn a_failed_command_records_its_return_code() {
     assert_eq!(f["in"]["error"], format!("{rc:?}"));
     assert_eq!(f["out"], json!({}));
 }
+
+/// Runs `op` with `input` on the test device and decodes its output as the
+/// trace does.
+fn out_of(m: &mut TestMemdev, o: Opcode, input: &[u8]) -> Value {
+    let (rc, out) = m.execute(op(o), input);
+    assert_eq!(rc, RetCode::Success, "{o:?}");
+    decode_output(op(o), &out)
+}
+
+#[test]
+fn outputs_render_the_fields_drivers_read() {
+    let mut m = TestMemdev::new(test_config()).expect("device");
+    let v = out_of(&mut m, Opcode::Identify, &[]);
+    assert_eq!(v["serial"], 0x0123_4567_89AB_CDEFu64);
+    let v = out_of(&mut m, Opcode::IdentifyMemoryDevice, &[]);
+    assert_eq!(v["fw_revision"], "FW-1.2.3");
+    assert_eq!(v["lsa_size"], 4096);
+    assert_eq!(v["dc_event_log_size"], 64);
+    let v = out_of(&mut m, Opcode::GetPartitionInfo, &[]);
+    assert_eq!(v["active_volatile_capacity"], 6u64 * (256 << 20));
+    let v = out_of(&mut m, Opcode::GetHealthInfo, &[]);
+    assert!(
+        v["life_used"].is_u64() && v["device_temperature"].is_i64(),
+        "{v}"
+    );
+    let v = out_of(&mut m, Opcode::GetFwInfo, &[]);
+    assert!(v["slot_1"].is_string(), "{v}");
+    let v = out_of(&mut m, Opcode::GetTimestamp, &[]);
+    assert!(v["timestamp"].is_u64());
+    let v = out_of(&mut m, Opcode::GetDcConfig, &[2, 0]);
+    assert_eq!(v["regions_returned"], 2);
+    assert_eq!(v["regions"][1]["block_size"], 4u64 << 20);
+    assert_eq!(v["regions"][1]["length"], 256u64 << 20);
+    let v = out_of(&mut m, Opcode::GetDcExtentList, &[0; 8]);
+    assert_eq!(v["total_extent_count"], 0);
+    // Poison injected by the guest shows in the list, with its DPA.
+    out_of(&mut m, Opcode::InjectPoison, &0x1000u64.to_le_bytes());
+    let mut q = 0u64.to_le_bytes().to_vec();
+    q.extend_from_slice(&(1u64 << 20).to_le_bytes());
+    let v = out_of(&mut m, Opcode::GetPoisonList, &q);
+    assert_eq!(v["record_count"], 1);
+    assert_eq!(v["records"][0]["dpa"], 0x1000);
+}
+
+#[test]
+fn short_outputs_render_missing_fields_as_null() {
+    let v = decode_output(op(Opcode::IdentifyMemoryDevice), &[b'F', b'W']);
+    assert_eq!(v["fw_revision"], Value::Null);
+    assert_eq!(v["total_capacity"], Value::Null);
+    // A count larger than the records present lists what is there.
+    let mut ev = vec![0u8; 0x20];
+    ev[0x14] = 200;
+    let v = decode_output(op(Opcode::GetEventRecords), &ev);
+    assert_eq!(v["record_count"], 200);
+    assert_eq!(v["handles"], json!([]));
+}
