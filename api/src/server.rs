@@ -4,8 +4,10 @@
 //! as JSON. Everything a client can make the server hold is bounded: the
 //! head and body sizes, the time to send them, the time an answer may take
 //! to be taken by the VMM and written out, the connections at once and the
-//! requests waiting on the VMM. Nothing but [`ApiServerHandle::shutdown`]
-//! ends the server: a failing `accept()` is logged and retried.
+//! requests waiting on the VMM, and the event streams (`GET /events`,
+//! served here from the trace's ring without the VMM: see `stream.rs`).
+//! Nothing but [`ApiServerHandle::shutdown`] ends the server: a failing
+//! `accept()` is logged and retried.
 
 use std::collections::BTreeMap;
 use std::fmt;

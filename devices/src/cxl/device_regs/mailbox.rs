@@ -176,11 +176,14 @@ impl MailboxRegisters {
             .and_then(|l| self.payload.get(..l))
         {
             Some(input) => mailbox::execute(memdev, opcode, input),
-            None => Completion {
-                rc: RetCode::InvalidPayloadLength,
-                output: Vec::new(),
-                effects: Effects::default(),
-            },
+            None => {
+                mailbox::trace::emit_oversized(&memdev.config().name, opcode, length);
+                Completion {
+                    rc: RetCode::InvalidPayloadLength,
+                    output: Vec::new(),
+                    effects: Effects::default(),
+                }
+            }
         };
         // What a driver did and what the device answered, for driver testing
         // (`cxlvmm -v` shows it).

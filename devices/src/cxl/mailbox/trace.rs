@@ -221,6 +221,22 @@ pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     done
 }
 
+/// Emits the record of a command whose Payload Length (`length`) is over
+/// the payload registers: Invalid Payload Length, nothing run.
+pub fn emit_oversized(device: &str, opcode: u16, length: u64) {
+    trace::emit(Kind::Mailbox, Some(device), || {
+        json!({
+            "opcode": opcode,
+            "name": command_name(opcode),
+            "in": { "error": "InvalidPayloadLength", "payload_length": length },
+            "rc": format!("{:?}", RetCode::InvalidPayloadLength),
+            "rc_code": RetCode::InvalidPayloadLength as u16,
+            "out": {},
+            "ns": 0,
+        })
+    });
+}
+
 /// Emits the trace record of one completed command on device `device`.
 pub fn emit(device: &str, opcode: u16, input: &[u8], done: &Completion, took: Duration) {
     trace::emit(Kind::Mailbox, Some(device), || {

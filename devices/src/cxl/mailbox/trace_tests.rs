@@ -247,3 +247,13 @@ fn short_outputs_render_missing_fields_as_null() {
     assert_eq!(v["record_count"], 200);
     assert_eq!(v["handles"], json!([]));
 }
+
+#[test]
+fn a_payload_length_over_the_registers_is_one_record() {
+    let ((), records) = capture(|| emit_oversized("mem0", op(Opcode::SetLsa), 4096));
+    assert_eq!(records.len(), 1);
+    let f = &records[0].fields;
+    assert_eq!(f["name"], "Set LSA");
+    assert_eq!(f["rc"], "InvalidPayloadLength");
+    assert_eq!(f["in"]["payload_length"], 4096);
+}
