@@ -237,7 +237,7 @@ fn outputs_render_the_fields_drivers_read() {
 
 #[test]
 fn short_outputs_render_missing_fields_as_null() {
-    let v = decode_output(op(Opcode::IdentifyMemoryDevice), &[b'F', b'W']);
+    let v = decode_output(op(Opcode::IdentifyMemoryDevice), b"FW");
     assert_eq!(v["fw_revision"], Value::Null);
     assert_eq!(v["total_capacity"], Value::Null);
     // A count larger than the records present lists what is there.
