@@ -278,3 +278,36 @@ fn events_without_a_stream_is_an_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
 }
+
+#[test]
+fn trace_follow_prints_what_is_appended() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = TempDir::create();
+    let path = dir.join("t.jsonl");
+    std::fs::write(&path, "{\"seq\":1,\"kind\":\"vm\",\"state\":\"started\"}\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cxlvmm-remote"))
+        .args(["trace", "--follow", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("SUMMARY"), "{line}");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.trim_end().ends_with("started"), "{line}");
+    // A record appended later (here in two writes) is printed as one row.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"{\"seq\":2,\"kind\":\"dc\",").unwrap();
+    f.flush().unwrap();
+    f.write_all(b"\"step\":\"accepted\"}\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.trim_end().ends_with("accepted"), "{line}");
+}
