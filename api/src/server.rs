@@ -645,9 +645,16 @@ fn open_stream(shared: &Arc<Shared>, since: Option<u64>) -> Result<Response<ApiB
             config.max_streams
         )));
     }
-    // Only what happens from now: the cursor is taken before the answer
-    // goes out, so a record pushed once the client has it is never lost.
-    let cursor = since.unwrap_or_else(|| ring.last_seq());
+    // Without `since`, only what happens from now: the cursor is taken
+    // before the answer goes out, so a record pushed once the client has it
+    // is never lost. A `since` beyond the newest record is another VMM's:
+    // everything held is replayed.
+    let last = ring.last_seq();
+    let cursor = match since {
+        None => last,
+        Some(s) if s <= last => s,
+        Some(_) => 0,
+    };
     let slot = StreamSlot(shared.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let write_timeout = config.write_timeout;

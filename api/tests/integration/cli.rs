@@ -217,3 +217,97 @@ fn errors_and_exit_statuses() {
         "{err}"
     );
 }
+
+fn bare(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxlvmm-remote"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn trace_prints_a_trace_file_without_a_socket() {
+    let dir = TempDir::create();
+    let path = dir.join("t.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"seq":1,"t_us":1500000,"kind":"vm","state":"started","cpus":1}"#,
+            "\n",
+            r#"{"seq":2,"t_us":1500100,"kind":"mailbox","device":"mem0","opcode":16384,"name":"Identify Memory Device","in":{},"rc":"Success","rc_code":0,"out":{"lsa_size":4096},"ns":20000}"#,
+            "\n",
+            r#"{"seq":3,"t_us":1600000,"kind":"dc","device":"mem0","step":"offered"}"#,
+        ),
+    )
+    .unwrap();
+    let out = bare(&["trace", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].contains("SEQ") && lines[0].contains("SUMMARY"));
+    assert!(lines[1].contains("1.500000") && lines[1].ends_with("started cpus=1"));
+    assert!(
+        lines[2]
+            .ends_with(r#"Identify Memory Device (4000h) -> Success out {"lsa_size":4096} 20 us"#),
+        "{}",
+        lines[2]
+    );
+    // The last line has no newline yet (being written): printed anyway.
+    assert!(lines[3].ends_with("offered"));
+    // --json: the lines as they are.
+    let out = bare(&["--json", "trace", path.to_str().unwrap()]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 3);
+    // A missing file is an error; API commands still need the socket.
+    let out = bare(&["trace", dir.join("none").to_str().unwrap()]);
+    assert!(!out.status.success());
+    let out = bare(&["info"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--api-socket"));
+}
+
+#[test]
+fn events_without_a_stream_is_an_error() {
+    // The mock server has no event ring: 503, reported.
+    let f = Fixture::start();
+    let out = remote(f.path(), &["events"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
+}
+
+#[test]
+fn trace_follow_prints_what_is_appended() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = TempDir::create();
+    let path = dir.join("t.jsonl");
+    std::fs::write(&path, "{\"seq\":1,\"kind\":\"vm\",\"state\":\"started\"}\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cxlvmm-remote"))
+        .args(["trace", "--follow", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("SUMMARY"), "{line}");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.trim_end().ends_with("started"), "{line}");
+    // A record appended later (here in two writes) is printed as one row.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"{\"seq\":2,\"kind\":\"dc\",").unwrap();
+    f.flush().unwrap();
+    f.write_all(b"\"step\":\"accepted\"}\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.trim_end().ends_with("accepted"), "{line}");
+}

@@ -52,6 +52,16 @@ fn a_since_in_the_past_replays_and_a_lost_one_says_so() {
 }
 
 #[test]
+fn a_since_from_another_vmm_replays_everything_held() {
+    let (f, ring) = with_ring(8, 16);
+    ring.push(1, &rec(1));
+    ring.push(2, &rec(2));
+    let mut lines = f.client().events(Some(5000)).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), rec(1));
+    assert_eq!(lines.next().unwrap().unwrap(), rec(2));
+}
+
+#[test]
 fn bad_queries_and_a_missing_ring_are_json_errors() {
     let (f, _ring) = with_ring(3, 16);
     for target in [
@@ -86,11 +96,17 @@ fn streams_beyond_the_cap_get_503_and_a_closed_one_frees_its_place() {
     drop(held);
     // The server notices the closed reader at its next write.
     ring.push(1, &rec(1));
+    // (A guard against a hang, not a timing check.)
+    let give_up = std::time::Instant::now() + Duration::from_secs(60);
     let mut lines = loop {
         match f.client().events(Some(0)) {
             Ok(l) => break l,
             Err(e) => assert_eq!(e.status, Some(503)),
         }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the closed stream's place was never freed"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(lines.next().unwrap().unwrap(), rec(1));
