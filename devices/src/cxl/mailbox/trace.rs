@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::dcd::{DcResponseIn, GetDcConfigIn, GetDcExtentListIn};
 use super::events::{ClearEventRecordsIn, GetEventRecordsIn, SetEventInterruptPolicyIn};
 use super::features::{GetFeatureIn, GetSupportedFeaturesIn, SetFeatureIn};
+use super::fw::{ActivateFwIn, TransferFwIn};
 use super::health::SetAlertConfigIn;
 use super::logs::GetLogIn;
 use super::lsa::{GetLsaIn, SetLsaIn};
@@ -24,6 +25,7 @@ use super::opcode::Opcode;
 use super::partition::SetPartitionInfoIn;
 use super::payload::{Decode, Input, NoInput};
 use super::poison::{ClearPoisonIn, GetPoisonListIn, InjectPoisonIn};
+use super::scan_media::{ScanMediaIn, ScanRangeIn};
 use super::security::{PassphraseIn, SetPassphraseIn, UnlockIn};
 use super::table::{self, Completion, COMMANDS};
 use super::timestamp::SetTimestampIn;
@@ -137,6 +139,26 @@ pub fn decode_input(raw: u16, bytes: &[u8]) -> Value {
                 "data": summarize(r.data),
             })
         }),
+        O::TransferFw => with(bytes, |r: TransferFwIn| {
+            json!({
+                "action": format!("{:?}", r.action),
+                "slot": r.slot,
+                "offset": r.offset,
+                "data": summarize(r.data),
+            })
+        }),
+        O::ActivateFw => with(
+            bytes,
+            |r: ActivateFwIn| json!({ "online": r.online, "slot": r.slot }),
+        ),
+        O::GetScanMediaCapabilities => with(
+            bytes,
+            |r: ScanRangeIn| json!({ "address": r.address, "length": r.length }),
+        ),
+        O::ScanMedia => with(
+            bytes,
+            |r: ScanMediaIn| json!({ "address": r.range.address, "length": r.range.length, "flags": r.flags }),
+        ),
         O::SetPartitionInfo => with(
             bytes,
             |r: SetPartitionInfoIn| json!({ "volatile_capacity": r.volatile_capacity, "flags": r.flags }),

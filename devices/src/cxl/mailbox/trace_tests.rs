@@ -1,5 +1,9 @@
 use super::*;
+use crate::cxl::mailbox::fw::{ActivateFwIn, TransferFwIn};
+use crate::cxl::mailbox::payload::Encode;
+use crate::cxl::mailbox::scan_media::{ScanMediaIn, ScanRangeIn};
 use crate::cxl::mailbox::testing::TestMemdev;
+use crate::cxl::memdev::firmware_ops::FwTransferAction;
 use crate::cxl::memdev::tests::test_config;
 use crate::trace::capture;
 
@@ -89,6 +93,51 @@ fn good_inputs() -> Vec<(Opcode, Vec<u8>, &'static str, Value)> {
             dc,
             "extents",
             json!([{"dpa": 0x1000_0000u64, "len": 0x1000_0000u64}]),
+        ),
+        (
+            Opcode::TransferFw,
+            TransferFwIn {
+                action: FwTransferAction::Continue,
+                slot: 2,
+                offset: 3,
+                data: &[0xab; 128],
+            }
+            .encode(),
+            "action",
+            json!("Continue"),
+        ),
+        (
+            Opcode::ActivateFw,
+            ActivateFwIn {
+                online: true,
+                slot: 2,
+            }
+            .encode(),
+            "slot",
+            json!(2),
+        ),
+        (
+            Opcode::GetScanMediaCapabilities,
+            ScanRangeIn {
+                address: 0x40,
+                length: 4,
+            }
+            .encode(),
+            "length",
+            json!(4),
+        ),
+        (
+            Opcode::ScanMedia,
+            ScanMediaIn {
+                range: ScanRangeIn {
+                    address: 0x80,
+                    length: 2,
+                },
+                flags: 1,
+            }
+            .encode(),
+            "address",
+            json!(0x80),
         ),
     ]
 }
