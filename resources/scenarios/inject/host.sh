@@ -7,11 +7,16 @@
 # uncorrectable RAS error arrive through AER at the root port and cxl_pci's
 # error handlers trace them (cxl_aer_correctable_error,
 # cxl_aer_uncorrectable_error). One injection goes as a QMP command.
+# The guest also runs ndctl's `cxl` from the Debian root (prepare.sh: the
+# run's first drive, a read-only virtio disk here): set-alert-config, whose
+# life-used threshold a health injection then crosses, and list -A / -L.
 # shellcheck source=resources/lib/check.sh
 . "$LIB"
 # shellcheck source=resources/lib/vm.sh
 . "$(dirname "$LIB")/vm.sh"
 
+# Under nested TCG the guest takes minutes to boot.
+E2E_GUEST_TIMEOUT=${E2E_GUEST_TIMEOUT:-1200}
 sock=$WORKDIR/api.sock
 mem=$WORKDIR/inj.mem
 rm -f "$sock" "$mem"
@@ -30,15 +35,27 @@ fail_now() {
     exit 1
 }
 
+drive=${E2E_DRIVES%% *}
+n=100
+while [ -n "$drive" ] && [ ! -b "$drive" ] && [ ! -f "$drive" ] && [ $n -gt 0 ]; do
+    sleep 0.1
+    n=$((n - 1))
+done
+if ! check rootfs-drive test -n "$drive" -a \( -b "$drive" -o -f "$drive" \); then
+    check_summary host
+    exit 1
+fi
+
 console_input inj
 start_vm inj --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$(l2_cmdline)" \
     --cpus 2 --memory 512M --api-socket "$sock" --hide-hypervisor \
+    --disk "path=$drive,readonly=on,id=rootfs" \
     --memory-backend id=vm0,size=256M,kind=file,path="$mem" \
     --cxl-host-bridge id=hb0 --cxl-root-port id=rp0,bus=hb0 \
     --cxl-type3 id=mem0,port=rp0,volatile-memdev=vm0,serial=0x17 \
     --cxl-fmw targets=hb0,size=256M
 
-wait_console inj 'E2E-INJ ready' 1 300 ||
+wait_console inj 'E2E-INJ ready' 1 900 ||
     fail_now guest-ready "no 'E2E-INJ ready' on the console"
 check_pass guest-ready
 
@@ -56,6 +73,8 @@ expect_ok inject-memory-module cxl-inject-memory-module-event mem0 --log informa
 # A critical temperature: Additional Status and a Memory Module record of
 # the device's own.
 expect_ok inject-health cxl-inject-health mem0 --temperature 95
+# Past the guest's life-used warning threshold (30): a Warning record.
+expect_ok inject-life-used cxl-inject-health mem0 --life-used 40
 expect_ok inject-correctable cxl-inject-correctable-error mem0 --type mem-data-ecc
 # Refusals are the operator's errors, not the guest's.
 if out=$(r cxl-inject-poison mem0 --start 0x1001 --length 64); then
@@ -75,6 +94,8 @@ wait_console inj 'E2E-INJ done' 1 120 || check_fail guest-done "no 'E2E-INJ done
 console_send done
 finish_vm inj
 check_import "$WORKDIR/inj-console.log" guest/
+# What the guest saw (its trace lines, cxl's JSON), for the log.
+tr -d '\r' <"$WORKDIR/inj-console.log" | sed -n 's/.*\(E2E-INFO: \)/\1/p'
 if ! check_summary host; then
     vm_failed inj
     exit 1
