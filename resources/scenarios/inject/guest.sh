@@ -181,6 +181,9 @@ if rd=$(devdax_region 2>&1); then
     region=${rd% *} dax=${rd#* }
     check sanitize-pattern-written cxl-guest map-write "/dev/$dax" 0 65536 $seed 2097152
     check sanitize-pattern-read-back cxl-guest map-check "/dev/$dax" 0 65536 $seed 2097152
+    # The host finds it in the backend file before the sanitize.
+    echo "E2E-INJ pattern-written"
+    wait_input sanitize
     # Linux sanitizes only a device no region decodes.
     check sanitize-disable-region cxl disable-region "$region"
     check sanitize-destroy-region cxl destroy-region "$region"
@@ -202,7 +205,7 @@ if rd=$(devdax_region 2>&1); then
 else
     check_fail sanitize-region-after "$rd"
 fi
-echo "E2E-INFO: dmesg after sanitize: $(dmesg | grep -iE 'sanitiz|firmware|fw' | tail -n 6 | tr '\n' '|')"
+echo "E2E-INFO: dmesg after sanitize: $(dmesg | grep -i cxl | grep -iE 'sanitiz|firmware|fw' | tail -n 6 | tr '\n' '|')"
 echo "E2E-INJ ops-done"
 
 wait_input uncorrectable

@@ -109,6 +109,12 @@ if has "$out" '16898'; then check_fail fault-gone-after-count "$out"; else check
 
 # The guest updates the firmware with cxl and sanitizes the device.
 console_send ops
+if wait_console inj 'E2E-INJ pattern-written' 1 600; then
+    check sanitize-pattern-in-backend "$CXL_GUEST" file-check "$mem" 0 65536 0x5a41712e
+else
+    check_fail sanitize-pattern-in-backend "no 'E2E-INJ pattern-written' on the console"
+fi
+console_send sanitize
 wait_console inj 'E2E-INJ ops-done' 1 600 ||
     fail_now guest-ops-done "no 'E2E-INJ ops-done' on the console"
 
@@ -178,8 +184,17 @@ start_vm dcd --kernel "$KERNEL" --initramfs "$INITRAMFS" \
     --cxl-fmw targets=hb0,size=256M
 if wait_console dcd 'E2E-DCD ready' 1 600; then
     check_pass dcd-guest-ready
-    "$CXLVMM_REMOTE" --api-socket "$dsock" events --since 0 >"$events" 2>&1 &
+    # Without --since the stream shows only what happens from now: a
+    # harmless health injection (an operator record) shows it is live.
+    "$CXLVMM_REMOTE" --api-socket "$dsock" events >"$events" 2>&1 &
     ev_pid=$!
+    n=20
+    while ! grep -q inject "$events" && [ $n -gt 0 ]; do
+        rd cxl-inject-health dcd0 --temperature 25 >/dev/null
+        sleep 0.5
+        n=$((n - 1))
+    done
+    check events-stream-live grep -q inject "$events"
     if out=$(rd backend-add --id tm0 --size 2M --tag $tag); then check_pass dcd-backend-add; else check_fail dcd-backend-add "$out"; fi
     if out=$(rd dc-add dcd0 --region 0 --tag $tag --extent 0:2M); then check_pass dcd-add; else check_fail dcd-add "$out"; fi
     check dcd-guest-accepted wait_console dcd 'E2E-DCD accepted dpa=0x0 ' 1 120
