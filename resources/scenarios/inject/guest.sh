@@ -1,7 +1,9 @@
 # shellcheck shell=sh
 # inject/guest.sh - inside the guest: the trace events Linux's CXL drivers
 # emit for what the host injects, and what ndctl's `cxl` (from the Debian
-# root on /dev/vda, run in a chroot: no systemd boot) reads and sets.
+# root on /dev/vda, run in a chroot: no systemd boot) reads and sets; then
+# a fault cxl reports, a firmware update and a sanitize (see host.sh). The
+# run's second VM (e2e.part=dcd) answers Dynamic Capacity from user space.
 # shellcheck source=resources/lib/cxl.sh
 . /lib/cxl.sh
 
@@ -45,9 +47,9 @@ mount_debian() {
 # driver_of DAX: the driver bound to device-DAX instance DAX.
 driver_of() { basename "$(readlink -f "/sys/bus/dax/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
 
-# devdax_region NAME: create a RAM region over all of mem0 with ndctl's cxl
-# and hand its device-DAX instance to device_dax (CXL RAM regions are
-# meant for kmem, not loaded here); prints the dax device's name.
+# devdax_region: create a RAM region over all of mem0 with ndctl's cxl and
+# hand its device-DAX instance to device_dax (CXL RAM regions are meant for
+# kmem, not loaded here); prints "REGION DAX" (e.g. "region0 dax0.0").
 devdax_region() {
     _out=$(cxl create-region -t ram -d decoder0.0 -m mem0 2>&1)
     _region=$(echo "$_out" | sed -n 's/.*"region":"\(region[0-9]*\)".*/\1/p' | head -n 1)
@@ -164,10 +166,13 @@ check fw-online-capable has "$fw" '"online_activate_capable":true'
 # slot 2) while cxl_pci lets go of the device; bound again, Linux reads
 # the new revision (Identify) and the active slot (Get FW Info).
 bdf=$(basename "$(readlink -f /sys/bus/cxl/devices/mem0/..)")
-if check fw-unbind-cxl-pci sh -c "echo $bdf >/sys/bus/pci/drivers/cxl_pci/unbind"; then
+if echo "$bdf" >/sys/bus/pci/drivers/cxl_pci/unbind; then
+    check_pass fw-unbind-cxl-pci
     check fw-activate-online cxl-guest mbox 0x0202 0002
     check fw-rebind-cxl-pci sh -c "echo $bdf >/sys/bus/pci/drivers/cxl_pci/bind"
     check fw-memdev-back wait_for $CXL/mem0/firmware_version 30
+else
+    check_fail fw-unbind-cxl-pci "unbinding $bdf failed"
 fi
 fw=$(cxl list -m mem0 -F 2>&1 | tr -d ' \n')
 echo "E2E-INFO: cxl list -F after online activation: $fw"
@@ -189,6 +194,7 @@ if rd=$(devdax_region 2>&1); then
     check sanitize-destroy-region cxl destroy-region "$region"
 else
     check_fail sanitize-region-before "$rd"
+    echo "E2E-INJ pattern-written"
 fi
 check sanitize-started sh -c "echo 1 >$CXL/mem0/security/sanitize"
 n=600
