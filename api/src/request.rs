@@ -44,6 +44,17 @@ pub enum ApiRequest {
         device: String,
         injection: Injection,
     },
+    /// `POST /devices/{id}/faults`
+    FaultAdd { device: String, fault: FaultRequest },
+    /// `GET /devices/{id}/faults`
+    FaultList { device: String },
+    /// `DELETE /devices/{id}/faults[?fault=N]`: all, or fault N.
+    FaultClear { device: String, fault: Option<u32> },
+    /// `POST /devices/{id}/dc-faults`
+    DcFaultAdd {
+        device: String,
+        fault: DcFaultRequest,
+    },
 }
 
 /// The VMM's answer to a request. Each request takes one variant (see
@@ -66,6 +77,12 @@ pub enum ApiResponse {
     ReleaseStatus(DcReleaseStatus),
     /// To `DcExtents`.
     Extents(Vec<ExtentEntry>),
+    /// To `FaultAdd` and `DcFaultAdd` (HTTP 201).
+    FaultCreated(FaultId),
+    /// To `FaultList`.
+    Faults(FaultList),
+    /// To `FaultClear`.
+    FaultsCleared(FaultsCleared),
     /// To `VmShutdown` and `BackendRemove` (HTTP 204, no body).
     Done,
 }
@@ -94,6 +111,10 @@ impl ApiRequest {
             ApiRequest::DcReleaseStatus { .. } => Endpoint::DcReleaseStatus,
             ApiRequest::DcExtents { .. } => Endpoint::DcExtents,
             ApiRequest::Inject { injection, .. } => inject_endpoint(injection),
+            ApiRequest::FaultAdd { .. } => Endpoint::FaultAdd,
+            ApiRequest::FaultList { .. } => Endpoint::FaultList,
+            ApiRequest::FaultClear { .. } => Endpoint::FaultClear,
+            ApiRequest::DcFaultAdd { .. } => Endpoint::DcFaultAdd,
         }
     }
 
@@ -106,7 +127,8 @@ impl ApiRequest {
     /// Builds the request of a routed endpoint from its query and body.
     pub fn from_parts(m: Matched, query: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
         let id = m.id.unwrap_or_default();
-        if m.endpoint != Endpoint::DcReleaseStatus && query.is_some_and(|q| !q.is_empty()) {
+        let takes_query = matches!(m.endpoint, Endpoint::DcReleaseStatus | Endpoint::FaultClear);
+        if !takes_query && query.is_some_and(|q| !q.is_empty()) {
             return Err(bad("this endpoint takes no query parameters".into()));
         }
         let req = match m.endpoint {
@@ -160,6 +182,21 @@ impl ApiRequest {
                     injection,
                 }
             }
+            Endpoint::FaultAdd => {
+                let fault: FaultRequest = json(body)?;
+                fault.validate().map_err(bad)?;
+                ApiRequest::FaultAdd { device: id, fault }
+            }
+            Endpoint::FaultList => no_body(body, ApiRequest::FaultList { device: id })?,
+            Endpoint::FaultClear => {
+                let fault = parse_fault_query(query.unwrap_or(""))?;
+                no_body(body, ApiRequest::FaultClear { device: id, fault })?
+            }
+            Endpoint::DcFaultAdd => {
+                let fault: DcFaultRequest = json(body)?;
+                fault.validate().map_err(bad)?;
+                ApiRequest::DcFaultAdd { device: id, fault }
+            }
         };
         Ok(req)
     }
@@ -173,9 +210,13 @@ impl ApiRequest {
             | ApiRequest::BackendList
             | ApiRequest::DeviceList => (endpoint.path(None), None),
             ApiRequest::BackendAdd(c) => (endpoint.path(None), Some(to_json(c)?)),
-            ApiRequest::BackendRemove { id: d } | ApiRequest::DcExtents { device: d } => {
-                (endpoint.path(Some(d)), None)
-            }
+            ApiRequest::BackendRemove { id: d }
+            | ApiRequest::DcExtents { device: d }
+            | ApiRequest::FaultList { device: d }
+            | ApiRequest::FaultClear {
+                device: d,
+                fault: None,
+            } => (endpoint.path(Some(d)), None),
             ApiRequest::DcAdd { device, request } => {
                 (endpoint.path(Some(device)), Some(to_json(request)?))
             }
@@ -190,6 +231,16 @@ impl ApiRequest {
                 endpoint.path(Some(device)),
                 Some(injection_json(injection)?),
             ),
+            ApiRequest::FaultClear {
+                device,
+                fault: Some(f),
+            } => (format!("{}?fault={f}", endpoint.path(Some(device))), None),
+            ApiRequest::FaultAdd { device, fault } => {
+                (endpoint.path(Some(device)), Some(to_json(fault)?))
+            }
+            ApiRequest::DcFaultAdd { device, fault } => {
+                (endpoint.path(Some(device)), Some(to_json(fault)?))
+            }
         };
         Ok(HttpRequest {
             method: endpoint.route().method,
@@ -223,13 +274,16 @@ impl ApiResponse {
                 | (E::DcAdd | E::DcRelease, ApiResponse::DcExtents(_))
                 | (E::DcReleaseStatus, ApiResponse::ReleaseStatus(_))
                 | (E::DcExtents, ApiResponse::Extents(_))
+                | (E::FaultAdd | E::DcFaultAdd, ApiResponse::FaultCreated(_))
+                | (E::FaultList, ApiResponse::Faults(_))
+                | (E::FaultClear, ApiResponse::FaultsCleared(_))
         )
     }
 
     /// The HTTP status of a success.
     pub fn status(&self) -> u16 {
         match self {
-            ApiResponse::BackendCreated(_) => 201,
+            ApiResponse::BackendCreated(_) | ApiResponse::FaultCreated(_) => 201,
             ApiResponse::Done => 204,
             _ => 200,
         }
@@ -263,6 +317,9 @@ impl ApiResponse {
             Endpoint::DcAdd | Endpoint::DcRelease => ApiResponse::DcExtents(de(body)?),
             Endpoint::DcReleaseStatus => ApiResponse::ReleaseStatus(de(body)?),
             Endpoint::DcExtents => ApiResponse::Extents(de(body)?),
+            Endpoint::FaultAdd | Endpoint::DcFaultAdd => ApiResponse::FaultCreated(de(body)?),
+            Endpoint::FaultList => ApiResponse::Faults(de(body)?),
+            Endpoint::FaultClear => ApiResponse::FaultsCleared(de(body)?),
         })
     }
 }
@@ -382,6 +439,24 @@ fn parse_status_query(query: &str) -> Result<DcReleaseStatusQuery, ApiError> {
         _ => return Err(bad("give either 'tag' or both 'offset' and 'len'".into())),
     };
     Ok(DcReleaseStatusQuery { region, selector })
+}
+
+/// Nothing (every fault) or `fault=N` (one).
+fn parse_fault_query(query: &str) -> Result<Option<u32>, ApiError> {
+    let mut fault = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "fault" {
+            return Err(bad(format!("unknown query parameter '{key}'")));
+        }
+        let id = parse_int(value)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| bad(format!("invalid fault id '{value}'")))?;
+        if fault.replace(id).is_some() {
+            return Err(bad("query parameter 'fault' given twice".into()));
+        }
+    }
+    Ok(fault)
 }
 
 /// A decimal or `0x` hexadecimal u64.

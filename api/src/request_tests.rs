@@ -290,3 +290,138 @@ fn injection_refusals_are_400() {
     assert_eq!(err("GET", &format!("{dev}/poison"), "").0, 405);
     assert_eq!(err("POST", &format!("{dev}/nothing"), "{}").0, 404);
 }
+
+#[test]
+fn faults_parse_round_trip_and_answer() {
+    let faults = "/api/v1/devices/cxl-mem0/faults";
+    let dc = "/api/v1/devices/cxl-mem0/dc-faults";
+    let cases = [
+        (
+            "POST",
+            faults.to_string(),
+            r#"{"kind":"return-code","opcode":16384,"return-code":4,"count":3}"#,
+        ),
+        ("POST", faults.into(), r#"{"kind":"doorbell-stuck"}"#),
+        (
+            "POST",
+            faults.into(),
+            r#"{"kind":"doorbell-stuck","opcode":1,"hold-ms":60000}"#,
+        ),
+        ("GET", faults.into(), ""),
+        ("DELETE", faults.into(), ""),
+        ("DELETE", format!("{faults}?fault=7"), ""),
+        ("POST", dc.into(), r#"{"kind":"misaligned","region":1}"#),
+        ("POST", dc.into(), r#"{"kind":"overlapping"}"#),
+        ("POST", dc.into(), r#"{"kind":"endless-more","records":16}"#),
+    ];
+    for (method, target, body) in cases {
+        let req = ApiRequest::parse(method, &target, body.as_bytes())
+            .unwrap_or_else(|e| panic!("{method} {target} {body}: {e}"));
+        let http = req.to_http().unwrap();
+        assert_eq!(http.target, target);
+        let back = ApiRequest::parse(
+            http.method,
+            &http.target,
+            &http.body.clone().unwrap_or_default(),
+        )
+        .unwrap();
+        assert_eq!(back, req);
+    }
+    assert_eq!(
+        ApiRequest::parse("DELETE", &format!("{faults}?fault=0x10"), b"").unwrap(),
+        ApiRequest::FaultClear {
+            device: "cxl-mem0".into(),
+            fault: Some(16)
+        }
+    );
+    let created = ApiResponse::FaultCreated(FaultId { id: 5 });
+    assert_eq!(created.status(), 201);
+    assert!(created.answers(Endpoint::FaultAdd));
+    assert!(created.answers(Endpoint::DcFaultAdd));
+    assert!(!created.answers(Endpoint::FaultList));
+    let body = created.to_json().unwrap().unwrap();
+    assert_eq!(body, br#"{"id":5}"#);
+    assert_eq!(
+        ApiResponse::from_json(Endpoint::DcFaultAdd, &body).unwrap(),
+        created
+    );
+    let cleared = ApiResponse::FaultsCleared(FaultsCleared {
+        cleared: vec![1, 2],
+    });
+    assert_eq!(cleared.status(), 200);
+    assert!(cleared.answers(Endpoint::FaultClear));
+}
+
+#[test]
+fn fault_refusals_are_400() {
+    let faults = "/api/v1/devices/d/faults";
+    let dc = "/api/v1/devices/d/dc-faults";
+    for (target, body, says) in [
+        (
+            faults,
+            r#"{"kind":"return-code","opcode":1,"return-code":31}"#,
+            "not a CXL 3.1 return code",
+        ),
+        (
+            faults,
+            r#"{"kind":"return-code","opcode":1,"return-code":4,"count":0}"#,
+            "count 0",
+        ),
+        (
+            faults,
+            r#"{"kind":"return-code","opcode":1,"return-code":4,"count":1001}"#,
+            "count 1001",
+        ),
+        (
+            faults,
+            r#"{"kind":"return-code","opcode":65536,"return-code":4}"#,
+            "invalid value",
+        ),
+        (
+            faults,
+            r#"{"kind":"return-code","return-code":4}"#,
+            "missing field `opcode`",
+        ),
+        (
+            faults,
+            r#"{"kind":"doorbell-stuck","hold-ms":60001}"#,
+            "hold-ms 60001",
+        ),
+        (
+            faults,
+            r#"{"kind":"background-hold","opcode":1,"ms":70000}"#,
+            "ms 70000",
+        ),
+        (faults, r#"{"kind":"nap"}"#, "unknown variant `nap`"),
+        (
+            faults,
+            r#"{"kind":"doorbell-stuck","colour":1}"#,
+            "unknown field `colour`",
+        ),
+        (faults, "", "a JSON request body is required"),
+        (dc, r#"{"kind":"endless-more","records":0}"#, "records 0"),
+        (
+            dc,
+            r#"{"kind":"outside-region","region":1}"#,
+            "unknown field `region`",
+        ),
+        (dc, r#"{"kind":"misaligned","region":256}"#, "invalid value"),
+    ] {
+        let (s, m) = err("POST", target, body);
+        assert_eq!(s, 400, "{target} {body}");
+        assert!(m.contains(says), "{target} {body}: {m}");
+    }
+    for query in [
+        "fault=x",
+        "fault=",
+        "fault=1&fault=2",
+        "id=1",
+        "fault=4294967296",
+    ] {
+        let (s, _) = err("DELETE", &format!("{faults}?{query}"), "");
+        assert_eq!(s, 400, "{query}");
+    }
+    assert_eq!(err("GET", &format!("{faults}?fault=1"), "").0, 400);
+    assert_eq!(err("GET", faults, "{}").0, 400);
+    assert_eq!(err("PUT", faults, "").0, 405);
+}

@@ -27,6 +27,10 @@ pub enum Endpoint {
     InjectUncorrectable,
     InjectCorrectable,
     InjectHealth,
+    FaultAdd,
+    FaultList,
+    FaultClear,
+    DcFaultAdd,
 }
 
 /// One (method, path template) pair; `{id}` matches one path segment.
@@ -107,6 +111,18 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/api/v1/devices/{id}/inject/health",
         Endpoint::InjectHealth,
+    ),
+    r("POST", "/api/v1/devices/{id}/faults", Endpoint::FaultAdd),
+    r("GET", "/api/v1/devices/{id}/faults", Endpoint::FaultList),
+    r(
+        "DELETE",
+        "/api/v1/devices/{id}/faults",
+        Endpoint::FaultClear,
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/dc-faults",
+        Endpoint::DcFaultAdd,
     ),
 ];
 

@@ -283,6 +283,7 @@ fn rig(n: usize) -> Rig {
             memdev,
             volatile: None,
             persistent: None,
+            partitionable: None,
             dc_backing: Some(backing),
         },
         Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),

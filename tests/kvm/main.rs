@@ -4,10 +4,12 @@
 
 mod api_survival;
 mod backends;
+mod background;
 mod boot;
 mod dcd;
 mod dcd_guest;
 mod dcd_withdraw;
+mod faults;
 mod harness;
 mod inject;
 mod interleave;

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use api::{
-    ApiError, ApiRequest, ApiResponse, ApiResult, DcExtentList, DcReleaseStatus, VmInfo, VmState,
+    ApiError, ApiRequest, ApiResponse, ApiResult, DcExtentList, DcReleaseStatus, FaultId,
+    FaultsCleared, VmInfo, VmState,
 };
 use devices::cxl::dcd::DcdError;
 
@@ -97,6 +98,18 @@ impl ApiContext {
                 cxl.inject(&device, &injection).map_err(api_error)?;
                 ApiResponse::Done
             }
+            ApiRequest::FaultAdd { device, fault } => ApiResponse::FaultCreated(FaultId {
+                id: cxl.fault_add(&device, fault).map_err(api_error)?,
+            }),
+            ApiRequest::DcFaultAdd { device, fault } => ApiResponse::FaultCreated(FaultId {
+                id: cxl.dc_fault_add(&device, fault).map_err(api_error)?,
+            }),
+            ApiRequest::FaultList { device } => {
+                ApiResponse::Faults(cxl.fault_list(&device).map_err(api_error)?)
+            }
+            ApiRequest::FaultClear { device, fault } => ApiResponse::FaultsCleared(FaultsCleared {
+                cleared: cxl.fault_clear(&device, fault).map_err(api_error)?,
+            }),
         };
         Ok(answer)
     }

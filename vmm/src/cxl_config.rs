@@ -8,6 +8,7 @@
 //! --cxl-host-bridge id=ID
 //! --cxl-root-port id=ID,bus=HOST_BRIDGE[,port=N]
 //! --cxl-type3 id=ID,port=ROOT_PORT[,volatile-memdev=BACKEND][,persistent-memdev=BACKEND]
+//!             [,partitionable-memdev=BACKEND[,partition-align=SIZE][,partition-volatile=SIZE]]
 //!             [,lsa-size=SIZE][,lsa-file=PATH][,serial=N][,fw-version=STR]
 //!             [,dc-regions=N,dc-regions-total-size=SIZE[,dc-block-size=SIZE][,dc-sanitize=on|off]
 //!              [,dc-memdev=BACKEND][,dc-event-log-depth=N]]
@@ -37,6 +38,8 @@ pub const MAX_HOST_BRIDGES: usize = arch::layout::CXL_MAX_HOST_BRIDGES;
 /// Most root ports per host bridge: each needs a bus of its own below the
 /// bridge's root bus, out of the bridge's 16.
 pub const MAX_ROOT_PORTS: usize = arch::layout::CXL_BUSES_PER_BRIDGE as usize - 1;
+/// Default partition alignment (CXL 3.1 8.2.9.9.1.1: a multiple of 256 MiB).
+pub const DEFAULT_PARTITION_ALIGN: u64 = CXL_UNIT;
 /// Default firmware revision string.
 pub const DEFAULT_FW_VERSION: &str = "cxlvmm-0.1";
 
@@ -90,6 +93,18 @@ pub const DEFAULT_DC_BLOCK_SIZE: u64 = 2 << 20;
 /// Default Dynamic Capacity Event Log depth (a 9-extent add fits many times).
 pub const DEFAULT_DC_EVENT_LOG_DEPTH: u16 = 256;
 
+/// Partitionable capacity of a Type 3 device (CXL 3.1 8.2.9.9.2): Set
+/// Partition Info splits it between volatile and persistent use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionSpec {
+    /// Backend behind it; its size is the partitionable capacity.
+    pub memdev: String,
+    /// Partition Alignment.
+    pub align: u64,
+    /// Volatile part at power-on.
+    pub volatile: u64,
+}
+
 /// A CXL Type 3 memory device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Type3Spec {
@@ -101,6 +116,8 @@ pub struct Type3Spec {
     pub volatile: Option<String>,
     /// Backend of the persistent partition.
     pub persistent: Option<String>,
+    /// Partitionable capacity, if any.
+    pub partition: Option<PartitionSpec>,
     /// Label storage area size.
     pub lsa_size: u32,
     /// File the LSA persists to.
@@ -115,19 +132,27 @@ pub struct Type3Spec {
 
 impl Type3Spec {
     /// The memory device configuration the device is built with, given the
-    /// sizes of its volatile and persistent backends and whether a backend
-    /// sits behind its DC range (the one place both the checks below and
-    /// the device builder take it from).
+    /// sizes of its volatile, persistent and partitionable backends and
+    /// whether a backend sits behind its DC range (the one place both the
+    /// checks below and the device builder take it from).
     pub fn memdev_config(
         &self,
         volatile_bytes: u64,
         persistent_bytes: u64,
+        partitionable_bytes: u64,
         dc_backed: bool,
     ) -> MemdevConfig {
+        let (align, initial) = match &self.partition {
+            Some(p) => (p.align, p.volatile),
+            None => (0, 0),
+        };
         let mut memdev = MemdevConfig {
             serial: self.serial,
             volatile_bytes,
             persistent_bytes,
+            partitionable_bytes,
+            partition_align_bytes: align,
+            initial_partition_volatile_bytes: initial,
             lsa_size: self.lsa_size,
             lsa_file: self.lsa_file.clone(),
             fw_revision: self.fw_version.clone(),
@@ -251,6 +276,9 @@ pub fn parse_type3(s: &str) -> Result<Type3Spec, String> {
             "port",
             "volatile-memdev",
             "persistent-memdev",
+            "partitionable-memdev",
+            "partition-align",
+            "partition-volatile",
             "lsa-size",
             "lsa-file",
             "serial",
@@ -299,11 +327,29 @@ pub fn parse_type3(s: &str) -> Result<Type3Spec, String> {
         }
         (Some(_), None) => return Err(format!("{F}: dc-regions needs dc-regions-total-size")),
     };
+    let partition = match kv.get("partitionable-memdev") {
+        Some(b) => Some(PartitionSpec {
+            memdev: b.to_string(),
+            align: kv
+                .size("partition-align")?
+                .unwrap_or(DEFAULT_PARTITION_ALIGN),
+            volatile: kv.size("partition-volatile")?.unwrap_or(0),
+        }),
+        None => {
+            for k in ["partition-align", "partition-volatile"] {
+                if kv.get(k).is_some() {
+                    return Err(format!("{F}: {k} needs partitionable-memdev"));
+                }
+            }
+            None
+        }
+    };
     Ok(Type3Spec {
         id: kv.required("id")?.to_string(),
         port: kv.required("port")?.to_string(),
         volatile: kv.get("volatile-memdev").map(str::to_string),
         persistent: kv.get("persistent-memdev").map(str::to_string),
+        partition,
         lsa_size: u32::try_from(lsa).map_err(|_| format!("{F}: lsa-size too large"))?,
         lsa_file: kv.get("lsa-file").map(PathBuf::from),
         serial: kv.int("serial")?.unwrap_or(0),
@@ -383,6 +429,7 @@ pub fn parse_short(s: &str, index: usize) -> Result<CxlConfig, String> {
             port: n("cxl-rp"),
             volatile: Some(n("cxl-vmem")),
             persistent: None,
+            partition: None,
             lsa_size: u32::try_from(lsa).map_err(|_| format!("{F}: lsa-size too large"))?,
             lsa_file: None,
             serial: kv.int("serial")?.unwrap_or(index as u64 + 1),
@@ -510,14 +557,19 @@ impl CxlConfig {
             if !used_ports.insert(d.port.as_str()) {
                 return Err(format!("CXL root port '{}' has two devices", d.port));
             }
-            if d.volatile.is_none() && d.persistent.is_none() && d.dc.is_none() {
+            if d.volatile.is_none()
+                && d.persistent.is_none()
+                && d.partition.is_none()
+                && d.dc.is_none()
+            {
                 return Err(format!(
-                    "CXL device '{}': needs volatile-memdev, persistent-memdev or dc-regions-total-size",
+                    "CXL device '{}': needs volatile-memdev, persistent-memdev, partitionable-memdev or dc-regions-total-size",
                     d.id
                 ));
             }
             let dc_memdev = d.dc.as_ref().and_then(|dc| dc.memdev.clone());
-            for b in [&d.volatile, &d.persistent, &dc_memdev]
+            let part_memdev = d.partition.as_ref().map(|p| p.memdev.clone());
+            for b in [&d.volatile, &d.persistent, &part_memdev, &dc_memdev]
                 .into_iter()
                 .flatten()
             {
@@ -582,7 +634,13 @@ impl CxlConfig {
                 .and_then(|id| self.backends.iter().find(|b| b.id == id))
                 .map_or(0, |b| b.size)
         };
-        let memdev = d.memdev_config(size(&d.volatile), size(&d.persistent), dc_memdev.is_some());
+        let part_memdev = d.partition.as_ref().map(|p| p.memdev.clone());
+        let memdev = d.memdev_config(
+            size(&d.volatile),
+            size(&d.persistent),
+            size(&part_memdev),
+            dc_memdev.is_some(),
+        );
         memdev
             .validate()
             .map_err(|e| format!("CXL device '{}': {e}", d.id))?;

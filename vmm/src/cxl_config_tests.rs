@@ -227,3 +227,71 @@ fn what_the_device_refuses_is_refused_at_start_up() {
         .finish()
         .unwrap();
 }
+
+#[test]
+fn partitionable_capacity() {
+    let with = |opts: &str, size: &str| {
+        let mut c = long_form();
+        c.backends
+            .push(parse_backend(&format!("id=p0,size={size}")).unwrap());
+        c.devices[0] = parse_type3(&format!("id=d0,port=rp0,{opts}"))?;
+        c.finish()
+    };
+    let c = with("partitionable-memdev=p0,partition-volatile=256M", "1G").unwrap();
+    let p = c.devices[0].partition.as_ref().unwrap();
+    assert_eq!((p.align, p.volatile), (256 << 20, 256 << 20));
+    let m = c.devices[0].memdev_config(0, 0, 1 << 30, false);
+    assert_eq!(m.partitionable_bytes, 1 << 30);
+    assert_eq!(m.partition_align_bytes, 256 << 20);
+    assert_eq!(m.initial_partition_volatile_bytes, 256 << 20);
+    m.validate().unwrap();
+    let c = with("partitionable-memdev=p0,partition-align=512M", "1G").unwrap();
+    assert_eq!(c.devices[0].partition.as_ref().unwrap().align, 512 << 20);
+    for (opts, size, want) in [
+        (
+            "partition-align=256M,volatile-memdev=m0",
+            "1G",
+            "needs partitionable-memdev",
+        ),
+        (
+            "partition-volatile=256M,volatile-memdev=m0",
+            "1G",
+            "needs partitionable-memdev",
+        ),
+        (
+            "partitionable-memdev=nope",
+            "1G",
+            "no memory backend 'nope'",
+        ),
+        (
+            "partitionable-memdev=p0,partition-align=512M",
+            "768M",
+            "partition alignment",
+        ),
+        (
+            "partitionable-memdev=p0,partition-align=100M",
+            "1G",
+            "not a multiple of 256 MiB",
+        ),
+        (
+            "partitionable-memdev=p0,partition-volatile=2G",
+            "1G",
+            "initial partition",
+        ),
+        (
+            "partitionable-memdev=p0,partition-volatile=128M",
+            "1G",
+            "initial partition",
+        ),
+        (
+            "partitionable-memdev=p0,partition-align=0",
+            "1G",
+            "partition alignment",
+        ),
+        ("partitionable-memdev=m1", "1G", "used twice"),
+    ] {
+        let e = with(opts, size).unwrap_err();
+        assert!(e.contains(want), "{opts}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}

@@ -18,6 +18,7 @@ use devices::pci::{assign_resources, DevFn, PciNode, RootPortConfig, SharedSegme
 use devices::Bus;
 
 use crate::backends::{BackendRegistry, RegistryError};
+use crate::cxl_background::CxlBackgroundTimer;
 use crate::cxl_config::CxlConfig;
 use crate::platform::Platform;
 
@@ -39,6 +40,8 @@ pub struct CxlDevices {
     pub path: Option<Arc<CxlMemoryPath>>,
     /// Type 3 devices in configuration order.
     pub type3: Vec<Type3Handle>,
+    /// The timer completing their background operations (with devices).
+    pub background_timer: Option<Arc<CxlBackgroundTimer>>,
 }
 
 fn devfn(device: usize) -> Result<DevFn, String> {
@@ -71,6 +74,7 @@ impl CxlDevices {
                 backends,
                 path: None,
                 type3: Vec::new(),
+                background_timer: None,
             });
         }
 
@@ -114,6 +118,7 @@ impl CxlDevices {
             mapper,
         ));
 
+        let timer = CxlBackgroundTimer::new().map_err(|e| format!("CXL background timer: {e}"))?;
         let mut type3 = Vec::new();
         for (i, (hb, plan)) in cfg
             .host_bridges
@@ -146,10 +151,12 @@ impl CxlDevices {
                     let backend = |id: &Option<String>| id.as_ref().and_then(|id| backends.get(id));
                     let volatile = backend(&spec.volatile);
                     let persistent = backend(&spec.persistent);
+                    let partitionable = backend(&spec.partition.as_ref().map(|p| p.memdev.clone()));
                     let dc_backing = spec.dc.as_ref().and_then(|dc| backend(&dc.memdev));
                     let memdev = spec.memdev_config(
                         volatile.as_ref().map_or(0, |b| b.size()),
                         persistent.as_ref().map_or(0, |b| b.size()),
+                        partitionable.as_ref().map_or(0, |b| b.size()),
                         dc_backing.is_some(),
                     );
                     let group = msi
@@ -160,6 +167,7 @@ impl CxlDevices {
                             memdev,
                             volatile,
                             persistent,
+                            partitionable,
                             dc_backing,
                         },
                         group,
@@ -167,6 +175,8 @@ impl CxlDevices {
                         ep,
                     )
                     .map_err(|e| format!("CXL device '{}': {e}", spec.id))?;
+                    let mut device = device;
+                    device.set_background_timer(&spec.id, timer.clone());
                     let device = Arc::new(Mutex::new(device));
                     children.push(PciNode::Function {
                         devfn: devfn(0)?,
@@ -200,6 +210,7 @@ impl CxlDevices {
             backends,
             path: Some(path),
             type3,
+            background_timer: Some(timer),
         })
     }
 }

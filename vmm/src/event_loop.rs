@@ -1,17 +1,20 @@
 //! The VMM's main loop: waits on the exit eventfd and the console input,
-//! and (with the API) on operator requests.
+//! the CXL background-operation timer, and (with the API) on operator
+//! requests.
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
+use devices::cxl::type3::Type3;
 use devices::legacy::Serial;
 use event_manager::{EventManager, EventOps, Events, MutEventSubscriber, SubscriberOps};
 use log::warn;
 use vmm_sys_util::epoll::EventSet;
 
 use crate::api_handler::ApiContext;
+use crate::cxl_background::CxlBackgroundTimer;
 use crate::device_manager::DeviceManager;
 use crate::exit::{ExitReason, ExitState};
 
@@ -87,6 +90,25 @@ impl MutEventSubscriber for ApiWatcher {
     }
 }
 
+/// Completes CXL background operations at their deadline (see
+/// [`CxlBackgroundTimer`]).
+struct CxlBackgroundWatcher {
+    timer: Arc<CxlBackgroundTimer>,
+    devices: Vec<Arc<Mutex<Type3>>>,
+}
+
+impl MutEventSubscriber for CxlBackgroundWatcher {
+    fn process(&mut self, _events: Events, _ops: &mut EventOps) {
+        self.timer.fired(&self.devices);
+    }
+
+    fn init(&mut self, ops: &mut EventOps) {
+        if let Err(e) = ops.add(Events::new_raw(self.timer.raw_fd(), EventSet::IN)) {
+            warn!("cannot watch the CXL background timer: {e:?}");
+        }
+    }
+}
+
 /// The exit eventfd's descriptor, for the signal handler.
 static EXIT_FD: AtomicI32 = AtomicI32::new(-1);
 
@@ -154,6 +176,12 @@ pub fn run(
         serial: devices.serial.clone(),
         stdin: std::io::stdin(),
     }));
+    if let Some(timer) = &devices.cxl.background_timer {
+        em.add_subscriber(Box::new(CxlBackgroundWatcher {
+            timer: timer.clone(),
+            devices: devices.cxl.type3.iter().map(|h| h.device.clone()).collect(),
+        }));
+    }
     if let Some((rx, ctx)) = api {
         em.add_subscriber(Box::new(ApiWatcher { rx, ctx }));
     }

@@ -13,6 +13,7 @@
 mod backend;
 mod dc;
 mod device;
+mod fault;
 mod inject;
 mod validate;
 mod vm;
@@ -25,6 +26,10 @@ pub use dc::{
     RELEASE_STATUSES,
 };
 pub use device::{CxlDeviceInfo, DcEventLogInfo, DcRegionInfo, HpaRangeInfo, MemoryPath};
+pub use fault::{
+    ArmedFault, DcFaultInfo, DcFaultRequest, FaultExtent, FaultId, FaultList, FaultRequest,
+    FaultsCleared, DEFAULT_FAULT_HOLD_MS,
+};
 pub use inject::{
     CorrectableErrorInjection, CorrectableErrorType, DramInjection, EventLogName,
     GeneralMediaInjection, HealthUpdate, Injection, MemoryModuleInjection, PoisonInjection,

@@ -80,6 +80,7 @@ struct State {
     device: CxlDeviceInfo,
     extents: Vec<Rec>,
     released: Vec<Rec>,
+    faults: Vec<ArmedFault>,
 }
 
 /// An extent of the mock device, with its backend's id.
@@ -168,6 +169,7 @@ impl State {
             },
             extents: Vec::new(),
             released: Vec::new(),
+            faults: Vec::new(),
         }
     }
 
@@ -239,6 +241,56 @@ impl State {
             ApiRequest::Inject { device, .. } => {
                 self.check_device(&device)?;
                 Ok(ApiResponse::Done)
+            }
+            ApiRequest::FaultAdd { device, fault } => {
+                self.check_device(&device)?;
+                self.faults.push(ArmedFault {
+                    id: self.faults.len() as u32 + 1,
+                    remaining: fault.count(),
+                    fault,
+                });
+                Ok(ApiResponse::FaultCreated(FaultId {
+                    id: self.faults.len() as u32,
+                }))
+            }
+            ApiRequest::DcFaultAdd { device, .. } => {
+                self.check_device(&device)?;
+                Ok(ApiResponse::FaultCreated(FaultId { id: 100 }))
+            }
+            ApiRequest::FaultList { device } => {
+                self.check_device(&device)?;
+                Ok(ApiResponse::Faults(FaultList {
+                    faults: self.faults.clone(),
+                    dc_faults: vec![DcFaultInfo {
+                        id: 100,
+                        fault: DcFaultRequest::EndlessMore {
+                            region: 0,
+                            records: 2,
+                        },
+                        extents: vec![
+                            FaultExtent {
+                                dpa: 0x1000_0000,
+                                len: 2 << 20,
+                            },
+                            FaultExtent {
+                                dpa: 0x1020_0000,
+                                len: 2 << 20,
+                            },
+                        ],
+                    }],
+                }))
+            }
+            ApiRequest::FaultClear { device, fault } => {
+                self.check_device(&device)?;
+                let cleared: Vec<u32> = match fault {
+                    None => self.faults.drain(..).map(|f| f.id).collect(),
+                    Some(id) if self.faults.iter().any(|f| f.id == id) => {
+                        self.faults.retain(|f| f.id != id);
+                        vec![id]
+                    }
+                    Some(id) => return Err(ApiError::NotFound(format!("no fault {id}"))),
+                };
+                Ok(ApiResponse::FaultsCleared(FaultsCleared { cleared }))
             }
         }
     }

@@ -160,8 +160,50 @@ fn valid_requests() -> Vec<ApiRequest> {
                 injection,
             }),
     )
+    .chain(fault_requests())
     .chain([ApiRequest::VmShutdown])
     .collect()
+}
+
+/// One fault request of each endpoint, listed with faults of each kind.
+fn fault_requests() -> Vec<ApiRequest> {
+    let device = DEVICE.to_string();
+    vec![
+        ApiRequest::FaultAdd {
+            device: device.clone(),
+            fault: FaultRequest::ReturnCode {
+                opcode: 0x4000,
+                return_code: 4,
+                count: 2,
+            },
+        },
+        ApiRequest::FaultAdd {
+            device: device.clone(),
+            fault: FaultRequest::DoorbellStuck {
+                opcode: None,
+                hold_ms: Some(3000),
+                count: 1,
+            },
+        },
+        ApiRequest::DcFaultAdd {
+            device: device.clone(),
+            fault: DcFaultRequest::EndlessMore {
+                region: 0,
+                records: 2,
+            },
+        },
+        ApiRequest::FaultList {
+            device: device.clone(),
+        },
+        ApiRequest::FaultClear {
+            device: device.clone(),
+            fault: Some(1),
+        },
+        ApiRequest::FaultClear {
+            device,
+            fault: None,
+        },
+    ]
 }
 
 /// One injection of each kind, every optional field given.
@@ -355,6 +397,40 @@ fn invalid_requests_get_documented_errors() {
             "/api/v1/vm/shutdown",
         ),
         (bare("GET", "/api/v1/nowhere"), 404, ""),
+        (
+            post(
+                "/api/v1/devices/cxl-mem0/faults",
+                json!({"kind": "return-code", "opcode": 1, "return-code": 0x1f}),
+            ),
+            400,
+            "/api/v1/devices/{id}/faults",
+        ),
+        (
+            post(
+                "/api/v1/devices/nope/faults",
+                json!({"kind": "doorbell-stuck"}),
+            ),
+            404,
+            "/api/v1/devices/{id}/faults",
+        ),
+        (
+            bare("DELETE", "/api/v1/devices/cxl-mem0/faults?fault=x"),
+            400,
+            "/api/v1/devices/{id}/faults",
+        ),
+        (
+            bare("DELETE", "/api/v1/devices/cxl-mem0/faults?fault=77"),
+            404,
+            "/api/v1/devices/{id}/faults",
+        ),
+        (
+            post(
+                "/api/v1/devices/cxl-mem0/dc-faults",
+                json!({"kind": "endless-more", "records": 17}),
+            ),
+            400,
+            "/api/v1/devices/{id}/dc-faults",
+        ),
     ];
     let error_schema = json!({"$ref": "#/components/schemas/Error"});
     for (request, expected, template) in cases {

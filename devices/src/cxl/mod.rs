@@ -19,10 +19,14 @@
 //!   direct, routed accesses where it is not. `window`: the window's MMIO.
 //! - `type3`, `host_bridge`, `root_port`: the devices, assembled from the
 //!   blocks above; `pci_caps` places CXL structures in config space.
+//!   `static_layout`: where the static capacity lies in DPA space and
+//!   which backend holds it. `background_timer`: the timer the VMM gives a Type 3 device to
+//!   complete background operations on time.
 //! - `test_rig` (tests, feature `test-rig`): the recording memslot mapper
 //!   and one-window memory path the tests, the benchmark and the fuzz
 //!   harnesses share.
 
+pub mod background_timer;
 pub mod cdat;
 pub mod component;
 pub mod dcd;
@@ -38,6 +42,7 @@ pub mod memdev;
 pub mod pci_caps;
 pub mod retcode;
 pub mod root_port;
+pub mod static_layout;
 #[cfg(any(test, feature = "test-rig"))]
 pub mod test_rig;
 pub mod type3;

@@ -17,10 +17,12 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::cdat::{Cdat, DpaRange, DpaRangeKind, Performance};
-use super::component::hdm::{DpaLayout, HdmConfig, HdmEvent};
+use super::background_timer::BackgroundTimer;
+use super::cdat::{Cdat, Performance};
+use super::component::hdm::{HdmConfig, HdmEvent};
 use super::component::RasSignal;
 use super::component::{ComponentRegisters, COMPONENT_BLOCK_SIZE};
+use super::dcd::faults::DcFaultRequest;
 use super::dcd::{
     AddOutcome, AddRequest, DcExtent, DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest,
 };
@@ -34,8 +36,11 @@ use super::dvsec::{
 };
 use super::fabric::{CxlMemoryPath, EndpointId, MemoryRange};
 use super::inject::{self, InjectError, Injection};
-use super::memdev::{Effects, MediaWrite, Memdev, MemdevConfig};
+use super::memdev::faults::{FaultError, FaultRequest};
+use super::memdev::partition::PartitionLayout;
+use super::memdev::{Effects, FaultSelector, MediaWrite, Memdev, MemdevConfig};
 use super::pci_caps::{add_doe, add_dsn, add_dvsec_body};
+use super::static_layout::{self as layout, StaticBackends};
 use crate::interrupt::MsiGroup;
 use crate::memory::HostMemory;
 use crate::pci::aer::{Aer, ErrorMessage, InternalError};
@@ -80,6 +85,9 @@ pub struct Type3Config {
     pub volatile: Option<Arc<HostMemory>>,
     /// Host memory behind the persistent partition (after the volatile one).
     pub persistent: Option<Arc<HostMemory>>,
+    /// Host memory behind the partitionable capacity (its volatile share
+    /// follows the volatile-only capacity, the rest the persistent-only).
+    pub partitionable: Option<Arc<HostMemory>>,
     /// Host memory behind the whole Dynamic Capacity DPA range (from the
     /// first DC region's base), for extents offered without a tagged
     /// backend. Requires `memdev.dc.static_backing`.
@@ -128,6 +136,14 @@ pub struct Type3 {
     static_memory: Vec<MemoryRange>,
     /// Static DC backing memory and the DPA it starts at.
     dc_backing: Option<(Arc<HostMemory>, u64)>,
+    /// The VMM's timer completing background operations on time.
+    background_timer: Option<Arc<dyn BackgroundTimer>>,
+    /// The device's name in trace records.
+    trace_id: Option<String>,
+    /// The backends of the static capacity.
+    static_backends: StaticBackends,
+    /// The partition layout `static_memory` follows.
+    laid_out: PartitionLayout,
 }
 
 fn pci_ids(cfg: &MemdevConfig) -> PciIds {
@@ -140,51 +156,6 @@ fn pci_ids(cfg: &MemdevConfig) -> PciIds {
         subsystem_vendor_id: or(cfg.subsys_vendor_id, VENDOR_ID_REDHAT),
         subsystem_id: or(cfg.subsys_id, DEVICE_ID_CXL_TYPE3),
     }
-}
-
-/// The static partitions and what backs them.
-fn static_memory(cfg: &Type3Config) -> Result<Vec<MemoryRange>, Type3Error> {
-    let m = &cfg.memdev;
-    let mut v = Vec::new();
-    for (name, size, dpa, backend) in [
-        ("volatile", m.volatile_bytes, 0, &cfg.volatile),
-        (
-            "persistent",
-            m.persistent_bytes,
-            m.volatile_bytes,
-            &cfg.persistent,
-        ),
-    ] {
-        match (size, backend) {
-            (0, None) => {}
-            (0, Some(_)) => {
-                return Err(Type3Error::Backend(format!(
-                    "a {name} backend was given but the device has no {name} capacity"
-                )))
-            }
-            (_, None) => {
-                return Err(Type3Error::Backend(format!(
-                    "{name} capacity needs a backend"
-                )))
-            }
-            (size, Some(b)) => {
-                if b.size() < size {
-                    return Err(Type3Error::Backend(format!(
-                        "{name} backend '{}' has {:#x} bytes, the partition needs {size:#x}",
-                        b.id(),
-                        b.size()
-                    )));
-                }
-                v.push(MemoryRange {
-                    dpa,
-                    len: size,
-                    backend: b.clone(),
-                    offset: 0,
-                });
-            }
-        }
-    }
-    Ok(v)
 }
 
 impl Type3 {
@@ -201,7 +172,14 @@ impl Type3 {
         memdev_cfg.device_id = ids.device_id;
         memdev_cfg.subsys_vendor_id = ids.subsystem_vendor_id;
         memdev_cfg.subsys_id = ids.subsystem_id;
-        let memory = static_memory(&cfg)?;
+        let static_backends = StaticBackends {
+            volatile: cfg.volatile.clone(),
+            persistent: cfg.persistent.clone(),
+            partitionable: cfg.partitionable.clone(),
+        };
+        static_backends
+            .check(&memdev_cfg)
+            .map_err(Type3Error::Backend)?;
         if cfg.dc_backing.is_some() != memdev_cfg.dc.static_backing {
             return Err(Type3Error::Backend(
                 "DC backing memory and the static_backing setting disagree".into(),
@@ -230,40 +208,14 @@ impl Type3 {
             (None, _, _) => None,
         };
 
-        let vol = memdev_cfg.volatile_bytes;
-        let pmem = memdev_cfg.persistent_bytes;
-        let mut partitions = Vec::new();
-        let mut cdat_ranges = Vec::new();
-        for (kind, base, len) in [
-            (DpaRangeKind::Volatile, 0, vol),
-            (DpaRangeKind::Persistent, vol, pmem),
-        ] {
-            if len > 0 {
-                partitions.push(base..base + len);
-                cdat_ranges.push(DpaRange {
-                    kind,
-                    dpa_base: base,
-                    length: len,
-                    performance: PERFORMANCE,
-                });
-            }
-        }
-        let capacity = vol + pmem;
-        for r in &dc_regions {
-            partitions.push(r.base..r.decode_end());
-            cdat_ranges.push(DpaRange {
-                kind: DpaRangeKind::DynamicCapacity,
-                dpa_base: r.base,
-                length: r.length,
-                performance: PERFORMANCE,
-            });
-        }
+        let laid_out = *memdev.partition();
+        let memory =
+            static_backends.memory(&memdev_cfg, layout::volatile_share(&memdev_cfg, &laid_out));
+        let (partitions, cdat_ranges) = layout::dpa_ranges(&laid_out, &dc_regions, PERFORMANCE);
+        let capacity = memdev.capacity_bytes();
         let component = ComponentRegisters::with_decoders(HdmConfig::endpoint(
             HDM_DECODERS,
-            DpaLayout {
-                capacity: memdev.dpa_space_bytes(),
-                partitions,
-            },
+            layout::hdm_layout(&memdev, partitions),
         ))
         .map_err(|e| Type3Error::Structure(format!("HDM decoders: {e:?}")))?;
         let cdat = Cdat::for_memory_device(&cdat_ranges)
@@ -339,6 +291,10 @@ impl Type3 {
             mem_enable: false,
             static_memory: memory,
             dc_backing,
+            background_timer: None,
+            trace_id: None,
+            static_backends,
+            laid_out,
         })
     }
 
@@ -411,6 +367,25 @@ impl Type3 {
             })
         });
         Ok(message)
+    }
+
+    /// Arms a mailbox fault on the device `id` (its name for the trace);
+    /// returns the fault's id.
+    pub fn fault_add(&mut self, id: &str, req: FaultRequest) -> Result<u32, FaultError> {
+        self.memdev.fault_add(id, req)
+    }
+
+    /// Posts a Dynamic Capacity fault's records on the device `id`, with
+    /// the event interrupt the guest chose; returns the fault's id.
+    pub fn dc_fault_add(&mut self, id: &str, req: DcFaultRequest) -> Result<u32, FaultError> {
+        let (fault, msi) = self.memdev.dc_fault_add(id, req)?;
+        self.signal_event(msi);
+        Ok(fault)
+    }
+
+    /// Clears faults; returns their ids.
+    pub fn fault_clear(&mut self, which: FaultSelector) -> Result<Vec<u32>, FaultError> {
+        self.memdev.fault_clear(which)
     }
 
     /// The memory path this device reports to.
@@ -551,11 +526,7 @@ impl Type3 {
     /// release's sanitize does); DPA nothing backs has nothing to erase.
     fn apply_media_erases(&self, erases: &[Range<u64>]) {
         for dpa in erases {
-            crate::info_limited!(
-                "CXL type 3: erasing persistent DPA {:#x}..{:#x}",
-                dpa.start,
-                dpa.end
-            );
+            crate::info_limited!("CXL type 3: erasing DPA {:#x}..{:#x}", dpa.start, dpa.end);
             for r in self.memory_in(dpa) {
                 let start = dpa.start.max(r.dpa);
                 let end = dpa.end.min(r.dpa.saturating_add(r.len));
@@ -569,11 +540,26 @@ impl Type3 {
                     crate::warn_limited!("CXL type 3: erasing DPA {start:#x}..{end:#x}: {e}");
                 }
             }
+            // DC backing memory no extent holds now is erased too (a
+            // Sanitize covers the DC regions): an extent accepted later
+            // reads zeros.
+            if let Some((b, base)) = &self.dc_backing {
+                let start = dpa.start.max(*base);
+                let end = dpa.end.min(base.saturating_add(b.size()));
+                if start < end {
+                    if let Err(e) = b.zero_range(start - base, end - start) {
+                        crate::warn_limited!(
+                            "CXL type 3: erasing DC DPA {start:#x}..{end:#x}: {e}"
+                        );
+                    }
+                }
+            }
         }
     }
 
     /// Carries out what an operation on the device state caused.
-    fn apply(&self, effects: &Effects) {
+    fn apply(&mut self, effects: &Effects) {
+        self.sync_layout();
         self.apply_dcd_effects(&effects.dcd);
         self.apply_media_writes(&effects.media_writes);
         self.apply_media_erases(&effects.media_erases);
@@ -632,6 +618,7 @@ impl PciDevice for Type3 {
         match (bar, offset) {
             (REGS_BAR, o) if o < DEVICE_REGS_OFFSET => self.component.read(o, data),
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
+                self.poll_background();
                 self.regs.read(&self.memdev, o - DEVICE_REGS_OFFSET, data)
             }
             _ => data.fill(0),
@@ -658,21 +645,41 @@ impl PciDevice for Type3 {
                 }
             }
             (REGS_BAR, o) if o - DEVICE_REGS_OFFSET < DEVICE_REGS_SIZE => {
+                self.poll_background();
+                let before = self.before_doorbell();
                 let done = self
                     .regs
                     .write(&mut self.memdev, o - DEVICE_REGS_OFFSET, data);
                 self.signal(done.msi);
                 self.apply(&done.effects);
+                self.after_doorbell(before);
             }
             _ => {}
         }
     }
 }
 
+#[path = "type3_background.rs"]
+mod background;
+#[path = "type3_layout.rs"]
+mod relayout;
+
 #[cfg(test)]
 #[path = "type3_tests.rs"]
 mod tests;
 
 #[cfg(test)]
+#[path = "type3_background_tests.rs"]
+mod background_tests;
+
+#[cfg(test)]
+#[path = "type3_partition_tests.rs"]
+mod partition_tests;
+
+#[cfg(test)]
 #[path = "type3_inject_tests.rs"]
 mod inject_tests;
+
+#[cfg(test)]
+#[path = "type3_fault_tests.rs"]
+mod fault_tests;

@@ -38,6 +38,7 @@ fn device() -> Type3 {
             },
             volatile: Some(memfd("vmem0", SIZE, None)),
             persistent: None,
+            partitionable: None,
             dc_backing: None,
         },
         Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),

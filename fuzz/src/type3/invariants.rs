@@ -12,11 +12,15 @@
 //! - a tagged backend is held by the device only while a live extent names
 //!   it, and is as long as that extent; otherwise only the registry holds it;
 //! - extents are block-aligned, inside their region, never overlap; the
-//!   extent limit holds and the DC event log never overflows.
+//!   extent limit holds and the DC event log never overflows;
+//! - armed faults stay within their bounds, each with commands left, and
+//!   outstanding DC faults too.
 
 use std::sync::Arc;
 
+use devices::cxl::dcd::faults::MAX_DC_FAULTS;
 use devices::cxl::memdev::events::EventLogType;
+use devices::cxl::memdev::faults::MAX_ARMED_FAULTS;
 use devices::memory::HostMemory;
 
 use super::guest;
@@ -177,6 +181,15 @@ pub fn check(rig: &mut Rig, op: &Operator) {
             .is_none(),
         "DC event log overflowed"
     );
+    let armed = m.faults_armed();
+    assert!(armed.len() <= MAX_ARMED_FAULTS, "too many faults armed");
+    for f in armed {
+        assert!(
+            f.remaining > 0 && f.remaining <= f.fault.count(),
+            "fault {f:?} kept past its count"
+        );
+    }
+    assert!(m.dc_faults().len() <= MAX_DC_FAULTS, "too many DC faults");
     for b in op.registry.list() {
         let bound = live.iter().any(|i| {
             i.extent

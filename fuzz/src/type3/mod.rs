@@ -10,7 +10,8 @@
 //!   Mem_Enable; raw reads and writes of the registers BAR, the MSI-X BAR and
 //!   configuration space;
 //! - operator: tagged backends created and deleted in the VMM's registry,
-//!   Dynamic Capacity add and release requests (`operator.rs`);
+//!   Dynamic Capacity add and release requests, mailbox and DC faults
+//!   armed, posted and cleared (`operator.rs`);
 //! - whole exchanges (offer and accept or decline, release and give back)
 //!   as one step (`flows.rs`), so that held capacity is common.
 //!

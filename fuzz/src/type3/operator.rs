@@ -4,14 +4,20 @@
 //! tag names the backend it finds in the registry (`backend_for_tag`:
 //! refused while the backend is in use; only a label on a device with DC
 //! backing memory), and the device gets the request through
-//! `Type3::dc_add` / `dc_release`.
+//! `Type3::dc_add` / `dc_release`. Faults are armed, posted and cleared
+//! through `Type3::fault_add` / `dc_fault_add` / `fault_clear`, as
+//! `vmm/src/cxl_faults.rs` does.
 
 use std::sync::Arc;
 
 use arbitrary::Arbitrary;
+use devices::cxl::dcd::faults::DcFaultRequest;
 use devices::cxl::dcd::{
     AddRequest, DcdError, ReleaseRequest, RemovalPolicy, RequestedExtent, SelectionPolicy,
 };
+use devices::cxl::mailbox::COMMANDS;
+use devices::cxl::memdev::faults::FaultRequest;
+use devices::cxl::memdev::FaultSelector;
 use devices::cxl::type3::Type3;
 use devices::memory::{BackendConfig, BackendKind, HostMemory};
 use uuid::Uuid;
@@ -120,6 +126,92 @@ pub enum OperatorOp {
         /// Extents.
         extents: Vec<Span>,
     },
+    /// `POST /devices/{id}/faults`.
+    Fault(FaultOp),
+    /// `POST /devices/{id}/dc-faults`.
+    DcFault(DcFaultOp),
+    /// `DELETE /devices/{id}/faults`: all, or the fault with this id.
+    FaultClear {
+        /// A fault id (small: ids count from 1).
+        id: Option<u8>,
+    },
+}
+
+/// `POST /devices/{id}/faults`: a mailbox fault.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub struct FaultOp {
+    /// 0: return-code, 1: doorbell-stuck (any opcode), 2: doorbell-stuck
+    /// (this opcode), 3: background-hold.
+    pub kind: u8,
+    /// An implemented opcode (by index) if `Some`, else `raw_opcode`.
+    pub known: Option<u8>,
+    /// Any opcode.
+    pub raw_opcode: u16,
+    /// Return code, modulo 0x20 (0x1F is no return code: refused).
+    pub return_code: u8,
+    /// Count (0 is refused).
+    pub count: u8,
+}
+
+impl FaultOp {
+    fn request(&self) -> FaultRequest {
+        let opcode = match self.known {
+            Some(n) => COMMANDS[usize::from(n) % COMMANDS.len()].opcode as u16,
+            None => self.raw_opcode,
+        };
+        let count = u32::from(self.count % 8);
+        match self.kind % 4 {
+            0 => FaultRequest::ReturnCode {
+                opcode,
+                return_code: u16::from(self.return_code % 0x20),
+                count,
+            },
+            // The hold is 0: the command is dropped at once (a real hold is
+            // time, which the unit tests drive with their own clock).
+            1 => FaultRequest::DoorbellStuck {
+                opcode: None,
+                hold_ms: Some(0),
+                count,
+            },
+            2 => FaultRequest::DoorbellStuck {
+                opcode: Some(opcode),
+                hold_ms: Some(0),
+                count,
+            },
+            _ => FaultRequest::BackgroundHold {
+                opcode,
+                ms: 0,
+                count,
+            },
+        }
+    }
+}
+
+/// `POST /devices/{id}/dc-faults`.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub struct DcFaultOp {
+    /// The kind, modulo 5.
+    pub kind: u8,
+    /// Region (modulo 3: one past the test devices' regions at times).
+    pub region: u8,
+    /// Records of an endless chain (modulo 20: 0 and over 16 are refused).
+    pub records: u8,
+}
+
+impl DcFaultOp {
+    fn request(&self) -> DcFaultRequest {
+        let region = self.region % 3;
+        match self.kind % 5 {
+            0 => DcFaultRequest::Misaligned { region },
+            1 => DcFaultRequest::Overlapping {},
+            2 => DcFaultRequest::OutsideRegion {},
+            3 => DcFaultRequest::EndlessMore {
+                region,
+                records: u32::from(self.records % 20),
+            },
+            _ => DcFaultRequest::ReleaseUnaccepted { region },
+        }
+    }
 }
 
 /// The operator's state: the registry and a counter for backend ids.
@@ -240,6 +332,27 @@ impl Operator {
                     extents: requested(dev, extents),
                 };
                 dev.dc_release(req).map(drop).map_err(Refused::Device)
+            }
+            OperatorOp::Fault(f) => {
+                let req = f.request();
+                // What the API refuses at parse time never reaches the device.
+                req.check().map_err(Refused::Api)?;
+                dev.fault_add("fuzz", req)
+                    .map(drop)
+                    .map_err(|e| Refused::Api(e.to_string()))
+            }
+            OperatorOp::DcFault(f) => {
+                let req = f.request();
+                req.check().map_err(Refused::Api)?;
+                dev.dc_fault_add("fuzz", req)
+                    .map(drop)
+                    .map_err(|e| Refused::Api(e.to_string()))
+            }
+            OperatorOp::FaultClear { id } => {
+                let which = id.map_or(FaultSelector::All, |n| FaultSelector::Id(u32::from(n)));
+                dev.fault_clear(which)
+                    .map(drop)
+                    .map_err(|e| Refused::Api(e.to_string()))
             }
         }
     }

@@ -110,6 +110,7 @@ impl Rig {
             memdev,
             volatile: None,
             persistent: None,
+            partitionable: None,
             dc_backing: None,
         };
         match kind {

@@ -251,3 +251,85 @@ fn corpus_depth() {
          {mapped} mapped memory, {dc_mapped} mapped DC memory"
     );
 }
+
+#[test]
+fn faults_are_armed_triggered_and_never_map_memory() {
+    let add_response = COMMANDS
+        .iter()
+        .position(|c| c.opcode == Opcode::AddDcResponse)
+        .unwrap() as u8;
+    let fault = |kind, return_code, count| {
+        Op::Operator(OperatorOp::Fault(operator::FaultOp {
+            kind,
+            known: Some(add_response),
+            raw_opcode: 0,
+            return_code,
+            count,
+        }))
+    };
+    let dc_fault = |kind, records| {
+        Op::Operator(OperatorOp::DcFault(operator::DcFaultOp {
+            kind,
+            region: 0,
+            records,
+        }))
+    };
+    let mut ops = commit(1);
+    // Refused at parse time: not a return code, count 0.
+    ops.push(fault(0, 0x1F, 1));
+    ops.push(fault(0, 4, 0));
+    // Add DC Response answered Internal Error once: the offer stays.
+    ops.push(fault(0, 4, 1));
+    ops.push(Op::Operator(OperatorOp::BackendAdd {
+        tag: Some(1),
+        size: blocks(0, 0, 1),
+    }));
+    ops.push(add(Some(1), blocks(0, 2, 1)));
+    ops.push(respond(true, vec![Pick::AllPending]));
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops: ops.clone(),
+    });
+    let m = rig.dev.memdev();
+    assert!(m.faults_armed().is_empty(), "its count ran out");
+    assert_eq!(m.dcd().pending_chains(), 1);
+    assert!(rig.mapper.ranges().is_empty());
+
+    // Now accepted; then every DC fault kind, and the host naming them.
+    ops.push(respond(true, vec![Pick::AllPending]));
+    for kind in 0..5 {
+        ops.push(dc_fault(kind, 3));
+    }
+    ops.push(dc_fault(3, 0)); // refused: no records
+    ops.push(respond(
+        true,
+        vec![Pick::Raw {
+            dpa: 1 << 20,
+            len: 2 << 20,
+        }],
+    ));
+    ops.push(respond(false, vec![Pick::Region(blocks(0, 9, 1))]));
+    ops.push(fault(1, 0, 2));
+    ops.push(Op::Guest(GuestOp::DrainEvents {
+        log: 4,
+        clear: true,
+    }));
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops: ops.clone(),
+    });
+    let m = rig.dev.memdev();
+    assert_eq!(m.dcd().held_count(), 1, "only the real extent is held");
+    assert_eq!(rig.mapper.ranges(), vec![(WINDOW + (4 << 20), 2 << 20)]);
+    assert!(!m.dc_faults().is_empty());
+    // The doorbell-stuck fault (hold 0) dropped the drain's first command.
+    assert_eq!(m.faults_armed().len(), 1);
+
+    ops.push(Op::Operator(OperatorOp::FaultClear { id: None }));
+    let (rig, _, _) = execute(&Input {
+        device: DeviceKind::DcOnly,
+        ops,
+    });
+    assert!(rig.dev.memdev().faults_armed().is_empty());
+    assert!(rig.dev.memdev().dc_faults().is_empty());
+}

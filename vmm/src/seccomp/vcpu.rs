@@ -32,5 +32,8 @@ pub fn rules() -> rules::Result<RuleSet> {
     r.allow(libc::SYS_fsync);
     r.allow(libc::SYS_fallocate);
     r.allow(libc::SYS_msync);
+    // A CXL background operation (Sanitize, Transfer FW, Scan Media) arms
+    // the VMM's timerfd for its deadline.
+    r.allow(libc::SYS_timerfd_settime);
     Ok(r)
 }

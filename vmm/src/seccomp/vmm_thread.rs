@@ -14,6 +14,9 @@ pub fn rules() -> rules::Result<RuleSet> {
     r.allow(libc::SYS_epoll_pwait);
     r.allow(libc::SYS_epoll_pwait2);
     r.allow(libc::SYS_epoll_ctl);
+    // The CXL background-operation timerfd: drained (read) and re-armed
+    // for an operation still running.
+    r.allow(libc::SYS_timerfd_settime);
     r.allow_ioctls(&[
         // Memslots for DC extents the API adds or force-releases, and for
         // backends going away.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::parse::{parse_extent, parse_size};
 
+use crate::fault_args::{DcFaultArgs, FaultAddArgs, FaultClearArgs};
 use crate::inject_args::{
     CorrectableArgs, DramArgs, GeneralMediaArgs, HealthArgs, MemoryModuleArgs, PoisonArgs,
     UncorrectableArgs,
@@ -79,6 +80,18 @@ pub enum Command {
     CxlInjectCorrectableError(CorrectableArgs),
     /// Change the device's health values (alerts follow).
     CxlInjectHealth(HealthArgs),
+    /// Arm a mailbox fault: the device answers a command with a return
+    /// code, or leaves Doorbell set, for the next --count commands.
+    FaultAdd(FaultAddArgs),
+    /// List a device's armed faults and outstanding DC faults.
+    FaultList {
+        /// The CXL device's id.
+        device: String,
+    },
+    /// Clear a device's faults (all, or --id).
+    FaultClear(FaultClearArgs),
+    /// Post Dynamic Capacity records a host must reject.
+    DcFault(DcFaultArgs),
     /// Send a QEMU QMP command as is, e.g. '{"execute":"cxl-inject-poison",
     /// "arguments":{"path":"/machine/peripheral/cxl-mem0","start":0,"length":64}}'
     /// (the device is the last component of "path").
@@ -313,6 +326,12 @@ impl Command {
             Command::CxlInjectUncorrectableErrors(a) => a.request(),
             Command::CxlInjectCorrectableError(a) => a.request(),
             Command::CxlInjectHealth(a) => a.request(),
+            Command::FaultAdd(a) => a.request()?,
+            Command::FaultList { device } => ApiRequest::FaultList {
+                device: device.clone(),
+            },
+            Command::FaultClear(a) => a.request(),
+            Command::DcFault(a) => a.request()?,
             Command::Qmp { command } => api::qmp::translate(command)?,
         })
     }

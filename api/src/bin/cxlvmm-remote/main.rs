@@ -1,6 +1,7 @@
 //! `cxlvmm-remote`: the operator's command line for cxlvmm's API socket.
 
 mod args;
+mod fault_args;
 mod inject_args;
 mod output;
 mod parse;

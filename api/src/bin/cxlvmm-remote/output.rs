@@ -1,8 +1,8 @@
 //! Human-readable output: aligned tables and `key value` lines.
 
 use api::{
-    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentChange, ExtentEntry, MemoryBackendInfo,
-    MemoryPath, VmInfo, VmState,
+    ApiRequest, ApiResponse, CxlDeviceInfo, DcExtent, ExtentChange, ExtentEntry, FaultList,
+    FaultRequest, MemoryBackendInfo, MemoryPath, VmInfo, VmState,
 };
 
 /// The text printed for `response` to `request`.
@@ -15,6 +15,17 @@ pub fn render(request: &ApiRequest, response: &ApiResponse) -> String {
         ApiResponse::DcExtents(list) => dc_extents(&list.extents),
         ApiResponse::ReleaseStatus(s) => format!("{}\n", s.status.as_str()),
         ApiResponse::Extents(list) => extents(list),
+        ApiResponse::FaultCreated(f) => match request {
+            ApiRequest::FaultAdd { device, fault } => {
+                format!("fault {} armed on {device}: {}\n", f.id, fault.name())
+            }
+            ApiRequest::DcFaultAdd { device, fault } => {
+                format!("fault {} posted on {device}: {}\n", f.id, fault.name())
+            }
+            _ => format!("fault {}\n", f.id),
+        },
+        ApiResponse::Faults(list) => faults(list),
+        ApiResponse::FaultsCleared(c) => format!("cleared {} fault(s)\n", c.cleared.len()),
         ApiResponse::Done => match request {
             ApiRequest::VmShutdown => "shutting down\n".into(),
             ApiRequest::BackendRemove { id } => format!("removed {id}\n"),
@@ -24,6 +35,53 @@ pub fn render(request: &ApiRequest, response: &ApiResponse) -> String {
             _ => "done\n".into(),
         },
     }
+}
+
+fn faults(list: &FaultList) -> String {
+    let mut rows: Vec<Vec<String>> = list
+        .faults
+        .iter()
+        .map(|f| {
+            let (opcode, detail) = match f.fault {
+                FaultRequest::ReturnCode {
+                    opcode,
+                    return_code,
+                    ..
+                } => (Some(opcode), format!("return-code {return_code:#06x}")),
+                FaultRequest::DoorbellStuck {
+                    opcode, hold_ms, ..
+                } => (
+                    opcode,
+                    format!("hold {} ms", hold_ms.unwrap_or(api::DEFAULT_FAULT_HOLD_MS)),
+                ),
+                FaultRequest::BackgroundHold { opcode, ms, .. } => {
+                    (Some(opcode), format!("{ms} ms"))
+                }
+            };
+            vec![
+                f.id.to_string(),
+                f.fault.name().into(),
+                opcode.map_or("any".into(), |o| format!("{o:#06x}")),
+                f.remaining.to_string(),
+                detail,
+            ]
+        })
+        .collect();
+    rows.extend(list.dc_faults.iter().map(|f| {
+        let extents: Vec<String> = f
+            .extents
+            .iter()
+            .map(|e| format!("{}+{}", hex(e.dpa), size(e.len)))
+            .collect();
+        vec![
+            f.id.to_string(),
+            f.fault.name().into(),
+            "-".into(),
+            "-".into(),
+            extents.join(" "),
+        ]
+    }));
+    table(&["ID", "KIND", "OPCODE", "LEFT", "DETAIL"], rows)
 }
 
 fn vm_info(v: &VmInfo) -> String {

@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod extent;
+pub mod faults;
 pub mod host;
 pub mod log;
 pub mod operator;

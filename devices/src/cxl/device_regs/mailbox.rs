@@ -8,11 +8,21 @@
 //! reads back clear. With MB Doorbell Interrupt set, completion asks for the
 //! mailbox's MSI/MSI-X message number to be signalled.
 //!
+//! A command that runs in the background answers Background Command
+//! Started; while it runs, Mailbox Status shows Background Operation and
+//! the Background Command Status Register its opcode and percentage, both
+//! read from the device state ([`Memdev::background_status`]). When it
+//! completes ([`MailboxRegisters::complete_background`]) the register shows
+//! 100% and the final return code, and with Background Command Complete
+//! Interrupt set the mailbox's message number is signalled.
+//!
 //! Linux (`__cxl_pci_mbox_send_cmd`) polls Doorbell with `readl` at 04h,
 //! writes the Command Register with `writeq`, reads the return code with
 //! `readq` at 10h and the output length from the Command Register.
 
 use crate::cxl::mailbox::{self, Completion, RetCode, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
+use crate::cxl::memdev::background::{BackgroundDone, BackgroundStatus};
+use crate::cxl::memdev::faults::MailboxFault;
 use crate::cxl::memdev::{Effects, Memdev};
 
 // CXL 3.1 8.2.8.4 Mailbox Registers (offsets within the capability)
@@ -56,8 +66,26 @@ pub const COMMAND_PAYLOAD_LENGTH_SHIFT: u32 = 16;
 pub const COMMAND_PAYLOAD_LENGTH_MASK: u64 = 0x1F_FFFF;
 
 // CXL 3.1 8.2.8.4.6 Mailbox Status Register
+/// Background Operation (bit 0).
+pub const STATUS_BACKGROUND_OPERATION: u64 = 1 << 0;
 /// Return Code field shift (bits 47:32).
 pub const STATUS_RETURN_CODE_SHIFT: u32 = 32;
+
+// CXL 3.1 8.2.8.4.7 Background Command Status Register
+/// Percentage Complete field shift (bits 22:16).
+pub const BG_STATUS_PERCENT_SHIFT: u32 = 16;
+/// Return Code field shift (bits 47:32).
+pub const BG_STATUS_RETURN_CODE_SHIFT: u32 = 32;
+/// Vendor Specific Extended Status field shift (bits 63:48).
+pub const BG_STATUS_VENDOR_SHIFT: u32 = 48;
+
+/// The Background Command Status Register value of `s`.
+pub fn background_command_status(s: &BackgroundStatus) -> u64 {
+    u64::from(s.opcode)
+        | u64::from(s.percent & 0x7F) << BG_STATUS_PERCENT_SHIFT
+        | u64::from(s.return_code) << BG_STATUS_RETURN_CODE_SHIFT
+        | u64::from(s.vendor_status) << BG_STATUS_VENDOR_SHIFT
+}
 
 /// The mailbox registers and payload.
 #[derive(Clone, Debug)]
@@ -65,9 +93,11 @@ pub struct MailboxRegisters {
     control: u32,
     command: u64,
     status: u64,
-    background_status: u64,
     payload: Vec<u8>,
     msi_message_number: u8,
+    /// A `doorbell-stuck` fault holds Doorbell set until this monotonic
+    /// time (ns), then the command is dropped.
+    stuck_until: Option<u64>,
 }
 
 impl MailboxRegisters {
@@ -78,9 +108,9 @@ impl MailboxRegisters {
             control: 0,
             command: 0,
             status: 0,
-            background_status: 0,
             payload: vec![0; PAYLOAD_SIZE],
             msi_message_number: msi_message_number & 0xF,
+            stuck_until: None,
         }
     }
 
@@ -118,13 +148,16 @@ impl MailboxRegisters {
         &self.payload
     }
 
-    /// The register qword at `offset` (8-byte aligned, below 20h).
-    pub fn read_qword(&self, offset: u64) -> u64 {
+    /// The register qword at `offset` (8-byte aligned, below 20h), with
+    /// the device's background operation state `bg` (and whether one
+    /// runs).
+    pub fn read_qword(&self, offset: u64, bg: &BackgroundStatus, running: bool) -> u64 {
         match offset {
             MAILBOX_CAPABILITIES => u64::from(self.capabilities()) | u64::from(self.control) << 32,
             COMMAND => self.command,
-            MAILBOX_STATUS => self.status,
-            BACKGROUND_COMMAND_STATUS => self.background_status,
+            MAILBOX_STATUS if running => self.status | STATUS_BACKGROUND_OPERATION,
+            MAILBOX_STATUS => self.status & !STATUS_BACKGROUND_OPERATION,
+            BACKGROUND_COMMAND_STATUS => background_command_status(bg),
             _ => 0,
         }
     }
@@ -132,16 +165,25 @@ impl MailboxRegisters {
     /// Writes the bytes of `value` selected by `mask` into the register
     /// qword at `offset`. Returns true if the write rang the doorbell.
     pub fn write_qword(&mut self, offset: u64, value: u64, mask: u64) -> bool {
-        let old = self.read_qword(offset);
+        let old = self.read_qword(offset, &BackgroundStatus::default(), false);
         let new = (old & !mask) | (value & mask);
         match offset {
             MAILBOX_CAPABILITIES => {
                 let control = (new >> 32) as u32;
                 let rw =
                     CONTROL_MB_DOORBELL_INTERRUPT | CONTROL_BACKGROUND_COMMAND_COMPLETE_INTERRUPT;
-                self.control = (self.control & !rw) | (control & rw);
                 // Only a write that covers the Doorbell byte can ring it.
-                mask & (0xFF << 32) != 0 && control & CONTROL_DOORBELL != 0
+                let ring = mask & (0xFF << 32) != 0 && control & CONTROL_DOORBELL != 0;
+                if ring {
+                    // A doorbell write may set an interrupt enable but never
+                    // clears one: Linux enables the Background Command
+                    // Complete Interrupt once, then rings with
+                    // `writel(DOORBELL)` alone, and waits for that interrupt.
+                    self.control |= control & rw;
+                } else {
+                    self.control = (self.control & !rw) | (control & rw);
+                }
+                ring
             }
             COMMAND => {
                 let fields = COMMAND_OPCODE_MASK
@@ -167,16 +209,44 @@ impl MailboxRegisters {
     pub fn ring_doorbell(&mut self, memdev: &mut Memdev) -> (Option<u8>, Effects) {
         let opcode = (self.command & COMMAND_OPCODE_MASK) as u16;
         let length = (self.command >> COMMAND_PAYLOAD_LENGTH_SHIFT) & COMMAND_PAYLOAD_LENGTH_MASK;
+        let now = memdev.monotonic_ns();
+        if self.doorbell_held(now) {
+            // Doorbell still reads set: the host rang it again too early.
+            return (None, Effects::default());
+        }
+        self.stuck_until = None;
+        let fault = memdev.mailbox_fault(opcode);
+        if let Some(MailboxFault::DoorbellStuck { hold_ms }) = fault {
+            self.hold_doorbell(opcode, now, hold_ms);
+            return (None, Effects::default());
+        }
         let Completion {
             rc,
             output: out,
             effects,
-        } = match usize::try_from(length)
-            .ok()
-            .and_then(|l| self.payload.get(..l))
-        {
-            Some(input) => mailbox::execute(memdev, opcode, input),
-            None => Completion {
+        } = match (
+            fault,
+            usize::try_from(length)
+                .ok()
+                .and_then(|l| self.payload.get(..l)),
+        ) {
+            // A `return-code` fault answers without running the command.
+            (Some(MailboxFault::ReturnCode(rc)), _) => Completion {
+                rc,
+                output: Vec::new(),
+                effects: Effects::default(),
+            },
+            // A `background-hold` fault: the command runs as a background
+            // operation taking `ms` (the table takes the hold when it runs
+            // it; a command refused first leaves it, and it is dropped).
+            (Some(MailboxFault::BackgroundHold { ms }), Some(input)) => {
+                memdev.hold_in_background(opcode, u64::from(ms));
+                let done = mailbox::execute(memdev, opcode, input);
+                memdev.clear_background_hold();
+                done
+            }
+            (_, Some(input)) => mailbox::execute(memdev, opcode, input),
+            (_, None) => Completion {
                 rc: RetCode::InvalidPayloadLength,
                 output: Vec::new(),
                 effects: Effects::default(),
@@ -198,11 +268,41 @@ impl MailboxRegisters {
             None => 0,
         };
         self.command = u64::from(opcode) | (out_len as u64) << COMMAND_PAYLOAD_LENGTH_SHIFT;
-        // Background Operation clear; Vendor Specific Extended Status 0.
+        // Background Operation (shown while one runs, see read_qword);
+        // Vendor Specific Extended Status 0.
         self.status = u64::from(rc.code()) << STATUS_RETURN_CODE_SHIFT;
         self.control &= !CONTROL_DOORBELL;
         let msi =
             (self.control & CONTROL_MB_DOORBELL_INTERRUPT != 0).then_some(self.msi_message_number);
         (msi, effects)
+    }
+
+    /// Whether a `doorbell-stuck` fault still holds Doorbell set at
+    /// monotonic time `now_ns` (past the hold, Doorbell reads clear).
+    pub fn doorbell_held(&self, now_ns: u64) -> bool {
+        self.stuck_until.is_some_and(|until| now_ns < until)
+    }
+
+    /// A `doorbell-stuck` fault took the command: Doorbell stays set for
+    /// `hold_ms`, then reads clear with Aborted (CXL 3.1 8.2.8.4.5.1) and
+    /// no output; the command never runs and no interrupt is sent.
+    fn hold_doorbell(&mut self, opcode: u16, now_ns: u64, hold_ms: u32) {
+        self.stuck_until = Some(now_ns.saturating_add(u64::from(hold_ms) * 1_000_000));
+        self.command = u64::from(opcode);
+        self.status = u64::from(RetCode::Aborted.code()) << STATUS_RETURN_CODE_SHIFT;
+        self.control &= !CONTROL_DOORBELL;
+    }
+
+    /// Completes `memdev`'s background operation if it is due. Returns
+    /// the message number to signal, if Background Command Complete
+    /// Interrupt is enabled, and the completed operation.
+    pub fn complete_background(
+        &mut self,
+        memdev: &mut Memdev,
+    ) -> Option<(Option<u8>, BackgroundDone)> {
+        let done = memdev.complete_background()?;
+        let msi = (self.control & CONTROL_BACKGROUND_COMMAND_COMPLETE_INTERRUPT != 0)
+            .then_some(self.msi_message_number);
+        Some((msi, done))
     }
 }

@@ -26,11 +26,16 @@ pub mod layout;
 pub mod mailbox;
 
 #[cfg(test)]
+mod background_tests;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
 use self::mailbox::MailboxRegisters;
 use crate::cxl::dcd::DcdEffect;
 use crate::cxl::mailbox::PAYLOAD_SIZE;
+use crate::cxl::memdev::background::BackgroundDone;
 use crate::cxl::memdev::{Effects, Memdev};
 
 /// A set of MSI/MSI-X message numbers (0-15) to signal.
@@ -108,6 +113,20 @@ impl DeviceRegisters {
         memdev.cold_reset()
     }
 
+    /// Completes `memdev`'s background operation if it is due (the device
+    /// model calls this before every register access and when its timer
+    /// fires): the MSI/MSI-X message numbers to signal (the completion
+    /// interrupt, and the event interrupt of records it posted), the
+    /// completed operation and what it caused.
+    pub fn poll_background(&mut self, memdev: &mut Memdev) -> Option<(MsiVectors, BackgroundDone)> {
+        let (msi, done) = self.mailbox.complete_background(memdev)?;
+        let mut v = MsiVectors::none();
+        for n in [msi, done.event_msi].into_iter().flatten() {
+            v.insert(n);
+        }
+        Some((v, done))
+    }
+
     /// Index into the payload of block offset `addr`, if it is there.
     fn payload_index(addr: u64) -> Option<usize> {
         let start = layout::MAILBOX_OFFSET + mailbox::COMMANDS_PAYLOAD;
@@ -126,7 +145,15 @@ impl DeviceRegisters {
             // CXL 3.1 8.2.8.5.1 Memory Device Status Register
             memdev.status().register()
         } else if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
-            self.mailbox.read_qword(base - MAILBOX_OFFSET)
+            let bg = memdev.background_status();
+            let running = memdev.background().is_running();
+            let v = self.mailbox.read_qword(base - MAILBOX_OFFSET, &bg, running);
+            // A `doorbell-stuck` fault's command: Doorbell reads set.
+            if base == MAILBOX_OFFSET && self.mailbox.doorbell_held(memdev.monotonic_ns()) {
+                v | u64::from(mailbox::CONTROL_DOORBELL) << 32
+            } else {
+                v
+            }
         } else {
             0
         }

@@ -193,7 +193,7 @@ fn doorbell_runs_the_command_and_clears() {
     assert_eq!(rc, 0);
     assert_eq!(u64::from_le_bytes(out.try_into().unwrap()), 42);
     // Errors report a return code and zero output length.
-    let (rc, out) = send(&mut r, 0x4400, &[]);
+    let (rc, out) = send(&mut r, 0x4900, &[]);
     assert_eq!(rc, RetCode::Unsupported.code());
     assert!(out.is_empty());
     let (rc, _) = send(&mut r, Opcode::GetEventRecords as u16, &[9]);

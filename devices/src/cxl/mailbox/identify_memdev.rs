@@ -86,12 +86,8 @@ pub fn identify_memory_device(
     let c = memdev.config();
     let units = |bytes: u64| bytes / CAPACITY_MULTIPLIER;
     let depth = |t: EventLogType| c.event_log_depths.get(t);
-    let rev = c.fw_revision.as_bytes();
-    let rev = rev.get(..FW_REVISION_LEN).unwrap_or(rev);
-    let mut fw_revision = [0u8; FW_REVISION_LEN];
-    if let Some(dst) = fw_revision.get_mut(..rev.len()) {
-        dst.copy_from_slice(rev);
-    }
+    // The active slot's revision (Activate FW changes it).
+    let fw_revision = memdev.firmware().active_revision();
     Ok(IdentifyMemoryDeviceOut {
         fw_revision,
         // Total Capacity is the static capacity only: volatile-only,

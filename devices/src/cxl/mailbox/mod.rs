@@ -24,6 +24,7 @@
 //! one file per command group (with `NAME_tests.rs` beside it); this file
 //! only declares and re-exports them.
 
+pub mod background;
 pub mod dcd;
 pub mod effects;
 pub mod events;
@@ -38,6 +39,8 @@ mod opcode;
 pub mod partition;
 pub mod payload;
 pub mod poison;
+pub mod sanitize;
+pub mod scan_media;
 pub mod security;
 mod table;
 pub mod timestamp;

@@ -7,6 +7,8 @@
 pub enum Opcode {
     /// 8.2.9.1.1 Identify.
     Identify = 0x0001,
+    /// 8.2.9.1.2 Background Operation Status.
+    BackgroundOperationStatus = 0x0002,
     /// 8.2.9.2.2 Get Event Records.
     GetEventRecords = 0x0100,
     /// 8.2.9.2.3 Clear Event Records.
@@ -17,6 +19,10 @@ pub enum Opcode {
     SetEventInterruptPolicy = 0x0103,
     /// 8.2.9.3.1 Get FW Info.
     GetFwInfo = 0x0200,
+    /// 8.2.9.3.2 Transfer FW.
+    TransferFw = 0x0201,
+    /// 8.2.9.3.3 Activate FW.
+    ActivateFw = 0x0202,
     /// 8.2.9.4.1 Get Timestamp.
     GetTimestamp = 0x0300,
     /// 8.2.9.4.2 Set Timestamp.
@@ -53,6 +59,16 @@ pub enum Opcode {
     InjectPoison = 0x4301,
     /// 8.2.9.9.4.3 Clear Poison.
     ClearPoison = 0x4302,
+    /// 8.2.9.9.4.4 Get Scan Media Capabilities.
+    GetScanMediaCapabilities = 0x4303,
+    /// 8.2.9.9.4.5 Scan Media.
+    ScanMedia = 0x4304,
+    /// 8.2.9.9.4.6 Get Scan Media Results.
+    GetScanMediaResults = 0x4305,
+    /// 8.2.9.9.5.1 Sanitize.
+    Sanitize = 0x4400,
+    /// 8.2.9.9.5.2 Secure Erase.
+    SecureErase = 0x4401,
     /// 8.2.9.9.6.1 Get Security State.
     GetSecurityState = 0x4500,
     /// 8.2.9.9.6.2 Set Passphrase.

@@ -110,3 +110,29 @@ fn nothing_partitionable_is_unsupported() {
     assert_eq!(m.execute(SET, &set_input(0, 0)).0, RetCode::Unsupported);
     assert_eq!(get(&mut m), [1, 0, 0, 0]);
 }
+
+#[test]
+fn immediate_change_may_not_empty_or_fill_a_partition() {
+    let mut c = test_config();
+    c.volatile_bytes = 0;
+    c.persistent_bytes = 0;
+    c.partitionable_bytes = 2 * CAPACITY_MULTIPLIER;
+    c.initial_partition_volatile_bytes = CAPACITY_MULTIPLIER;
+    c.dc = Default::default();
+    let mut m = TestMemdev::new(c).unwrap();
+    assert_eq!(get(&mut m), [1, 1, 0, 0]);
+    for units in [0, 2] {
+        assert_eq!(
+            m.execute(SET, &set_input(units, SET_PARTITION_FLAG_IMMEDIATE))
+                .0,
+            RetCode::InvalidInput,
+            "{units}"
+        );
+        assert_eq!(get(&mut m), [1, 1, 0, 0]);
+    }
+    // At the next reset it may.
+    assert_eq!(m.execute(SET, &set_input(2, 0)).0, RetCode::Success);
+    assert_eq!(get(&mut m), [1, 1, 2, 0]);
+    m.cold_reset();
+    assert_eq!(get(&mut m), [2, 0, 0, 0]);
+}

@@ -154,6 +154,9 @@ pub fn get_poison_list(
     if page.overflow_timestamp.is_some() {
         flags |= POISON_FLAG_POISON_LIST_OVERFLOW;
     }
+    if memdev.scan_media_in_progress() {
+        flags |= POISON_FLAG_SCAN_MEDIA_IN_PROGRESS;
+    }
     Ok(GetPoisonListOut {
         flags,
         overflow_timestamp: page.overflow_timestamp.unwrap_or(0),

@@ -8,8 +8,8 @@ use super::logs::{GetLogIn, GetSupportedLogsOut, CEL_UUID};
 use super::opcode::Opcode;
 use super::payload::{Decode, Encode, Input, NoInput, PAYLOAD_SIZE};
 use super::{
-    dcd, events, features, fw, health, identify, identify_memdev, lsa, partition, poison, security,
-    timestamp,
+    background, dcd, events, features, fw, health, identify, identify_memdev, lsa, partition,
+    poison, sanitize, scan_media, security, timestamp,
 };
 use crate::cxl::memdev::{Effects, Memdev};
 use crate::cxl::retcode::RetCode;
@@ -60,6 +60,12 @@ pub const COMMANDS: &[Command] = {
             handler: identify::identify,
         },
         Command {
+            opcode: Opcode::BackgroundOperationStatus,
+            effects: 0,
+            available: always,
+            handler: background::background_operation_status,
+        },
+        Command {
             opcode: Opcode::GetEventRecords,
             effects: 0,
             available: always,
@@ -88,6 +94,18 @@ pub const COMMANDS: &[Command] = {
             effects: 0,
             available: always,
             handler: fw::get_fw_info,
+        },
+        Command {
+            opcode: Opcode::TransferFw,
+            effects: BACKGROUND_OPERATION,
+            available: always,
+            handler: fw::transfer_fw,
+        },
+        Command {
+            opcode: Opcode::ActivateFw,
+            effects: CONFIGURATION_CHANGE_AFTER_COLD_RESET | IMMEDIATE_CONFIGURATION_CHANGE,
+            available: always,
+            handler: fw::activate_fw,
         },
         Command {
             opcode: Opcode::GetTimestamp,
@@ -200,6 +218,36 @@ pub const COMMANDS: &[Command] = {
             handler: poison::clear_poison,
         },
         Command {
+            opcode: Opcode::GetScanMediaCapabilities,
+            effects: 0,
+            available: always,
+            handler: scan_media::get_scan_media_capabilities,
+        },
+        Command {
+            opcode: Opcode::ScanMedia,
+            effects: BACKGROUND_OPERATION,
+            available: always,
+            handler: scan_media::scan_media,
+        },
+        Command {
+            opcode: Opcode::GetScanMediaResults,
+            effects: 0,
+            available: always,
+            handler: scan_media::get_scan_media_results,
+        },
+        Command {
+            opcode: Opcode::Sanitize,
+            effects: IMMEDIATE_DATA_CHANGE | SECURITY_STATE_CHANGE | BACKGROUND_OPERATION,
+            available: always,
+            handler: sanitize::sanitize,
+        },
+        Command {
+            opcode: Opcode::SecureErase,
+            effects: IMMEDIATE_DATA_CHANGE | SECURITY_STATE_CHANGE | BACKGROUND_OPERATION,
+            available: always,
+            handler: sanitize::secure_erase,
+        },
+        Command {
             opcode: Opcode::GetSecurityState,
             effects: 0,
             available: always,
@@ -298,6 +346,30 @@ pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     let Some(cmd) = find(memdev, opcode) else {
         return Completion::failed(RetCode::Unsupported);
     };
+    // CXL 3.1 8.2.8.4.7: one background operation at a time.
+    let background = cmd.effects & effects::BACKGROUND_OPERATION != 0;
+    if memdev.background().is_running()
+        && (background
+            || memdev
+                .background()
+                .pending_hold()
+                .is_some_and(|h| h.0 == opcode))
+    {
+        return Completion::failed(RetCode::Busy);
+    }
+    let hold = memdev.take_background_hold(opcode);
+    let done = run(memdev, cmd, opcode, input);
+    match hold {
+        Some(ms) => Completion {
+            rc: background::hold(memdev, opcode, ms, done.rc, done.effects),
+            output: Vec::new(),
+            effects: Effects::default(),
+        },
+        None => done,
+    }
+}
+
+fn run(memdev: &mut Memdev, cmd: &Command, opcode: u16, input: &[u8]) -> Completion {
     let mut effects = Effects::default();
     match (cmd.handler)(memdev, Input::new(input), &mut effects) {
         Ok(output) if output.len() <= PAYLOAD_SIZE => Completion {

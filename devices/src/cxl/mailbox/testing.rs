@@ -68,6 +68,16 @@ impl TestMemdev {
         Ok(out)
     }
 
+    /// Completes the background operation if it is due; its effects are
+    /// kept. The opcode and return code of the one that completed.
+    pub(crate) fn complete_background(&mut self) -> Option<(u16, RetCode)> {
+        let done = self.m.complete_background()?;
+        self.dcd.extend(done.effects.dcd);
+        self.media.extend(done.effects.media_writes);
+        self.erases.extend(done.effects.media_erases);
+        Some((done.opcode, done.rc))
+    }
+
     /// A cold reset; the declined offers are kept.
     pub(crate) fn cold_reset(&mut self) {
         let fx = self.m.cold_reset();

@@ -16,30 +16,43 @@
 //! its register block for a doorbell). An operation returns what it caused
 //! that the device model must carry out: extents to map or unmap
 //! ([`DcdEffect`]), data to write to the media ([`MediaWrite`]), DPA ranges
-//! to erase and the MSI/MSI-X message number to signal. Nothing is queued
-//! for later.
+//! to erase and the MSI/MSI-X message number to signal (`effects`).
+//! Nothing is queued for later, except a background operation
+//! (`background`, operations in `background_ops`): its work is done, and
+//! its effects returned, when the device model polls it at or after its
+//! deadline.
 
 pub mod alert;
+pub mod background;
+pub mod background_ops;
 pub mod config;
+pub mod effects;
 pub mod events;
+pub mod faults;
+mod faults_ops;
 pub mod features;
 mod features_ops;
+pub mod firmware;
+pub mod firmware_ops;
 pub mod health;
 mod health_ops;
 pub mod lsa;
 pub mod partition;
 pub mod poison;
+pub mod scan_media;
+mod scan_media_ops;
 pub mod security;
 mod security_ops;
 pub mod status;
 pub mod timestamp;
 
 #[cfg(test)]
+mod faults_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use std::fmt;
 use std::io;
-use std::ops::Range;
 
 use uuid::Uuid;
 
@@ -47,16 +60,23 @@ pub use config::{
     MemdevConfig, MemdevError, CAPACITY_MULTIPLIER, FW_REVISION_LEN, MAX_LSA_SIZE,
     MAX_POISON_LIST_RECORDS,
 };
+pub use faults::FaultSelector;
+
+pub use self::effects::{Effects, MediaWrite};
 
 use self::alert::AlertConfig;
+use self::background::Background;
 use self::events::{
     AddedEvent, EventLogType, EventLogs, EventRecord, EventRecordsPage, InterruptSetting,
 };
+use self::faults::Faults;
 use self::features::Features;
+use self::firmware::Firmware;
 use self::health::HealthInfo;
 use self::lsa::Lsa;
 use self::partition::PartitionLayout;
 use self::poison::{PoisonAddError, PoisonList, PoisonListPage, PoisonSource, POISON_GRANULE};
+use self::scan_media::ScanMedia;
 use self::security::SecurityState;
 use self::status::{MediaStatus, MemdevStatus};
 use self::timestamp::{DeviceTimestamp, HostMonotonicClock, MonotonicClock};
@@ -66,37 +86,6 @@ use crate::cxl::dcd::{
     ExtentRange, ExtentStatus, ReleaseOutcome, ReleaseRequest,
 };
 use crate::cxl::retcode::RetCode;
-
-/// 64 bytes the device must write to its media at a DPA, as requested by
-/// Clear Poison (CXL 3.1 8.2.9.9.4.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MediaWrite {
-    /// Device physical address (64-byte aligned).
-    pub dpa: u64,
-    /// The data to write.
-    pub data: [u8; 64],
-}
-
-/// What an operation caused that the device model must carry out.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Effects {
-    /// Memory changes of Dynamic Capacity, oldest first: map accepted
-    /// extents, unmap (and sanitize) released ones, free declined backends.
-    pub dcd: Vec<DcdEffect>,
-    /// Data to write to the media, oldest first.
-    pub media_writes: Vec<MediaWrite>,
-    /// DPA ranges whose media the device must erase (read as zeros
-    /// afterwards), oldest first: Passphrase Secure Erase's persistent
-    /// capacity.
-    pub media_erases: Vec<Range<u64>>,
-}
-
-impl Effects {
-    /// Nothing to carry out.
-    pub fn is_empty(&self) -> bool {
-        self.dcd.is_empty() && self.media_writes.is_empty() && self.media_erases.is_empty()
-    }
-}
 
 /// A CXL Type 3 memory device's state.
 pub struct Memdev {
@@ -111,7 +100,11 @@ pub struct Memdev {
     status: MemdevStatus,
     features: Features,
     security: SecurityState,
+    background: Background,
+    firmware: Firmware,
+    scan: ScanMedia,
     dcd: DcdState,
+    faults: Faults,
 }
 
 impl fmt::Debug for Memdev {
@@ -151,7 +144,11 @@ impl Memdev {
             status: MemdevStatus::default(),
             features: Features::default(),
             security: SecurityState::default(),
+            background: Background::default(),
+            firmware: Firmware::new(&config.fw_revision),
+            scan: ScanMedia::default(),
             dcd,
+            faults: Faults::default(),
             config,
         })
     }
@@ -431,13 +428,20 @@ impl Memdev {
         list: &[ExtentRange],
         more: bool,
     ) -> Result<Vec<DcdEffect>, RetCode> {
+        if let Some(answer) = self.answer_dc_fault(list, more) {
+            return answer;
+        }
         self.dcd.add_response(list, more)
     }
 
     /// The host gives back `list` (Release Dynamic Capacity); returns the
     /// extents to unmap. On error nothing changes.
     pub fn release_dc(&mut self, list: &[ExtentRange]) -> Result<Vec<DcdEffect>, RetCode> {
-        self.dcd.host_release(list)
+        let out = self.dcd.host_release(list);
+        if out.is_err() {
+            self.release_dc_fault(list);
+        }
+        out
     }
 
     // ---- Dynamic Capacity: the operator ----
@@ -512,7 +516,11 @@ impl Memdev {
         self.partition.apply_pending();
         self.security.cold_reset();
         self.features.cold_reset();
+        self.background.cold_reset();
+        self.firmware.cold_reset();
+        self.scan = ScanMedia::default();
         let declined = self.dcd.cold_reset();
+        self.reset_dc_faults();
         self.events = EventLogs::new(
             &self.config.event_log_depths,
             self.config.event_msi_message_number,

@@ -82,12 +82,24 @@ impl PartitionLayout {
 
     /// Assigns `volatile_bytes` of the partitionable capacity to volatile
     /// use, now (`immediate`) or at the next cold reset. Unsupported if
-    /// nothing is partitionable; Invalid Input if not aligned or too large.
+    /// nothing is partitionable; Invalid Input if not aligned or too large,
+    /// or if an immediate change would empty a partition or fill an empty
+    /// one (the CDAT the host read at probe names each partition: such a
+    /// change waits for the next reset).
     pub fn set(&mut self, volatile_bytes: u64, immediate: bool) -> Result<(), RetCode> {
         if self.partitionable == 0 || self.align == 0 {
             return Err(RetCode::Unsupported);
         }
         if !volatile_bytes.is_multiple_of(self.align) || volatile_bytes > self.partitionable {
+            return Err(RetCode::InvalidInput);
+        }
+        let volatile = self.volatile_only.saturating_add(volatile_bytes);
+        let persistent = self
+            .persistent_only
+            .saturating_add(self.partitionable - volatile_bytes);
+        let same_partitions = (volatile == 0) == (self.active_volatile_bytes() == 0)
+            && (persistent == 0) == (self.active_persistent_bytes() == 0);
+        if immediate && !same_partitions {
             return Err(RetCode::InvalidInput);
         }
         if immediate {

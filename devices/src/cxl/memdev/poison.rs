@@ -195,6 +195,12 @@ impl PoisonList {
         true
     }
 
+    /// Empties the list (the media was erased); the overflow state stays.
+    pub fn clear_all(&mut self) {
+        self.entries.clear();
+        self.cursor = None;
+    }
+
     /// Number of ranges from Inject Poison.
     pub fn injected_count(&self) -> usize {
         self.entries

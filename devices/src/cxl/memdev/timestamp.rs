@@ -63,6 +63,11 @@ impl DeviceTimestamp {
         self.set = None;
     }
 
+    /// The monotonic clock's time in ns (background operations' progress).
+    pub fn monotonic_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
     /// The current device time: 0 if never set.
     pub fn now(&self) -> u64 {
         match self.set {

@@ -1,6 +1,7 @@
 //! Tests of Dynamic Capacity, and helpers shared with the mailbox tests
 //! (`mailbox.rs`, compiled as `cxl::mailbox::dcd::tests`).
 
+mod faults;
 mod flow;
 mod fuzz;
 mod operator;

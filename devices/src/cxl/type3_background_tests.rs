@@ -1,0 +1,163 @@
+//! Background operations on a Type 3 device, driven the way Linux's
+//! cxl_pci drives them: the timer armed at start, the media erased at
+//! completion (not before), the completion interrupt.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::*;
+use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
+use crate::cxl::device_regs::mailbox::{
+    BACKGROUND_COMMAND_STATUS, COMMAND, CONTROL_BACKGROUND_COMMAND_COMPLETE_INTERRUPT,
+    CONTROL_DOORBELL, MAILBOX_CONTROL, MAILBOX_STATUS,
+};
+use crate::cxl::memdev::background_ops::SANITIZE_MS;
+use crate::cxl::test_rig::{memfd, one_window, RecordingMapper};
+use crate::interrupt::RecordingMsiGroup;
+use crate::pci::caps::CAP_ID_MSIX;
+
+const SIZE: u64 = 256 << 20;
+const MB: u64 = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
+
+#[derive(Default)]
+struct RecordingTimer(Mutex<Vec<Duration>>);
+
+impl BackgroundTimer for RecordingTimer {
+    fn arm(&self, after: Duration) {
+        self.0.lock().unwrap().push(after);
+    }
+}
+
+fn read64(d: &mut Type3, off: u64) -> u64 {
+    let mut b = [0u8; 8];
+    d.bar_read(REGS_BAR, off, &mut b);
+    u64::from_le_bytes(b)
+}
+
+fn write32(d: &mut Type3, off: u64, v: u32) {
+    d.bar_write(REGS_BAR, off, &v.to_le_bytes());
+}
+
+#[test]
+fn sanitize_erases_at_completion_and_interrupts() {
+    let maps = RecordingMapper::new();
+    let path = Arc::new(one_window(2 * SIZE, maps));
+    let vmem = memfd("vmem0", SIZE, None);
+    let pmem = memfd("pmem0", SIZE, None);
+    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
+    let mut d = Type3::new(
+        Type3Config {
+            memdev: MemdevConfig {
+                volatile_bytes: SIZE,
+                persistent_bytes: SIZE,
+                ..MemdevConfig::default()
+            },
+            volatile: Some(vmem.clone()),
+            persistent: Some(pmem.clone()),
+            partitionable: None,
+            dc_backing: None,
+        },
+        msi.clone(),
+        path,
+        0,
+    )
+    .unwrap();
+    let timer = Arc::new(RecordingTimer::default());
+    d.set_background_timer("mem0", timer.clone());
+    // MSI-X on, vector 0 unmasked.
+    let cap = d.function.config().find_capability(CAP_ID_MSIX).unwrap();
+    d.config_write(cap + 2, &0x8000u16.to_le_bytes());
+    d.bar_write(MSIX_BAR, 0, &0xfee0_0000u32.to_le_bytes());
+    d.bar_write(MSIX_BAR, 8, &0x40u32.to_le_bytes());
+    d.bar_write(MSIX_BAR, 12, &0u32.to_le_bytes());
+    vmem.write(0x1000, &[0x11; 64]).unwrap();
+    pmem.write(SIZE - 64, &[0x22; 64]).unwrap();
+
+    // As cxl_pci_setup_mailbox: enable the background interrupt, then
+    // ring with the Doorbell bit alone.
+    write32(
+        &mut d,
+        MB + MAILBOX_CONTROL,
+        CONTROL_BACKGROUND_COMMAND_COMPLETE_INTERRUPT,
+    );
+    d.bar_write(REGS_BAR, MB + COMMAND, &0x4400u64.to_le_bytes());
+    let ((), records) = crate::trace::capture(|| {
+        write32(&mut d, MB + MAILBOX_CONTROL, CONTROL_DOORBELL);
+    });
+    assert!(records
+        .iter()
+        .any(|r| r.fields["background"] == "started" && r.fields["opcode"] == 0x4400));
+    let status = read64(&mut d, MB + MAILBOX_STATUS);
+    assert_eq!(status >> 32 & 0xFFFF, 1, "Background Command Started");
+    let armed = timer.0.lock().unwrap().clone();
+    assert_eq!(armed.len(), 1);
+    assert!(armed[0] <= Duration::from_millis(SANITIZE_MS));
+    // Not erased at start (no register access since: nothing polled).
+    let mut b = [0u8; 64];
+    vmem.read(0x1000, &mut b).unwrap();
+    assert_eq!(b, [0x11; 64]);
+    assert!(msi.fired().is_empty());
+
+    // The timer fires at the deadline: the VMM polls.
+    std::thread::sleep(Duration::from_millis(SANITIZE_MS + 10));
+    let (done, records) = crate::trace::capture(|| d.poll_background());
+    assert!(done);
+    assert!(records.iter().any(|r| r.fields["media"] == "sanitized"));
+    vmem.read(0x1000, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+    pmem.read(SIZE - 64, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+    assert_eq!(
+        msi.fired().len(),
+        1,
+        "Background Command Complete Interrupt"
+    );
+    let bg = read64(&mut d, MB + BACKGROUND_COMMAND_STATUS);
+    assert_eq!(bg & 0xFFFF, 0x4400);
+    assert_eq!(bg >> 16 & 0x7F, 100);
+    assert_eq!(bg >> 32 & 0xFFFF, 0);
+    assert!(!d.poll_background(), "completes once");
+}
+
+#[test]
+fn sanitize_erases_dc_backing_memory_no_extent_holds() {
+    use crate::cxl::dcd::{DcConfig, DcRegions};
+    let maps = RecordingMapper::new();
+    let path = Arc::new(one_window(SIZE, maps));
+    let backing = memfd("dc0", SIZE, None);
+    let mut d = Type3::new(
+        Type3Config {
+            memdev: MemdevConfig {
+                volatile_bytes: 0,
+                lsa_size: 0,
+                dc: DcConfig {
+                    regions: DcRegions::Equal {
+                        count: 1,
+                        total_bytes: SIZE,
+                        block_size: 2 << 20,
+                        sanitize_on_release: false,
+                    },
+                    static_backing: true,
+                    ..DcConfig::default()
+                },
+                ..MemdevConfig::default()
+            },
+            volatile: None,
+            persistent: None,
+            partitionable: None,
+            dc_backing: Some(backing.clone()),
+        },
+        Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),
+        path,
+        0,
+    )
+    .unwrap();
+    backing.write(SIZE - 64, &[0x5a; 64]).unwrap();
+    d.bar_write(REGS_BAR, MB + COMMAND, &0x4400u64.to_le_bytes());
+    write32(&mut d, MB + MAILBOX_CONTROL, CONTROL_DOORBELL);
+    std::thread::sleep(Duration::from_millis(SANITIZE_MS + 10));
+    assert!(d.poll_background());
+    let mut b = [0u8; 64];
+    backing.read(SIZE - 64, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+}
