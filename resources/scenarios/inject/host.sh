@@ -152,6 +152,10 @@ if [ -n "$trace_on" ]; then
         fi
     }
     echo "E2E-INFO: trace: $(grep -c . "$trace" 2>/dev/null) records"
+    # What Linux asked that the device refused (the injected fault aside).
+    echo "E2E-INFO: trace: mailbox answers other than Success: $(grep '"kind":"mailbox"' "$trace" |
+        grep -v '"rc":"Success"' | sed -n 's/.*"name":"\([^"]*\)".*"rc":"\([^"]*\)".*/\1=\2/p' |
+        sort | uniq -c | tr -s ' ' | tr '\n' ',')"
     trace_has trace-fault-armed '"kind":"fault"' '"event":"armed"' '16898'
     trace_has trace-fault-triggered '"kind":"fault"' '"event":"triggered"' '"opcode":16898' '"return-code":4'
     trace_has trace-fault-expired '"kind":"fault"' '"event":"expired"'
