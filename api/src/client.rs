@@ -25,7 +25,7 @@ pub struct ApiClientError {
 }
 
 impl ApiClientError {
-    fn transport(message: String) -> Self {
+    pub(crate) fn transport(message: String) -> Self {
         ApiClientError {
             status: None,
             message,
@@ -43,8 +43,8 @@ pub struct RawResponse {
 /// Talks to one cxlvmm's API socket.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    path: PathBuf,
-    timeout: Duration,
+    pub(crate) path: PathBuf,
+    pub(crate) timeout: Duration,
 }
 
 impl ApiClient {
@@ -216,7 +216,7 @@ fn bad_answer(e: &serde_json::Error) -> ApiClientError {
 
 /// Parses a whole response: head, then a `Content-Length`, chunked or
 /// until-close body.
-fn parse_response(buf: &[u8]) -> Result<RawResponse, String> {
+pub(crate) fn parse_response(buf: &[u8]) -> Result<RawResponse, String> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     let head_len = match response.parse(buf) {

@@ -22,17 +22,22 @@
 mod channel;
 mod client;
 mod error;
+mod event_client;
+pub mod events;
 mod http;
 pub mod qmp;
 mod request;
 pub mod routes;
 mod server;
 mod socket;
+mod stream;
 pub mod types;
 
 pub use channel::{channel, ApiReceiver, ApiResult, ApiSender, Responder};
 pub use client::{ApiClient, ApiClientError, RawResponse};
 pub use error::{ApiError, ErrorBody};
+pub use event_client::EventLines;
+pub use events::EventRing;
 pub use http::{parse_raw_request, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use request::{ApiRequest, ApiResponse, HttpRequest};
 pub use routes::{Endpoint, Route, API_PREFIX, ROUTES};

@@ -55,6 +55,9 @@ pub enum ApiRequest {
         device: String,
         fault: DcFaultRequest,
     },
+    /// `GET /events[?since=SEQ]`: the operator event stream, served by the
+    /// API thread itself (never sent to the VMM).
+    Events { since: Option<u64> },
 }
 
 /// The VMM's answer to a request. Each request takes one variant (see
@@ -115,6 +118,7 @@ impl ApiRequest {
             ApiRequest::FaultList { .. } => Endpoint::FaultList,
             ApiRequest::FaultClear { .. } => Endpoint::FaultClear,
             ApiRequest::DcFaultAdd { .. } => Endpoint::DcFaultAdd,
+            ApiRequest::Events { .. } => Endpoint::Events,
         }
     }
 
@@ -127,7 +131,10 @@ impl ApiRequest {
     /// Builds the request of a routed endpoint from its query and body.
     pub fn from_parts(m: Matched, query: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
         let id = m.id.unwrap_or_default();
-        let takes_query = matches!(m.endpoint, Endpoint::DcReleaseStatus | Endpoint::FaultClear);
+        let takes_query = matches!(
+            m.endpoint,
+            Endpoint::DcReleaseStatus | Endpoint::FaultClear | Endpoint::Events
+        );
         if !takes_query && query.is_some_and(|q| !q.is_empty()) {
             return Err(bad("this endpoint takes no query parameters".into()));
         }
@@ -168,6 +175,10 @@ impl ApiRequest {
                 no_body(body, ApiRequest::DcReleaseStatus { device: id, query })?
             }
             Endpoint::DcExtents => no_body(body, ApiRequest::DcExtents { device: id })?,
+            Endpoint::Events => {
+                let since = parse_events_query(query.unwrap_or(""))?;
+                no_body(body, ApiRequest::Events { since })?
+            }
             Endpoint::InjectPoison
             | Endpoint::InjectGeneralMedia
             | Endpoint::InjectDram
@@ -241,6 +252,10 @@ impl ApiRequest {
             ApiRequest::DcFaultAdd { device, fault } => {
                 (endpoint.path(Some(device)), Some(to_json(fault)?))
             }
+            ApiRequest::Events { since } => match since {
+                Some(s) => (format!("{}?since={s}", endpoint.path(None)), None),
+                None => (endpoint.path(None), None),
+            },
         };
         Ok(HttpRequest {
             method: endpoint.route().method,
@@ -320,6 +335,11 @@ impl ApiResponse {
             Endpoint::FaultAdd | Endpoint::DcFaultAdd => ApiResponse::FaultCreated(de(body)?),
             Endpoint::FaultList => ApiResponse::Faults(de(body)?),
             Endpoint::FaultClear => ApiResponse::FaultsCleared(de(body)?),
+            Endpoint::Events => {
+                return Err(serde::de::Error::custom(
+                    "the event stream is JSON lines: read it with ApiClient::events",
+                ))
+            }
         })
     }
 }
@@ -399,6 +419,25 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, ApiError> {
 }
 
 /// `region=R` and either `tag=T` or `offset=O&len=L`.
+/// The event stream's query: nothing, or `since=SEQ` (a sequence number).
+fn parse_events_query(query: &str) -> Result<Option<u64>, ApiError> {
+    let mut since = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "since" {
+            return Err(bad(format!("unknown query parameter '{key}'")));
+        }
+        if since.is_some() {
+            return Err(bad("query parameter 'since' given twice".into()));
+        }
+        let n = value
+            .parse::<u64>()
+            .map_err(|_| bad(format!("'since' must be a sequence number, not '{value}'")))?;
+        since = Some(n);
+    }
+    Ok(since)
+}
+
 fn parse_status_query(query: &str) -> Result<DcReleaseStatusQuery, ApiError> {
     let (mut region, mut tag, mut offset, mut len) = (None, None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {

@@ -31,6 +31,7 @@ pub enum Endpoint {
     FaultList,
     FaultClear,
     DcFaultAdd,
+    Events,
 }
 
 /// One (method, path template) pair; `{id}` matches one path segment.
@@ -124,6 +125,7 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/devices/{id}/dc-faults",
         Endpoint::DcFaultAdd,
     ),
+    r("GET", "/api/v1/events", Endpoint::Events),
 ];
 
 impl Endpoint {

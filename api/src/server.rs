@@ -4,8 +4,10 @@
 //! as JSON. Everything a client can make the server hold is bounded: the
 //! head and body sizes, the time to send them, the time an answer may take
 //! to be taken by the VMM and written out, the connections at once and the
-//! requests waiting on the VMM. Nothing but [`ApiServerHandle::shutdown`]
-//! ends the server: a failing `accept()` is logged and retried.
+//! requests waiting on the VMM, and the event streams (`GET /events`,
+//! served here from the trace's ring without the VMM: see `stream.rs`).
+//! Nothing but [`ApiServerHandle::shutdown`] ends the server: a failing
+//! `accept()` is logged and retried.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::Request;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use log::{debug, error, warn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,8 +29,10 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
 use crate::channel::{channel, ApiReceiver, ApiSender};
+use crate::events::EventRing;
 use crate::http::{self, Answer, Rewind};
-use crate::{socket, ApiError};
+use crate::stream::{self, ApiBody};
+use crate::{socket, ApiError, ApiRequest};
 
 /// A hook run first thing on the API thread (e.g. to install a seccomp
 /// filter); an error stops the server from starting.
@@ -67,6 +71,12 @@ pub struct ApiServerConfig {
     pub max_in_flight: usize,
     /// Run on the API thread before anything else; default none.
     pub thread_init: Option<ThreadInit>,
+    /// The operator records `GET /events` streams; without it that
+    /// endpoint answers 503. Default none.
+    pub events: Option<Arc<EventRing>>,
+    /// Event streams open at once (503 beyond); each also holds one of
+    /// `max_connections`. Default 16.
+    pub max_streams: usize,
 }
 
 impl Default for ApiServerConfig {
@@ -81,6 +91,8 @@ impl Default for ApiServerConfig {
             reply_timeout: Duration::from_secs(30),
             max_in_flight: 256,
             thread_init: None,
+            events: None,
+            max_streams: 16,
         }
     }
 }
@@ -97,6 +109,8 @@ impl fmt::Debug for ApiServerConfig {
             .field("reply_timeout", &self.reply_timeout)
             .field("max_in_flight", &self.max_in_flight)
             .field("thread_init", &self.thread_init.as_ref().map(|_| "..."))
+            .field("events", &self.events.as_ref().map(|_| "..."))
+            .field("max_streams", &self.max_streams)
             .finish()
     }
 }
@@ -251,6 +265,10 @@ struct Shared {
     /// Set once the server stops: connections still sending their head
     /// are told so and closed.
     stopping: AtomicBool,
+    /// Event streams open.
+    streams: AtomicUsize,
+    /// Woken when the server stops: event streams end.
+    stop_streams: Notify,
 }
 
 #[derive(Default)]
@@ -268,6 +286,8 @@ impl Shared {
             in_flight: AtomicUsize::new(0),
             waiting: Mutex::new(Waiting::default()),
             stopping: AtomicBool::new(false),
+            streams: AtomicUsize::new(0),
+            stop_streams: Notify::new(),
         }
     }
 
@@ -373,6 +393,7 @@ async fn serve(listener: UnixListener, shared: Arc<Shared>, stop: &Notify) {
     // Connections that have not sent a request yet will not get to; those
     // being answered (a shutdown request's, mostly) get a moment to finish.
     shared.stopping.store(true, Ordering::Release);
+    shared.stop_streams.notify_waiters();
     let waiting = std::mem::take(&mut shared.waiting().by_age);
     for go in waiting.values() {
         go.notify_one();
@@ -481,9 +502,15 @@ async fn connection(mut stream: UnixStream, shared: &Arc<Shared>, waiting: Waiti
         service_fn(move |req| {
             let (shared, answered) = (shared.clone(), answered.clone());
             async move {
-                let answer = handle(req, &shared).await;
-                answered.notify_one();
-                Ok::<_, std::convert::Infallible>(answer.into_response())
+                let response = match handle(req, &shared).await {
+                    Reply::Answer(answer) => {
+                        answered.notify_one();
+                        answer.into_response().map(ApiBody::Full)
+                    }
+                    // A stream has no end to time: its own task bounds it.
+                    Reply::Stream(response) => response,
+                };
+                Ok::<_, std::convert::Infallible>(response)
             }
         })
     };
@@ -529,8 +556,15 @@ async fn read_head(
     }
 }
 
-/// The service: the body (bounded, timed), then the VMM's answer.
-async fn handle(req: Request<Incoming>, shared: &Shared) -> Answer {
+/// What the service answers: JSON, or the event stream.
+enum Reply {
+    Answer(Answer),
+    Stream(Response<ApiBody>),
+}
+
+/// The service: the body (bounded, timed), then the VMM's answer, or the
+/// event stream.
+async fn handle(req: Request<Incoming>, shared: &Arc<Shared>) -> Reply {
     let config = &shared.config;
     let (method, target) = (req.method().clone(), req.uri().clone());
     let request = tokio::time::timeout(
@@ -545,6 +579,19 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Answer {
         )))
     });
     let result = match request {
+        Ok(ApiRequest::Events { since }) => {
+            return match open_stream(shared, since) {
+                Ok(response) => {
+                    trace_request(&method, &target, 200);
+                    Reply::Stream(response)
+                }
+                Err(e) => {
+                    debug!("API {method} {target}: {} {e}", e.status());
+                    trace_request(&method, &target, e.status());
+                    Reply::Answer(Answer::error(&e))
+                }
+            };
+        }
         Ok(request) => match Slot::take(&shared.in_flight, config.max_in_flight) {
             Some(_slot) => {
                 shared
@@ -559,5 +606,71 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Answer {
     if let Err(e) = &result {
         debug!("API {method} {target}: {} {e}", e.status());
     }
-    Answer::new(result)
+    let answer = Answer::new(result);
+    trace_request(&method, &target, answer.status);
+    Reply::Answer(answer)
+}
+
+/// The trace's record of one API request and the status it got.
+fn trace_request(method: &hyper::Method, target: &hyper::Uri, status: u16) {
+    devices::trace::emit(devices::trace::Kind::Api, None, || {
+        devices::trace::json!({
+            "method": method.as_str(),
+            "path": target.path(),
+            "query": target.query(),
+            "status": status,
+        })
+    });
+}
+
+/// Counts one open event stream until dropped.
+struct StreamSlot(Arc<Shared>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Starts an event stream from `since` on a task of its own, which ends
+/// with the reader, when it falls behind, or when the server stops.
+fn open_stream(shared: &Arc<Shared>, since: Option<u64>) -> Result<Response<ApiBody>, ApiError> {
+    let config = &shared.config;
+    let Some(ring) = config.events.clone() else {
+        return Err(ApiError::Unavailable("this VMM has no event stream".into()));
+    };
+    if !count_one(&shared.streams, config.max_streams) {
+        return Err(ApiError::Unavailable(format!(
+            "too many event streams (at most {})",
+            config.max_streams
+        )));
+    }
+    // Only what happens from now: the cursor is taken before the answer
+    // goes out, so a record pushed once the client has it is never lost.
+    let cursor = since.unwrap_or_else(|| ring.last_seq());
+    let slot = StreamSlot(shared.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let write_timeout = config.write_timeout;
+    tokio::spawn(async move {
+        let shared = slot.0.clone();
+        let stopped = async {
+            loop {
+                let n = shared.stop_streams.notified();
+                tokio::pin!(n);
+                n.as_mut().enable();
+                if shared.stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                n.await;
+            }
+        };
+        tokio::select! {
+            ended = stream::produce(&ring, cursor, tx, write_timeout, stream::HEARTBEAT) => {
+                debug!("API event stream ended: {ended:?}");
+            }
+            () = stopped => {}
+        }
+        drop(slot);
+    });
+    Ok(stream::response(rx))
 }

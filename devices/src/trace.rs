@@ -84,6 +84,13 @@ pub trait Sink: Send + Sync {
     /// Takes one record. Called on the thread where the thing happened (a
     /// vCPU, the VMM thread, the API thread): must not block.
     fn record(&self, record: Record);
+
+    /// Whether records of `kind` go anywhere: [`emit`] builds nothing for
+    /// the others (an operator-only sink skips the mailbox's records).
+    fn wants(&self, kind: Kind) -> bool {
+        let _ = kind;
+        true
+    }
 }
 
 static SINK: OnceLock<Box<dyn Sink>> = OnceLock::new();
@@ -108,9 +115,15 @@ pub fn enabled() -> bool {
     SINK.get().is_some() || capturing()
 }
 
+/// Whether a record of `kind` emitted now would go anywhere (for callers
+/// that measure something, a time, only to trace it).
+pub fn enabled_for(kind: Kind) -> bool {
+    SINK.get().is_some_and(|s| s.wants(kind)) || capturing()
+}
+
 /// Emits one record; `fields` runs only when the record goes somewhere.
 pub fn emit(kind: Kind, device: Option<&str>, fields: impl FnOnce() -> Value) {
-    if !enabled() {
+    if !enabled_for(kind) {
         return;
     }
     let record = Record {

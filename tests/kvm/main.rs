@@ -18,5 +18,6 @@ mod port_io;
 mod seccomp;
 mod sigbus;
 mod topology;
+mod trace;
 mod virtio;
 mod virtio_fs;

@@ -110,6 +110,12 @@ impl ApiContext {
             ApiRequest::FaultClear { device, fault } => ApiResponse::FaultsCleared(FaultsCleared {
                 cleared: cxl.fault_clear(&device, fault).map_err(api_error)?,
             }),
+            // The API thread serves the stream from the trace's ring.
+            ApiRequest::Events { .. } => {
+                return Err(ApiError::Internal(
+                    "the event stream is served by the API thread".into(),
+                ))
+            }
         };
         Ok(answer)
     }

@@ -109,6 +109,13 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub api_socket: Option<PathBuf>,
 
+    /// Write the decoded trace to this file (created or truncated), one
+    /// JSON object per line: every mailbox command, event record,
+    /// interrupt, HDM decoder commit, memslot, API request, injection and
+    /// DC step. `cxlvmm-remote trace PATH` prints it.
+    #[arg(long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+
     /// Seccomp filters on every cxlvmm thread (vCPUs, API, VMM): `on`
     /// refuses a system call outside a thread's list (cxlvmm reports the
     /// thread and the call and exits with status 1), `log` allows it and

@@ -147,6 +147,7 @@ impl Type3Spec {
             None => (0, 0),
         };
         let mut memdev = MemdevConfig {
+            name: self.id.clone(),
             serial: self.serial,
             volatile_bytes,
             persistent_bytes,

@@ -48,6 +48,7 @@ where
     };
     init_logging(args.verbose);
     let dump_acpi = args.dump_acpi.clone();
+    let trace_path = args.trace.clone();
     let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => return Outcome::new(EXIT_USAGE, e),
@@ -63,7 +64,17 @@ where
     if let Err(e) = crate::sigbus::install() {
         return Outcome::new(EXIT_VMM_ERROR, format!("SIGBUS handler: {e}"));
     }
-    match crate::machine::run(config) {
+    // The trace file is checked (created) before anything runs; the API's
+    // event stream takes the operator records whether or not there is one.
+    let trace = match crate::trace_sink::start(trace_path.as_deref(), config.api_socket.is_some()) {
+        Ok(t) => t,
+        Err(e) => return Outcome::new(EXIT_USAGE, e),
+    };
+    let result = crate::machine::run(config, trace.as_ref());
+    if let Some(t) = trace {
+        t.finish();
+    }
+    match result {
         Ok(reason) => {
             let code = reason.exit_code();
             if code != 0 {

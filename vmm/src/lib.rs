@@ -28,6 +28,7 @@ pub mod seccomp;
 pub mod sigbus;
 pub mod signal_line;
 pub mod size;
+pub mod trace_sink;
 pub mod uptime;
 pub mod vcpu;
 pub mod virtio_devices;

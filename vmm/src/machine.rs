@@ -224,15 +224,27 @@ impl Machine {
     }
 
     /// Runs the guest until it stops, and says why.
-    pub fn run(self) -> Result<ExitReason, MachineError> {
+    pub fn run(
+        self,
+        trace: Option<&crate::trace_sink::TraceHandle>,
+    ) -> Result<ExitReason, MachineError> {
         vcpu::install_kick_handler().map_err(|e| MachineError::Io("signal handler", e))?;
         // Compiled before any thread starts; each thread installs its own.
         let seccomp = SeccompFilters::new(self.seccomp)?;
+        if let Some(t) = trace {
+            let filters = seccomp.clone();
+            t.on_writer(Box::new(move || {
+                if let Err(e) = filters.install(ThreadKind::Trace, "trace") {
+                    log::error!("{e}");
+                }
+            }));
+        }
         let api = match &self.api_socket {
             None => None,
             Some(path) => {
                 let config = api::ApiServerConfig {
                     thread_init: Some(seccomp.thread_init(ThreadKind::Api, "api")),
+                    events: crate::trace_sink::events_ring(),
                     ..api::ApiServerConfig::default()
                 };
                 let (handle, rx) = api::ApiServer::start(path, config)
@@ -283,7 +295,18 @@ impl Machine {
                 .install(ThreadKind::Vmm, "main")
                 .map_err(|e| std::io::Error::other(e.to_string()))
         };
+        devices::trace::emit(
+            devices::trace::Kind::Vm,
+            None,
+            || devices::trace::json!({ "state": "started", "cpus": self.cpus }),
+        );
         let result = event_loop::run(&self.exit, &self.devices, api, ready);
+        devices::trace::emit(devices::trace::Kind::Vm, None, || {
+            devices::trace::json!({
+                "state": "stopping",
+                "reason": self.exit.reason().map(|r| r.to_string()),
+            })
+        });
         if let Err(e) = &result {
             self.exit.request(ExitReason::VmmError(e.to_string()));
         }
@@ -303,7 +326,10 @@ impl Machine {
 /// Builds and runs a machine. virtiofsd for each `--share` starts first
 /// (before any other thread or filter), its share becomes a virtio-fs device
 /// on its socket, and it is stopped once the machine is gone.
-pub fn run(mut cfg: VmConfig) -> Result<ExitReason, MachineError> {
+pub fn run(
+    mut cfg: VmConfig,
+    trace: Option<&crate::trace_sink::TraceHandle>,
+) -> Result<ExitReason, MachineError> {
     let daemons = virtiofsd::start_all(&cfg.fs).map_err(MachineError::Config)?;
     cfg.fs.fs.extend(
         daemons
@@ -311,7 +337,7 @@ pub fn run(mut cfg: VmConfig) -> Result<ExitReason, MachineError> {
             .map(|d| d.fs_config(devices::virtio::fs::DEFAULT_QUEUE_SIZE)),
     );
     cfg.fs.shares.clear();
-    let result = Machine::new(&cfg).and_then(Machine::run);
+    let result = Machine::new(&cfg).and_then(|m| m.run(trace));
     // The devices (and their connections) are gone: virtiofsd may go.
     drop(daemons);
     result

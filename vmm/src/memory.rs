@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use devices::memory::composed::MapBudget;
 use devices::memory::{ComposedMapping, ComposedPiece};
+use devices::trace::json;
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
 use thiserror::Error;
@@ -381,13 +382,27 @@ impl devices::cxl::fabric::GuestMemoryMapper for MemoryManager {
         }
         // SAFETY: the memory path holds an Arc of `backend` for as long as
         // the slot is installed, and unmaps before letting it go.
-        unsafe { MemoryManager::map(self, gpa, len, backend.host_addr() + offset) }
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let r = unsafe { MemoryManager::map(self, gpa, len, backend.host_addr() + offset) };
+        trace_memslot(
+            "map",
+            gpa,
+            len,
+            r.as_ref().map(|s| s.slot),
+            || json!({ "backend": backend.id(), "offset": offset }),
+        );
+        r.map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn map_composed(&self, gpa: u64, len: u64, pieces: &[ComposedPiece]) -> Result<(), String> {
-        MemoryManager::map_composed(self, gpa, len, pieces).map(|_| ())
+        let r = MemoryManager::map_composed(self, gpa, len, pieces);
+        trace_memslot(
+            "map-composed",
+            gpa,
+            len,
+            r.as_ref().map(|s| s.slot),
+            || json!({ "pieces": pieces.len() }),
+        );
+        r.map(|_| ())
     }
 
     fn mapping_budget(&self) -> u64 {
@@ -399,10 +414,33 @@ impl devices::cxl::fabric::GuestMemoryMapper for MemoryManager {
     }
 
     fn unmap(&self, gpa: u64) -> Result<(), String> {
-        MemoryManager::unmap(self, gpa)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let r = MemoryManager::unmap(self, gpa);
+        let len = r.as_ref().map_or(0, |s| s.len);
+        trace_memslot("unmap", gpa, len, r.as_ref().map(|s| s.slot), || json!({}));
+        r.map(|_| ()).map_err(|e| e.to_string())
     }
+}
+
+/// One trace record for a CXL memslot mapped or unmapped (or refused:
+/// `error`), with `extra` fields.
+fn trace_memslot<E: std::fmt::Display>(
+    op: &str,
+    gpa: u64,
+    len: u64,
+    slot: Result<u32, &E>,
+    extra: impl FnOnce() -> devices::trace::Value,
+) {
+    devices::trace::emit(devices::trace::Kind::Memslot, None, || {
+        let mut v = json!({ "op": op, "gpa": gpa, "len": len });
+        match slot {
+            Ok(n) => v["slot"] = json!(n),
+            Err(e) => v["error"] = json!(e.to_string()),
+        }
+        if let (Some(o), devices::trace::Value::Object(x)) = (v.as_object_mut(), extra()) {
+            o.extend(x);
+        }
+        v
+    });
 }
 
 #[cfg(test)]

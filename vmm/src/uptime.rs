@@ -15,3 +15,9 @@ pub fn mark_start() {
 pub fn since_start() -> Option<Duration> {
     START.get().map(Instant::elapsed)
 }
+
+/// The start instant (now, if [`mark_start`] was not called yet), for
+/// the trace's time stamps.
+pub fn start_instant() -> Instant {
+    *START.get_or_init(Instant::now)
+}

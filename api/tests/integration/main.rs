@@ -3,6 +3,7 @@
 //! OpenAPI document checked against the server; the `cxlvmm-remote` binary.
 
 mod cli;
+mod events;
 mod limits;
 mod mock;
 mod openapi;

@@ -292,6 +292,9 @@ impl State {
                 };
                 Ok(ApiResponse::FaultsCleared(FaultsCleared { cleared }))
             }
+            ApiRequest::Events { .. } => Err(ApiError::Internal(
+                "the event stream is served by the API thread".into(),
+            )),
         }
     }
 

@@ -276,9 +276,26 @@ fn inject_requests() -> Vec<Injection> {
 #[test]
 fn valid_requests_get_documented_answers() {
     let doc = doc();
-    let f = Fixture::start();
+    let ring = std::sync::Arc::new(EventRing::new(16));
+    let f = Fixture::with_config(ApiServerConfig {
+        events: Some(ring.clone()),
+        ..Default::default()
+    });
     let client = f.client();
     let mut seen = BTreeSet::new();
+    // The event stream: a 200 whose lines are documented records.
+    ring.push(
+        1,
+        r#"{"seq":1,"t_us":5,"kind":"dc","device":"mem0","step":"offered"}"#,
+    );
+    let mut lines = client.events(Some(0)).unwrap();
+    let line: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let op = operation(&doc, "GET", "/api/v1/events").unwrap();
+    let schema = &op["responses"]["200"]["content"]["application/x-ndjson"]["schema"];
+    check(&doc, schema, &line, "event").unwrap();
+    assert_eq!(line["step"], "offered");
+    drop(lines);
+    seen.insert(("GET", "/api/v1/events"));
     for request in valid_requests() {
         let route = request.endpoint().route();
         let op = operation(&doc, route.method, route.path).unwrap();

@@ -65,6 +65,8 @@ impl BusDevice for CxlHostBridge {
 
     fn write(&mut self, _base: u64, offset: u64, data: &[u8]) {
         let events = self.component.write(offset, data);
+        let component = format!("host-bridge {}", self.id);
+        super::component::hdm::trace_events(None, &component, self.component.hdm(), &events);
         if events
             .iter()
             .any(|e| matches!(e, HdmEvent::Committed(_) | HdmEvent::Uncommitted(_)))

@@ -312,6 +312,11 @@ impl Type3 {
     /// dropped with a log line, never a panic).
     pub fn signal(&mut self, vectors: MsiVectors) {
         for n in vectors.iter() {
+            crate::trace::emit(
+                crate::trace::Kind::Interrupt,
+                Some(&self.memdev.config().name),
+                || crate::trace::json!({ "type": "msi-x", "vector": n }),
+            );
             if u16::from(n) < MSIX_VECTORS {
                 self.function.trigger_msix(u16::from(n));
             } else {
@@ -632,6 +637,12 @@ impl PciDevice for Type3 {
         match (bar, offset) {
             (REGS_BAR, o) if o < DEVICE_REGS_OFFSET => {
                 let events = self.component.write(o, data);
+                crate::cxl::component::hdm::trace_events(
+                    Some(&self.memdev.config().name),
+                    "endpoint",
+                    self.component.hdm(),
+                    &events,
+                );
                 let changed = events.iter().any(|e| {
                     matches!(
                         e,
@@ -683,3 +694,7 @@ mod inject_tests;
 #[cfg(test)]
 #[path = "type3_fault_tests.rs"]
 mod fault_tests;
+
+#[cfg(test)]
+#[path = "type3_trace_tests.rs"]
+mod trace_tests;

@@ -8,7 +8,9 @@
 # and the pattern must be in the backend's file. Then: release by tag (the
 # guest answers Release DC; the memslot goes, the backend is free), forced
 # release, a declined offer, and bad requests that must fail and change
-# nothing. The VM is shut down through the API.
+# nothing. The VM is shut down through the API. `cxlvmm-remote events`,
+# started before the first add, sees the offer and the guest's accept as
+# they happen, and the `--trace` file decodes with `cxlvmm-remote trace`.
 # shellcheck source=resources/lib/check.sh
 . "$LIB"
 # shellcheck source=resources/lib/vm.sh
@@ -23,7 +25,9 @@ t1=6be13bce-ae34-4a77-b6c3-16df975fcf1a
 t2=7be13bce-ae34-4a77-b6c3-16df975fcf1a
 nobody=8be13bce-ae34-4a77-b6c3-16df975fcf1a
 tm0=$WORKDIR/tm0.mem
-rm -f "$tm0" "$sock"
+trace=$WORKDIR/trace.jsonl
+events=$WORKDIR/events.jsonl
+rm -f "$tm0" "$sock" "$trace" "$events"
 
 r() { "$CXLVMM_REMOTE" --api-socket "$sock" --json "$@" 2>&1; }
 # expect_ok NAME CMD...: the API call succeeds; its JSON is in $out.
@@ -51,7 +55,7 @@ expect_err() {
 
 cmdline=$(l2_cmdline e2e.window=$window e2e.seed=$seed e2e.plan=accept,accept,decline,slow)
 start_vm dcd --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$cmdline" \
-    --cpus 2 --memory 512M --api-socket "$sock" \
+    --cpus 2 --memory 512M --api-socket "$sock" --trace "$trace" \
     --cxl-host-bridge id=hb0 --cxl-root-port id=rp0,bus=hb0 \
     --cxl-type3 id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=1G,serial=0xdcd \
     --cxl-fmw targets=hb0,size=1G
@@ -72,11 +76,28 @@ expect_ok backend-add-tm0 backend-add --id tm0 --size 2M --kind file --path "$tm
 expect_ok backend-add-tm1 backend-add --id tm1 --size 2M --tag $t1
 expect_ok backend-add-tm2 backend-add --id tm2 --size 4M --tag $t2
 
+# wait_line NAME FILE TEXT: FILE gets a line with TEXT within 20 s.
+wait_line() {
+    _wl_n=200
+    until grep -q -- "$3" "$2" 2>/dev/null || [ "$_wl_n" -eq 0 ]; do
+        sleep 0.1
+        _wl_n=$((_wl_n - 1))
+    done
+    if grep -q -- "$3" "$2" 2>/dev/null; then check_pass "$1"; else check_fail "$1" "no '$3' in $2"; fi
+}
+
+# The operator's event stream, from before the first add.
+"$CXLVMM_REMOTE" --api-socket "$sock" events --json >"$events" 2>&1 &
+events_pid=$!
+wait_line events-stream-open "$trace" '"path":"/api/v1/events","query":null,"status":200'
+
 # 1. Add by tag; the guest accepts; the API reports the HPA; the pattern the
 #    guest wrote is in tm0's file.
 expect_ok add-tm0 dc-add dcd0 --region 0 --tag $t0 --extent 0:2M
 check add-tm0-pending has "$out" '"state":"pending"'
 check guest-accepted-tm0 wait_console dcd 'E2E-DCD accepted dpa=0x0 ' 1
+wait_line events-offer "$events" '"step":"offered"'
+wait_line events-accept "$events" '"step":"accepted"'
 expect_ok extents-after-accept dc-extents dcd0
 check tm0-accepted has "$out" '"state":"accepted"'
 check tm0-hpa has "$out" "\"hpa\":$hpa0"
@@ -85,7 +106,7 @@ check tm0-backend has "$out" '"backend":"tm0"'
 check tm0-pattern-in-backend-file "$CXL_GUEST" file-check "$tm0" 0 65536 "$seed"
 # Every cxlvmm thread (main, vCPUs, API and the threads it started to serve
 # the requests above) runs under its seccomp filter (the default).
-check_seccomp seccomp-every-thread cxlvmm vcpu0 vcpu1 api
+check_seccomp seccomp-every-thread cxlvmm vcpu0 vcpu1 api trace
 expect_ok status-tm0-accepted dc-status dcd0 --region 0 --tag $t0
 check status-accepted has "$out" '"accepted"'
 
@@ -137,6 +158,25 @@ expect_err bad-partial-release "partial release of a backed extent" dc-release d
 # Shut down through the API.
 expect_ok shutdown shutdown
 finish_vm dcd
+# The stream ends with the VMM, after its last record.
+_ev_n=200
+while kill -0 "$events_pid" 2>/dev/null && [ "$_ev_n" -gt 0 ]; do
+    sleep 0.1
+    _ev_n=$((_ev_n - 1))
+done
+if kill -0 "$events_pid" 2>/dev/null; then
+    check_fail events-stream-ends "cxlvmm-remote events still running after the VMM stopped"
+    kill "$events_pid" 2>/dev/null
+else
+    check_pass events-stream-ends
+fi
+check events-vm-stopping has "$(cat "$events")" '"state":"stopping"'
+# The trace decodes: the guest's mailbox commands with their payloads.
+if table=$("$CXLVMM_REMOTE" trace "$trace" 2>&1); then check_pass trace-decodes; else check_fail trace-decodes "$table"; fi
+check trace-get-event-records has "$table" 'Get Event Records (0100h) in {"event_log":"DynamicCapacity"} -> Success'
+check trace-add-dc-response has "$table" 'Add DC Response (4802h) in {'
+check trace-memslot has "$table" 'memslot'
+check trace-no-drops test -z "$(grep '"kind":"dropped"' "$trace")"
 check_import "$WORKDIR/dcd-console.log" guest/
 
 if ! check_summary host; then

@@ -89,16 +89,19 @@ pub enum ThreadKind {
     Virtio = 3,
     /// A vhost-user device thread (virtio-fs): the backend's socket.
     VhostUser = 4,
+    /// The trace's writer thread: lines to the `--trace` file.
+    Trace = 5,
 }
 
 impl ThreadKind {
     /// Every kind.
-    pub const ALL: [ThreadKind; 5] = [
+    pub const ALL: [ThreadKind; 6] = [
         Self::Vcpu,
         Self::Api,
         Self::Vmm,
         Self::Virtio,
         Self::VhostUser,
+        Self::Trace,
     ];
 
     /// The kind's allowed calls.
@@ -109,6 +112,9 @@ impl ThreadKind {
             Self::Vmm => vmm_thread::rules(),
             Self::Virtio => virtio::rules(),
             Self::VhostUser => vhost_user::rules(),
+            // Writes to a file opened before, waits on its queue: nothing
+            // beyond what every thread may do.
+            Self::Trace => rules::common(),
         }
     }
 }
@@ -121,6 +127,7 @@ impl fmt::Display for ThreadKind {
             Self::Vmm => "VMM",
             Self::Virtio => "virtio device",
             Self::VhostUser => "vhost-user device",
+            Self::Trace => "trace writer",
         })
     }
 }

@@ -22,9 +22,10 @@ use crate::inject_args::{
 #[derive(Parser, Debug)]
 #[command(name = "cxlvmm-remote", version)]
 pub struct Cli {
-    /// The socket given to `cxlvmm --api-socket`.
+    /// The socket given to `cxlvmm --api-socket` (every command but
+    /// `trace` needs it).
     #[arg(long, value_name = "PATH")]
-    pub api_socket: PathBuf,
+    pub api_socket: Option<PathBuf>,
     /// Print the server's JSON answer on one line instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -98,6 +99,22 @@ pub enum Command {
     Qmp {
         /// The QMP command (JSON).
         command: String,
+    },
+    /// Print a `cxlvmm --trace` file as a table (--json: its lines).
+    Trace {
+        /// The trace file.
+        path: PathBuf,
+        /// Keep printing records as they are appended.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Follow the operator event stream (DC offers, accepts, releases,
+    /// injections, faults, VM state) as it happens (--json: its lines).
+    Events {
+        /// Start after this sequence number (records still held are
+        /// replayed); without it, only what happens from now.
+        #[arg(long, value_name = "SEQ")]
+        since: Option<u64>,
     },
 }
 
@@ -333,6 +350,8 @@ impl Command {
             Command::FaultClear(a) => a.request(),
             Command::DcFault(a) => a.request()?,
             Command::Qmp { command } => api::qmp::translate(command)?,
+            Command::Trace { .. } => return Err("trace reads a file, not the API".into()),
+            Command::Events { since } => ApiRequest::Events { since: *since },
         })
     }
 }

@@ -28,10 +28,31 @@ fn clap_definition_is_consistent() {
 fn global_flags() {
     let cli = parse(&["info", "--json"]).unwrap();
     assert!(cli.json);
-    assert_eq!(cli.api_socket, PathBuf::from("/run/vm.sock"));
+    assert_eq!(cli.api_socket, Some(PathBuf::from("/run/vm.sock")));
     assert_eq!(cli.command, Command::Info);
-    let e = Cli::try_parse_from(["cxlvmm-remote", "info"]).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+    // The socket is checked when a command needs it (`trace` does not).
+    let cli = Cli::try_parse_from(["cxlvmm-remote", "info"]).unwrap();
+    assert_eq!(cli.api_socket, None);
+}
+
+#[test]
+fn trace_and_events() {
+    let cli = Cli::try_parse_from(["cxlvmm-remote", "trace", "/tmp/t.jsonl", "--follow"]).unwrap();
+    assert_eq!(
+        cli.command,
+        Command::Trace {
+            path: PathBuf::from("/tmp/t.jsonl"),
+            follow: true
+        }
+    );
+    assert!(cli.command.request().is_err());
+    assert_eq!(
+        req(&["events", "--since", "41"]),
+        ApiRequest::Events { since: Some(41) }
+    );
+    assert_eq!(req(&["events"]), ApiRequest::Events { since: None });
+    let e = parse(&["events", "--since", "x"]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ValueValidation);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use super::record::DcEvent;
 use super::state::ChainRecord;
 use crate::cxl::memdev::events::{EventLogType, EventLogs};
+use crate::cxl::memdev::trace::event_posted;
 
 /// Free entries in the Dynamic Capacity Event Log.
 pub(crate) fn log_free(events: &EventLogs) -> usize {
@@ -11,9 +12,11 @@ pub(crate) fn log_free(events: &EventLogs) -> usize {
     usize::from(log.depth()).saturating_sub(log.len())
 }
 
-/// Adds `records` to the Dynamic Capacity Event Log (room was checked);
-/// the message number to signal, if any, and each record as posted.
+/// Adds `records` to the Dynamic Capacity Event Log of device `dev` (room
+/// was checked; each is traced); the message number to signal, if any,
+/// and each record as posted.
 pub(crate) fn post(
+    dev: &str,
     events: &mut EventLogs,
     now: u64,
     records: &[DcEvent],
@@ -21,7 +24,9 @@ pub(crate) fn post(
     let mut msi = None;
     let mut posted = Vec::with_capacity(records.len());
     for r in records {
-        let added = events.add(EventLogType::DynamicCapacity, r.to_record(), now);
+        let record = r.to_record();
+        let added = events.add(EventLogType::DynamicCapacity, record, now);
+        event_posted(dev, EventLogType::DynamicCapacity, &record, &added);
         match added.handle {
             Some(handle) => posted.push(ChainRecord {
                 range: r.extent,

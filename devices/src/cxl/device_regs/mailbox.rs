@@ -246,11 +246,14 @@ impl MailboxRegisters {
                 done
             }
             (_, Some(input)) => mailbox::execute(memdev, opcode, input),
-            (_, None) => Completion {
-                rc: RetCode::InvalidPayloadLength,
-                output: Vec::new(),
-                effects: Effects::default(),
-            },
+            (_, None) => {
+                mailbox::trace::emit_oversized(&memdev.config().name, opcode, length);
+                Completion {
+                    rc: RetCode::InvalidPayloadLength,
+                    output: Vec::new(),
+                    effects: Effects::default(),
+                }
+            }
         };
         // What a driver did and what the device answered, for driver testing
         // (`cxlvmm -v` shows it).

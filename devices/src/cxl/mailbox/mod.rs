@@ -18,8 +18,11 @@
 //! in [`COMMANDS`] (with an `available` predicate if the command only
 //! exists on some configurations, as the Dynamic Capacity commands do).
 //!
-//! Files: `table.rs` ([`COMMANDS`], [`execute`], the CEL and the Logs
-//! handlers that report it), `opcode.rs` ([`Opcode`]), `effects.rs` (CEL
+//! Files: `table.rs` ([`COMMANDS`], dispatch, the CEL and the Logs
+//! handlers that report it), `trace.rs` ([`execute`]: dispatch traced,
+//! each command one record with its payloads decoded; `trace_out.rs` the
+//! outputs), `opcode.rs`
+//! ([`Opcode`]), `effects.rs` (CEL
 //! Command Effect bits), `payload.rs` (payload access and [`PAYLOAD_SIZE`]),
 //! one file per command group (with `NAME_tests.rs` beside it); this file
 //! only declares and re-exports them.
@@ -44,6 +47,8 @@ pub mod scan_media;
 pub mod security;
 mod table;
 pub mod timestamp;
+pub mod trace;
+mod trace_out;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -54,5 +59,6 @@ pub use crate::cxl::retcode::RetCode;
 pub use opcode::Opcode;
 pub use payload::{Decode, Encode, Input, NoInput, Output, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
 pub use table::{
-    command_effects_log, execute, find, Command, Completion, Handler, CEL_ENTRY_SIZE, COMMANDS,
+    command_effects_log, find, Command, Completion, Handler, CEL_ENTRY_SIZE, COMMANDS,
 };
+pub use trace::execute;

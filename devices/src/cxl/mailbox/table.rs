@@ -338,7 +338,9 @@ impl Completion {
     }
 }
 
-/// Runs command `opcode` with `input` against `memdev`.
+/// Runs command `opcode` with `input` against `memdev` (untraced: the
+/// mailbox's [`super::execute`] is [`super::trace::execute`], which traces
+/// it).
 pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     if input.len() > PAYLOAD_SIZE {
         return Completion::failed(RetCode::InvalidPayloadLength);

@@ -4,7 +4,7 @@
 
 use std::ops::{Deref, DerefMut, Range};
 
-use super::table::execute;
+use super::trace::execute;
 use super::RetCode;
 use crate::cxl::dcd::{DcdEffect, DcdError, ReleaseOutcome, ReleaseRequest};
 use crate::cxl::memdev::tests::{test_config, FakeClock};

@@ -21,6 +21,8 @@ pub const MAX_POISON_LIST_RECORDS: u32 = 0x00FF_FFFF;
 /// Configuration of a memory device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemdevConfig {
+    /// The operator's name for the device (its `id`), for the trace.
+    pub name: String,
     /// Device serial number (also the PCIe Device Serial Number).
     pub serial: u64,
     /// PCI Vendor ID, as in the function's configuration space.
@@ -70,6 +72,7 @@ impl Default for MemdevConfig {
     /// the device model must set them to its configuration space values.
     fn default() -> Self {
         Self {
+            name: String::new(),
             serial: 1,
             vendor_id: 0,
             device_id: 0,

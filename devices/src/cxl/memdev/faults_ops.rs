@@ -143,7 +143,7 @@ impl Memdev {
         self.faults.device = Some(device.to_owned());
         let id = self.faults.next_id();
         let now = self.timestamp.now();
-        let (msi, _) = post(&mut self.events, now, &records);
+        let (msi, _) = post(&self.config.name, &mut self.events, now, &records);
         let extents: Vec<FaultExtent> = records
             .iter()
             .map(|r| FaultExtent {

@@ -45,6 +45,7 @@ pub mod security;
 mod security_ops;
 pub mod status;
 pub mod timestamp;
+pub(crate) mod trace;
 
 #[cfg(test)]
 mod faults_tests;
@@ -380,7 +381,9 @@ impl Memdev {
     /// the device model must now signal.
     pub fn add_event(&mut self, log: EventLogType, record: EventRecord) -> AddedEvent {
         let now = self.timestamp.now();
-        self.events.add(log, record, now)
+        let added = self.events.add(log, record, now);
+        trace::event_posted(&self.config.name, log, &record, &added);
+        added
     }
 
     /// The oldest records of `log`, at most `max` (Get Event Records); the
@@ -396,13 +399,17 @@ impl Memdev {
         log: EventLogType,
         handles: &[u16],
     ) -> Result<(), RetCode> {
-        self.events.clear(log, handles)
+        let r = self.events.clear(log, handles);
+        trace::events_cleared(&self.config.name, log, Some(handles), &r);
+        r
     }
 
     /// Clears every record of `log` (Clear Event Records, Clear All
     /// Events); Invalid Input unless the log overflowed.
     pub fn clear_all_event_records(&mut self, log: EventLogType) -> Result<(), RetCode> {
-        self.events.clear_all(log)
+        let r = self.events.clear_all(log);
+        trace::events_cleared(&self.config.name, log, None, &r);
+        r
     }
 
     /// Sets the interrupt setting of each log named (Set Event Interrupt
@@ -431,17 +438,20 @@ impl Memdev {
         if let Some(answer) = self.answer_dc_fault(list, more) {
             return answer;
         }
-        self.dcd.add_response(list, more)
+        let r = self.dcd.add_response(list, more);
+        trace::dc_host(&self.config.name, "accepted", list, &r);
+        r
     }
 
     /// The host gives back `list` (Release Dynamic Capacity); returns the
     /// extents to unmap. On error nothing changes.
     pub fn release_dc(&mut self, list: &[ExtentRange]) -> Result<Vec<DcdEffect>, RetCode> {
-        let out = self.dcd.host_release(list);
-        if out.is_err() {
+        let r = self.dcd.host_release(list);
+        trace::dc_host(&self.config.name, "released", list, &r);
+        if r.is_err() {
             self.release_dc_fault(list);
         }
-        out
+        r
     }
 
     // ---- Dynamic Capacity: the operator ----
@@ -449,10 +459,16 @@ impl Memdev {
     /// Offers capacity to the host (Add Capacity records, one More chain).
     /// On error nothing changes.
     pub fn dcd_add_capacity(&mut self, req: AddRequest) -> Result<AddOutcome, DcdError> {
+        let out = self.dcd_add_capacity_untraced(&req);
+        trace::dc_offered(&self.config.name, &req, &out);
+        out
+    }
+
+    fn dcd_add_capacity_untraced(&mut self, req: &AddRequest) -> Result<AddOutcome, DcdError> {
         let now = self.timestamp.now();
-        let plan = self.dcd.plan_add(&req, log_free(&self.events))?;
+        let plan = self.dcd.plan_add(req, log_free(&self.events))?;
         let (extents, records) = self.dcd.commit_add(&plan);
-        let (msi, posted) = post(&mut self.events, now, &records);
+        let (msi, posted) = post(&self.config.name, &mut self.events, now, &records);
         self.dcd.note_offer_records(posted);
         Ok(AddOutcome { extents, msi })
     }
@@ -466,6 +482,15 @@ impl Memdev {
         &mut self,
         req: ReleaseRequest,
     ) -> Result<ReleaseOutcome, DcdError> {
+        let out = self.dcd_release_capacity_untraced(req);
+        trace::dc_release_asked(&self.config.name, &out);
+        out
+    }
+
+    fn dcd_release_capacity_untraced(
+        &mut self,
+        req: ReleaseRequest,
+    ) -> Result<ReleaseOutcome, DcdError> {
         let now = self.timestamp.now();
         let plan = self.dcd.plan_release(&req, log_free(&self.events))?;
         let mut effects = Vec::new();
@@ -473,7 +498,7 @@ impl Memdev {
         if !withdrawn.is_empty() {
             self.dcd.retract_withdrawn(&mut self.events);
         }
-        let (msi, _) = post(&mut self.events, now, &records);
+        let (msi, _) = post(&self.config.name, &mut self.events, now, &records);
         Ok(ReleaseOutcome {
             extents,
             forced: plan.forced(),

@@ -32,6 +32,7 @@ impl MonotonicClock for FakeClock {
 /// decoded), Sanitize on Release, at C000_0000h (DSMAD handle 3).
 pub(crate) fn test_config() -> MemdevConfig {
     MemdevConfig {
+        name: String::from("mem0"),
         serial: 0x0123_4567_89AB_CDEF,
         vendor_id: 0x1B36,
         device_id: 0x0D93,

@@ -22,8 +22,9 @@
 //! capability advertises), `decoder` (one decoder's registers), `capability`
 //! (register reads and writes, reset), `event` (decode-state changes and
 //! commit errors), `commit` (the commit rules and firmware programming),
-//! `view` (read-only decoder views and HPA translation for the VMM); this
-//! file only declares and re-exports them.
+//! `view` (read-only decoder views and HPA translation for the VMM),
+//! `trace` (commits and uncommits in the decoded trace); this file only
+//! declares and re-exports them.
 
 mod capability;
 mod commit;
@@ -33,6 +34,7 @@ mod event;
 mod regs;
 #[cfg(test)]
 mod tests;
+mod trace;
 mod view;
 
 pub use capability::HdmDecoderCapability;
@@ -40,4 +42,5 @@ pub use commit::DecoderProgram;
 pub use config::*;
 pub use event::{CommitError, HdmEvent};
 pub use regs::*;
+pub use trace::trace_events;
 pub use view::{HdmDecoderInfo, HdmDecoderTarget, HdmTranslation};

@@ -7,6 +7,7 @@ mod fuzz;
 mod operator;
 mod records;
 mod region;
+mod trace;
 mod withdraw;
 
 use std::sync::Arc;
