@@ -30,12 +30,6 @@ sock=$WORKDIR/api.sock
 mem=$WORKDIR/inj.mem
 trace=$WORKDIR/inj.trace
 rm -f "$sock" "$mem" "$trace"
-# The decoded trace (--trace, cxlvmm-remote trace) and the event stream
-# (cxlvmm-remote events) are checked when the binaries have them.
-trace_on=""
-"$CXLVMM" --help 2>&1 | grep -q -- '--trace' && trace_on=1
-events_on=""
-"$CXLVMM_REMOTE" --help 2>&1 | grep -qE '^ *events( |$)' && events_on=1
 
 r() { "$CXLVMM_REMOTE" --api-socket "$sock" --json "$@" 2>&1; }
 expect_ok() {
@@ -64,7 +58,7 @@ fi
 
 console_input inj
 start_vm inj --kernel "$KERNEL" --initramfs "$INITRAMFS" --cmdline "$(l2_cmdline)" \
-    --cpus 2 --memory 512M --api-socket "$sock" --hide-hypervisor ${trace_on:+--trace "$trace"} \
+    --cpus 2 --memory 512M --api-socket "$sock" --hide-hypervisor --trace "$trace" \
     --disk "path=$drive,readonly=on,id=rootfs" \
     --memory-backend id=vm0,size=256M,kind=file,path="$mem" \
     --cxl-host-bridge id=hb0 --cxl-root-port id=rp0,bus=hb0 \
@@ -135,47 +129,43 @@ check_import "$WORKDIR/inj-console.log" guest/
 # What the guest saw (its trace lines, cxl's JSON), for the log.
 tr -d '\r' <"$WORKDIR/inj-console.log" | sed -n 's/.*\(E2E-INFO: \)/\1/p'
 
-if [ -n "$trace_on" ]; then
-    # The decoded trace (--trace): one JSON object per line. The fault was
-    # armed, triggered by the guest's command, and expired.
-    # trace_has NAME WORD...: a trace line holding every WORD.
-    trace_has() {
-        _th_n=$1
-        shift
-        _th_l=$(cat "$trace" 2>/dev/null)
-        for _th_w in "$@"; do _th_l=$(printf '%s\n' "$_th_l" | grep -F -- "$_th_w"); done
-        if [ -n "$_th_l" ]; then
-            check_pass "$_th_n"
-            echo "E2E-INFO: trace: $(printf '%s\n' "$_th_l" | head -n 1)"
-        else
-            check_fail "$_th_n" "no trace line with $*"
-        fi
-    }
-    echo "E2E-INFO: trace: $(grep -c . "$trace" 2>/dev/null) records"
-    # What Linux asked that the device refused (the injected fault aside).
-    echo "E2E-INFO: trace: mailbox answers other than Success: $(grep '"kind":"mailbox"' "$trace" |
-        grep -v '"rc":"Success"' | sed -n 's/.*"name":"\([^"]*\)".*"rc":"\([^"]*\)".*/\1=\2/p' |
-        sort | uniq -c | tr -s ' ' | tr '\n' ',')"
-    trace_has trace-fault-armed '"kind":"fault"' '"event":"armed"' '16898'
-    trace_has trace-fault-triggered '"kind":"fault"' '"event":"triggered"' '"opcode":16898' '"return-code":4'
-    trace_has trace-fault-expired '"kind":"fault"' '"event":"expired"'
-    trace_has trace-set-alert-config '"kind":"mailbox"' '"opcode":16898' '"rc":"Success"'
-    trace_has trace-injected-poison '"kind":"inject"'
-    trace_has trace-transfer-fw '"kind":"mailbox"' '"name":"Transfer FW"' '"rc":"BackgroundCommandStarted"'
-    trace_has trace-activate-fw '"kind":"mailbox"' '"name":"Activate FW"' '"rc":"Success"'
-    trace_has trace-sanitize '"kind":"mailbox"' '"name":"Sanitize"' '"rc":"BackgroundCommandStarted"'
-    # cxlvmm-remote decodes the file into a table.
-    if table=$("$CXLVMM_REMOTE" trace "$trace" 2>&1); then
-        check_pass trace-decodes
+# The decoded trace (--trace): one JSON object per line. The fault was
+# armed, triggered by the guest's command, and expired.
+# trace_has NAME WORD...: a trace line holding every WORD.
+trace_has() {
+    _th_n=$1
+    shift
+    _th_l=$(cat "$trace" 2>/dev/null)
+    for _th_w in "$@"; do _th_l=$(printf '%s\n' "$_th_l" | grep -F -- "$_th_w"); done
+    if [ -n "$_th_l" ]; then
+        check_pass "$_th_n"
+        echo "E2E-INFO: trace: $(printf '%s\n' "$_th_l" | head -n 1)"
     else
-        check_fail trace-decodes "$table"
+        check_fail "$_th_n" "no trace line with $*"
     fi
-    echo "E2E-INFO: cxlvmm-remote trace: $(echo "$table" | grep -c .) lines; $(echo "$table" | grep -E 'Sanitize|fault' | head -n 3 | tr -s ' ' | tr '\n' '|')"
-    check trace-table-sanitize has "$table" 'Sanitize'
-    check trace-table-fault has "$table" 'triggered'
+}
+echo "E2E-INFO: trace: $(grep -c . "$trace" 2>/dev/null) records"
+# What Linux asked that the device refused (the injected fault aside).
+echo "E2E-INFO: trace: mailbox answers other than Success: $(grep '"kind":"mailbox"' "$trace" |
+    grep -v '"rc":"Success"' | sed -n 's/.*"name":"\([^"]*\)".*"rc":"\([^"]*\)".*/\1=\2/p' |
+    sort | uniq -c | tr -s ' ' | tr '\n' ',')"
+trace_has trace-fault-armed '"kind":"fault"' '"event":"armed"' '16898'
+trace_has trace-fault-triggered '"kind":"fault"' '"event":"triggered"' '"opcode":16898' '"return-code":4'
+trace_has trace-fault-expired '"kind":"fault"' '"event":"expired"'
+trace_has trace-set-alert-config '"kind":"mailbox"' '"opcode":16898' '"rc":"Success"'
+trace_has trace-injected-poison '"kind":"inject"'
+trace_has trace-transfer-fw '"kind":"mailbox"' '"name":"Transfer FW"' '"rc":"BackgroundCommandStarted"'
+trace_has trace-activate-fw '"kind":"mailbox"' '"name":"Activate FW"' '"rc":"Success"'
+trace_has trace-sanitize '"kind":"mailbox"' '"name":"Sanitize"' '"rc":"BackgroundCommandStarted"'
+# cxlvmm-remote decodes the file into a table.
+if table=$("$CXLVMM_REMOTE" trace "$trace" 2>&1); then
+    check_pass trace-decodes
 else
-    echo "E2E-SKIP: this cxlvmm has no --trace: the trace checks did not run"
+    check_fail trace-decodes "$table"
 fi
+echo "E2E-INFO: cxlvmm-remote trace: $(echo "$table" | grep -c .) lines; $(echo "$table" | grep -E 'Sanitize|fault' | head -n 3 | tr -s ' ' | tr '\n' '|')"
+check trace-table-sanitize has "$table" 'Sanitize'
+check trace-table-fault has "$table" 'triggered'
 # Sanitize erased the media: the backend file's first 64 KiB (where the
 # guest wrote its pattern) read zero.
 check sanitize-backend-zero cmp -n 65536 "$mem" /dev/zero
@@ -185,57 +175,53 @@ check sanitize-backend-zero cmp -n 65536 "$mem" /dev/zero
 # (cxl-guest dcd-serve: Debian's kernel has no DCD driver). `cxlvmm-remote
 # events` runs before the add and shows the offer and the accept as they
 # happen.
-if [ -n "$events_on" ]; then
-    dsock=$WORKDIR/dcd.sock
-    events=$WORKDIR/events.log
-    tag=5be13bce-ae34-4a77-b6c3-16df975fcf1a
-    rm -f "$dsock" "$events"
-    rd() { "$CXLVMM_REMOTE" --api-socket "$dsock" --json "$@" 2>&1; }
-    start_vm dcd --kernel "$KERNEL" --initramfs "$INITRAMFS" \
-        --cmdline "$(l2_cmdline e2e.part=dcd e2e.window=0x8000000000 e2e.seed=0xdcde2e)" \
-        --cpus 1 --memory 512M --api-socket "$dsock" \
-        --cxl-host-bridge id=hb0 --cxl-root-port id=rp0,bus=hb0 \
-        --cxl-type3 id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=256M,serial=0xdcd \
-        --cxl-fmw targets=hb0,size=256M
-    if wait_console dcd 'E2E-DCD ready' 1 600; then
-        check_pass dcd-guest-ready
-        # Without --since the stream shows only what happens from now: a
-        # harmless health injection (an operator record) shows it is live.
-        "$CXLVMM_REMOTE" --api-socket "$dsock" events >"$events" 2>&1 &
-        ev_pid=$!
-        n=20
-        while ! grep -q inject "$events" && [ $n -gt 0 ]; do
-            rd cxl-inject-health dcd0 --temperature 25 >/dev/null
-            sleep 0.5
-            n=$((n - 1))
-        done
-        check events-stream-live grep -q inject "$events"
-        if out=$(rd backend-add --id tm0 --size 2M --tag $tag); then check_pass dcd-backend-add; else check_fail dcd-backend-add "$out"; fi
-        if out=$(rd dc-add dcd0 --region 0 --tag $tag --extent 0:2M); then check_pass dcd-add; else check_fail dcd-add "$out"; fi
-        check dcd-guest-accepted wait_console dcd 'E2E-DCD accepted dpa=0x0 ' 1 120
-        # The stream shows both while it runs.
-        n=100
-        while ! { grep -q offered "$events" && grep -q accepted "$events"; } && [ $n -gt 0 ]; do
-            sleep 0.1
-            n=$((n - 1))
-        done
-        kill "$ev_pid" 2>/dev/null
-        wait "$ev_pid" 2>/dev/null
-        echo "E2E-INFO: cxlvmm-remote events: $(grep -E 'offered|accepted' "$events" | tr -s ' ' | tr '\n' '|')"
-        check events-show-offer grep -q offered "$events"
-        check events-show-accept grep -q accepted "$events"
-        check events-offer-before-accept sh -c "grep -nE 'offered|accepted' '$events' | head -n 1 | grep -q offered"
-        if out=$(rd shutdown); then check_pass dcd-shutdown; else check_fail dcd-shutdown "$out"; fi
-    else
-        check_fail dcd-guest-ready "no 'E2E-DCD ready' on the console"
-        vm_failed dcd
-        kill "$VM_PID" 2>/dev/null
-    fi
-    finish_vm dcd
-    check_import "$WORKDIR/dcd-console.log" dcd-guest/
+dsock=$WORKDIR/dcd.sock
+events=$WORKDIR/events.log
+tag=5be13bce-ae34-4a77-b6c3-16df975fcf1a
+rm -f "$dsock" "$events"
+rd() { "$CXLVMM_REMOTE" --api-socket "$dsock" --json "$@" 2>&1; }
+start_vm dcd --kernel "$KERNEL" --initramfs "$INITRAMFS" \
+    --cmdline "$(l2_cmdline e2e.part=dcd e2e.window=0x8000000000 e2e.seed=0xdcde2e)" \
+    --cpus 1 --memory 512M --api-socket "$dsock" \
+    --cxl-host-bridge id=hb0 --cxl-root-port id=rp0,bus=hb0 \
+    --cxl-type3 id=dcd0,port=rp0,dc-regions=1,dc-regions-total-size=256M,serial=0xdcd \
+    --cxl-fmw targets=hb0,size=256M
+if wait_console dcd 'E2E-DCD ready' 1 600; then
+    check_pass dcd-guest-ready
+    # Without --since the stream shows only what happens from now: a
+    # harmless health injection (an operator record) shows it is live.
+    "$CXLVMM_REMOTE" --api-socket "$dsock" events >"$events" 2>&1 &
+    ev_pid=$!
+    n=20
+    while ! grep -q inject "$events" && [ $n -gt 0 ]; do
+        rd cxl-inject-health dcd0 --temperature 25 >/dev/null
+        sleep 0.5
+        n=$((n - 1))
+    done
+    check events-stream-live grep -q inject "$events"
+    if out=$(rd backend-add --id tm0 --size 2M --tag $tag); then check_pass dcd-backend-add; else check_fail dcd-backend-add "$out"; fi
+    if out=$(rd dc-add dcd0 --region 0 --tag $tag --extent 0:2M); then check_pass dcd-add; else check_fail dcd-add "$out"; fi
+    check dcd-guest-accepted wait_console dcd 'E2E-DCD accepted dpa=0x0 ' 1 120
+    # The stream shows both while it runs.
+    n=100
+    while ! { grep -q offered "$events" && grep -q accepted "$events"; } && [ $n -gt 0 ]; do
+        sleep 0.1
+        n=$((n - 1))
+    done
+    kill "$ev_pid" 2>/dev/null
+    wait "$ev_pid" 2>/dev/null
+    echo "E2E-INFO: cxlvmm-remote events: $(grep -E 'offered|accepted' "$events" | tr -s ' ' | tr '\n' '|')"
+    check events-show-offer grep -q offered "$events"
+    check events-show-accept grep -q accepted "$events"
+    check events-offer-before-accept sh -c "grep -nE 'offered|accepted' '$events' | head -n 1 | grep -q offered"
+    if out=$(rd shutdown); then check_pass dcd-shutdown; else check_fail dcd-shutdown "$out"; fi
 else
-    echo "E2E-SKIP: this cxlvmm-remote has no events: the event stream checks did not run"
+    check_fail dcd-guest-ready "no 'E2E-DCD ready' on the console"
+    vm_failed dcd
+    kill "$VM_PID" 2>/dev/null
 fi
+finish_vm dcd
+check_import "$WORKDIR/dcd-console.log" dcd-guest/
 
 if ! check_summary host; then
     vm_failed inj
