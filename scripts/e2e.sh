@@ -16,7 +16,8 @@
 # scenario's guest.sh from its /init. A scenario's `needs` file names
 # host-side tools it uses: `virtiofsd` (scripts/fetch-virtiofsd.sh; copied
 # into L1 with its libraries when nested) is then in host.sh's environment
-# as VIRTIOFSD.
+# as VIRTIOFSD. A scenario's `timeout` file (seconds, # comments) is its
+# overall limit when CXLVMM_E2E_TIMEOUT is not set.
 #
 # Drives: a scenario's optional prepare.sh runs here first (bash, as this
 # script's user) and names disk images on "DRIVE=PATH" lines; nested, each is
@@ -27,7 +28,8 @@
 #
 # Environment:
 #   CXLVMM_E2E_MODE=nested|direct   force the mode (default: detected)
-#   CXLVMM_E2E_TIMEOUT=900          overall limit in seconds (QEMU or host.sh)
+#   CXLVMM_E2E_TIMEOUT=900          overall limit in seconds (QEMU or host.sh;
+#                                   default: the scenario's `timeout`, or 900)
 #   CXLVMM_E2E_SMP=1 CXLVMM_E2E_MEM=4G   L1 vCPUs and memory (nested)
 #   CXLVMM_E2E_L1_APPEND=...        extra L1 kernel command line (nested)
 #   CXLVMM_E2E_VERBOSE=1            show the whole console, not just results
@@ -61,7 +63,12 @@ if [[ ! -f $scenario_dir/host.sh ]]; then
     die "no scenario '$scenario' (have: $(cd "$ROOT/resources/scenarios" && echo */ | tr -d /))"
 fi
 
-timeout_s=${CXLVMM_E2E_TIMEOUT:-900}
+timeout_s=900
+if [[ -f $scenario_dir/timeout ]]; then
+    timeout_s=$(sed 's/#.*//' "$scenario_dir/timeout" | tr -d ' \t\n')
+    [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "$scenario/timeout: '$timeout_s' is not a number of seconds"
+fi
+timeout_s=${CXLVMM_E2E_TIMEOUT:-$timeout_s}
 out=$ROOT/target/e2e/$scenario
 console=$out/console.log
 mkdir -p "$out"

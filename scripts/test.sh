@@ -14,9 +14,10 @@
 #      CXLVMM_FUZZ_SEED (default 1), at most 4x CXLVMM_FUZZ_SECONDS each
 #      (default 15; 0 skips this step)
 #   5. scripts/e2e.sh for every scenario in CXLVMM_E2E_SCENARIOS (default:
-#      "boot cxl-static cxl-interleave dcd demo disk share-net rootfs"; set
-#      it to "" to skip them; demo is the README's first command, rootfs
-#      boots the image of scripts/build-rootfs.sh)
+#      "boot cxl-static cxl-interleave dcd demo disk share-net rootfs
+#      inject"; set it to "" to skip them; demo is the README's first
+#      command, rootfs boots the image of scripts/build-rootfs.sh, inject
+#      runs its ndctl against injections, faults, FW update and Sanitize)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -33,7 +34,7 @@ if [[ $EUID -ne 0 ]]; then
         CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" "${keep[@]}" "$0" "$@"
 fi
 
-SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo disk share-net rootfs}
+SCENARIOS=${CXLVMM_E2E_SCENARIOS-boot cxl-static cxl-interleave dcd demo disk share-net rootfs inject}
 FUZZ_SECONDS=${CXLVMM_FUZZ_SECONDS:-15}
 
 step() {

@@ -8,6 +8,7 @@
 //!                                               (MAPLEN bytes mapped, default LEN: DAX needs 2 MiB)
 //! cxl-guest map-check PATH OFFSET LEN SEED [MAPLEN]
 //!                                               check it reads back
+//! cxl-guest map-zero PATH OFFSET LEN [MAPLEN]   check every byte of it reads zero (a sanitized device)
 //! cxl-guest file-check FILE FILE_OFFSET LEN SEED
 //!                                               check FILE holds the pattern of region offsets 0..LEN at FILE_OFFSET
 //! cxl-guest interleave-check GRANULARITY LEN SEED FILE0:OFF0 [FILE1:OFF1 ...]
@@ -19,6 +20,9 @@
 //! cxl-guest dcd-serve WINDOW SEED PLAN       drive the DCD device from user space (see dcd.rs):
 //!                                               PLAN is accept/bare/decline/slow words for successive
 //!                                               offers; CXL_GUEST_SERIAL=N picks the device by serial
+//! cxl-guest mbox OPCODE [HEX]                run one mailbox command (input bytes in hex) on the CXL
+//!                                               memory device no kernel driver holds (CXL_GUEST_SERIAL=N
+//!                                               picks it); print `rc=0x0 out=HEX`, fail on a nonzero rc
 //! cxl-guest bench LABEL TARGET OFFSET MAXLEN [BUDGET_MS [PASSES]]
 //!                                               read/write/memcpy bandwidth of TARGET (`anon` for
 //!                                               private RAM, or a file: /dev/mem, /dev/daxN.M) from
@@ -104,6 +108,27 @@ fn run(args: &[String]) -> Result<(), String> {
                 }
             }
             println!("{cmd} ok: {len} bytes at {path}+{offset:#x}");
+            Ok(())
+        }
+        "map-zero" => {
+            let path = args.get(2).ok_or("missing PATH")?;
+            let offset = arg(args, 3, "OFFSET")?;
+            let len = arg(args, 4, "LEN")? as usize;
+            let map_len = match args.get(5) {
+                Some(_) => (arg(args, 5, "MAPLEN")? as usize).max(len),
+                None => len,
+            };
+            let m = Mapping::file(path, offset, map_len)?;
+            for off in (0..len).step_by(8) {
+                let got = m.read_u64(off);
+                if got != 0 {
+                    return Err(format!(
+                        "{path}+{:#x}: {got:#x}, want 0",
+                        offset + off as u64
+                    ));
+                }
+            }
+            println!("map-zero ok: {len} bytes at {path}+{offset:#x}");
             Ok(())
         }
         "map-bench" => {
@@ -193,6 +218,31 @@ fn run(args: &[String]) -> Result<(), String> {
             let seed = arg(args, 3, "SEED")?;
             let plan = args.get(4).map(String::as_str).unwrap_or("");
             dcd::serve(window, seed, plan)
+        }
+        "mbox" => {
+            let opcode =
+                u16::try_from(arg(args, 2, "OPCODE")?).map_err(|_| "OPCODE: over 0xffff")?;
+            let hex = args.get(3).map(String::as_str).unwrap_or("");
+            if !hex.len().is_multiple_of(2) {
+                return Err(format!("HEX: odd number of digits in '{hex}'"));
+            }
+            let input = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .map_err(|e| format!("HEX '{hex}': {e}"))?;
+            let dev = dcd::Device::find()?;
+            match dev.mbox(opcode, &input) {
+                Ok(out) => {
+                    let out: String = out.iter().map(|b| format!("{b:02x}")).collect();
+                    println!("rc=0x0 out={out}");
+                    Ok(())
+                }
+                Err(rc) => Err(format!(
+                    "{}: opcode {opcode:#06x}: return code {rc:#x}",
+                    dev.name()
+                )),
+            }
         }
         "bench" => {
             let label = args.get(2).ok_or("missing LABEL")?;
