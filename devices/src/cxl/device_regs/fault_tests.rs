@@ -93,6 +93,30 @@ fn return_code_fault_answers_without_running_then_runs_normally() {
 }
 
 #[test]
+fn a_faulted_command_is_traced_with_the_injected_answer() {
+    use crate::trace::{capture, Kind};
+    let mut r = regs();
+    r.memdev
+        .fault_add(
+            "mem0",
+            FaultRequest::ReturnCode {
+                opcode: IDENTIFY,
+                return_code: RetCode::InternalError.code(),
+                count: 1,
+            },
+        )
+        .unwrap();
+    let (_, records) = capture(|| r.ring(IDENTIFY));
+    let mailbox: Vec<_> = records.iter().filter(|x| x.kind == Kind::Mailbox).collect();
+    assert_eq!(mailbox.len(), 1, "{records:?}");
+    assert_eq!(mailbox[0].fields["opcode"], IDENTIFY);
+    assert_eq!(mailbox[0].fields["rc"], "InternalError");
+    assert!(records
+        .iter()
+        .any(|x| x.kind == Kind::Fault && x.fields["event"] == "triggered"));
+}
+
+#[test]
 fn doorbell_stuck_holds_then_drops_the_command() {
     let mut r = regs();
     r.memdev

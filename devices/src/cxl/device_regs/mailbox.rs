@@ -20,6 +20,8 @@
 //! writes the Command Register with `writeq`, reads the return code with
 //! `readq` at 10h and the output length from the Command Register.
 
+use std::time::Duration;
+
 use crate::cxl::mailbox::{self, Completion, RetCode, PAYLOAD_SIZE, PAYLOAD_SIZE_LOG2};
 use crate::cxl::memdev::background::{BackgroundDone, BackgroundStatus};
 use crate::cxl::memdev::faults::MailboxFault;
@@ -231,11 +233,17 @@ impl MailboxRegisters {
                 .and_then(|l| self.payload.get(..l)),
         ) {
             // A `return-code` fault answers without running the command.
-            (Some(MailboxFault::ReturnCode(rc)), _) => Completion {
-                rc,
-                output: Vec::new(),
-                effects: Effects::default(),
-            },
+            // It is traced as the command the driver sent, with that answer.
+            (Some(MailboxFault::ReturnCode(rc)), input) => {
+                let done = Completion {
+                    rc,
+                    output: Vec::new(),
+                    effects: Effects::default(),
+                };
+                let name = &memdev.config().name;
+                mailbox::trace::emit(name, opcode, input.unwrap_or(&[]), &done, Duration::ZERO);
+                done
+            }
             // A `background-hold` fault: the command runs as a background
             // operation taking `ms` (the table takes the hold when it runs
             // it; a command refused first leaves it, and it is dropped).
