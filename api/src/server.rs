@@ -491,6 +491,7 @@ async fn connection(mut stream: UnixStream, shared: &Arc<Shared>, waiting: Waiti
         Ok(false) => return,
         Err(e) => {
             debug!("API request refused: {} {e}", e.status());
+            trace_refusal(&e);
             let bytes = Answer::error(&e).to_bytes();
             let _ = tokio::time::timeout(config.write_timeout, stream.write_all(&bytes)).await;
             return;
@@ -621,6 +622,17 @@ fn trace_request(method: &hyper::Method, target: &hyper::Uri, status: u16) {
             "status": status,
         })
     });
+}
+
+/// The trace's record of a request refused before it was routed (a head
+/// malformed, too large or too slow, a route that does not exist, the API
+/// full or stopping): its status and why.
+fn trace_refusal(e: &ApiError) {
+    devices::trace::emit(
+        devices::trace::Kind::Api,
+        None,
+        || devices::trace::json!({ "status": e.status(), "error": e.to_string() }),
+    );
 }
 
 /// Counts one open event stream until dropped.

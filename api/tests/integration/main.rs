@@ -9,6 +9,7 @@ mod mock;
 mod openapi;
 mod schema;
 mod server;
+mod trace;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -119,7 +119,7 @@ pub fn format_line(line: &str) -> Option<String> {
         ),
         "vm" => fields(&o, &["state"]),
         "dc" => fields(&o, &["step"]),
-        "api" => fields(&o, &["method", "path", "status"]),
+        "api" => fields(&o, &["method", "path", "status", "error"]),
         _ => fields(&o, &["op", "what"]),
     };
     Some(format!(
