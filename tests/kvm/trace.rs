@@ -64,3 +64,13 @@ fn a_dc_add_and_the_drivers_accept_are_traced_in_order() {
         .filter(|r| r.kind == Kind::Mailbox)
         .all(|r| r.fields["ns"].is_u64()));
 }
+
+#[test]
+fn guest_ram_memslots_are_traced() {
+    let (_t, records) = capture(|| TestVm::new(&[0xf4]));
+    let (_, m) = find(&records, Kind::Memslot, "op", "map");
+    assert_eq!(m.fields["ram"], true);
+    assert_eq!(m.fields["gpa"], 0);
+    assert_eq!(m.fields["len"], crate::harness::RAM_SIZE);
+    assert!(m.fields["slot"].is_u64(), "{m:?}");
+}

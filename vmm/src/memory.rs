@@ -221,9 +221,18 @@ impl MemoryManager {
     pub fn install_ram(&self) -> Result<(), MemoryError> {
         for region in self.ram.iter() {
             let host = region.as_ptr() as u64;
+            let (gpa, len) = (region.start_addr().0, region.len());
             // SAFETY: the RAM mappings live as long as `self.ram`, which
             // lives as long as the VM (the memory manager is dropped with it).
-            unsafe { self.map(region.start_addr().0, region.len(), host) }?;
+            let r = unsafe { self.map(gpa, len, host) };
+            trace_memslot(
+                "map",
+                gpa,
+                len,
+                r.as_ref().map(|s| s.slot),
+                || json!({ "ram": true }),
+            );
+            r?;
         }
         Ok(())
     }
@@ -421,7 +430,7 @@ impl devices::cxl::fabric::GuestMemoryMapper for MemoryManager {
     }
 }
 
-/// One trace record for a CXL memslot mapped or unmapped (or refused:
+/// One trace record for a memslot (guest RAM or CXL) mapped or unmapped (or refused:
 /// `error`), with `extra` fields.
 fn trace_memslot<E: std::fmt::Display>(
     op: &str,
