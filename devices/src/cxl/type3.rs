@@ -676,6 +676,10 @@ mod background;
 mod relayout;
 
 #[cfg(test)]
+#[path = "type3_test_regs.rs"]
+mod test_regs;
+
+#[cfg(test)]
 #[path = "type3_tests.rs"]
 mod tests;
 

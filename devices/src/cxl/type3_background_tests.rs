@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::test_regs::{read64, write32};
 use super::*;
 use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
 use crate::cxl::device_regs::mailbox::{
@@ -26,16 +27,6 @@ impl BackgroundTimer for RecordingTimer {
     fn arm(&self, after: Duration) {
         self.0.lock().unwrap().push(after);
     }
-}
-
-fn read64(d: &mut Type3, off: u64) -> u64 {
-    let mut b = [0u8; 8];
-    d.bar_read(REGS_BAR, off, &mut b);
-    u64::from_le_bytes(b)
-}
-
-fn write32(d: &mut Type3, off: u64, v: u32) {
-    d.bar_write(REGS_BAR, off, &v.to_le_bytes());
 }
 
 #[test]

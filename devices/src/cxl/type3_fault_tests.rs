@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::test_regs::{mbox, write32};
 use super::*;
 use crate::cxl::component::hdm::{
     CTRL_COMMIT, DECODER_BASE_HIGH, DECODER_BASE_LOW, DECODER_CONTROL, DECODER_REGS_START,
@@ -12,10 +13,6 @@ use crate::cxl::component::hdm::{
 use crate::cxl::component::{CACHEMEM_OFFSET, HDM_POINTER};
 use crate::cxl::dcd::faults::DcFaultRequest;
 use crate::cxl::dcd::{AddRequest, DcConfig, DcRegions, RequestedExtent, SelectionPolicy};
-use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
-use crate::cxl::device_regs::mailbox::{
-    COMMAND, COMMANDS_PAYLOAD, CONTROL_DOORBELL, MAILBOX_CONTROL, MAILBOX_STATUS,
-};
 use crate::cxl::memdev::faults::FaultError;
 use crate::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
 use crate::interrupt::RecordingMsiGroup;
@@ -98,16 +95,6 @@ fn rig() -> Rig {
     r
 }
 
-fn write32(d: &mut Type3, off: u64, v: u32) {
-    d.bar_write(REGS_BAR, off, &v.to_le_bytes());
-}
-
-fn read64(d: &mut Type3, off: u64) -> u64 {
-    let mut b = [0u8; 8];
-    d.bar_read(REGS_BAR, off, &mut b);
-    u64::from_le_bytes(b)
-}
-
 fn list(extents: &[(u64, u64)]) -> Vec<u8> {
     let mut p = (extents.len() as u32).to_le_bytes().to_vec();
     p.extend([0u8; 4]);
@@ -121,17 +108,7 @@ fn list(extents: &[(u64, u64)]) -> Vec<u8> {
 
 impl Rig {
     fn mbox(&mut self, opcode: u16, input: &[u8]) -> (u64, Vec<u8>) {
-        let d = &mut self.dev;
-        let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
-        d.bar_write(REGS_BAR, mb + COMMANDS_PAYLOAD, input);
-        let cmd = u64::from(opcode) | ((input.len() as u64) << 16);
-        d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
-        write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
-        let rc = (read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff;
-        let len = ((read64(d, mb + COMMAND) >> 16) & 0x1f_ffff) as usize;
-        let mut out = vec![0u8; len];
-        d.bar_read(REGS_BAR, mb + COMMANDS_PAYLOAD, &mut out);
-        (rc, out)
+        mbox(&mut self.dev, opcode, input)
     }
 
     /// Reads and clears the DC event log, as a driver does on the

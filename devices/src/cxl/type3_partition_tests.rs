@@ -2,6 +2,7 @@
 //! volatile share, and laid out again after an immediate Set Partition
 //! Info.
 
+use super::test_regs::{read64, write32};
 use super::*;
 use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
 use crate::cxl::device_regs::mailbox::{
@@ -12,16 +13,6 @@ use crate::interrupt::RecordingMsiGroup;
 
 const SIZE: u64 = 256 << 20;
 const MB: u64 = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
-
-fn read64(d: &mut Type3, off: u64) -> u64 {
-    let mut b = [0u8; 8];
-    d.bar_read(REGS_BAR, off, &mut b);
-    u64::from_le_bytes(b)
-}
-
-fn write32(d: &mut Type3, off: u64, v: u32) {
-    d.bar_write(REGS_BAR, off, &v.to_le_bytes());
-}
 
 #[test]
 fn partitionable_capacity_is_backed_and_follows_an_immediate_change() {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::test_regs::{mbox, read64, write32};
 use super::*;
 use crate::cxl::component::hdm::{
     CTRL_COMMIT, CTRL_COMMITTED, DECODER_BASE_HIGH, DECODER_BASE_LOW, DECODER_CONTROL,
@@ -74,16 +75,6 @@ fn cfg_read32(d: &mut Type3, off: u16) -> u32 {
     u32::from_le_bytes(b)
 }
 
-fn bar_read64(d: &mut Type3, off: u64) -> u64 {
-    let mut b = [0u8; 8];
-    d.bar_read(REGS_BAR, off, &mut b);
-    u64::from_le_bytes(b)
-}
-
-fn bar_write32(d: &mut Type3, off: u64, v: u32) {
-    d.bar_write(REGS_BAR, off, &v.to_le_bytes());
-}
-
 #[test]
 fn configuration_space_identifies_a_cxl_memory_device() {
     let mut r = rig();
@@ -119,7 +110,7 @@ fn mailbox_runs_commands_and_interrupts() {
     let mut r = rig();
     let d = &mut r.dev;
     // Media ready and mailbox ready (cxl_await_media_ready, cxl_pci_setup_mailbox).
-    let status = bar_read64(d, DEVICE_REGS_OFFSET + MEMDEV_STATUS_OFFSET);
+    let status = read64(d, DEVICE_REGS_OFFSET + MEMDEV_STATUS_OFFSET);
     assert_eq!((status >> 2) & 3, 1, "media ready");
     assert_ne!(status & (1 << 4), 0, "mailbox ready");
     // Enable MSI-X with vector 0 unmasked.
@@ -131,22 +122,18 @@ fn mailbox_runs_commands_and_interrupts() {
     // Identify (0001h) with the doorbell interrupt enabled.
     let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
     d.bar_write(REGS_BAR, mb + COMMAND, &1u64.to_le_bytes());
-    bar_write32(
+    write32(
         d,
         mb + MAILBOX_CONTROL,
         CONTROL_DOORBELL | CONTROL_MB_DOORBELL_INTERRUPT,
     );
+    assert_eq!(read64(d, mb + MAILBOX_CONTROL) & 1, 0, "doorbell cleared");
     assert_eq!(
-        bar_read64(d, mb + MAILBOX_CONTROL) & 1,
-        0,
-        "doorbell cleared"
-    );
-    assert_eq!(
-        (bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff,
+        (read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff,
         0,
         "success"
     );
-    let out_len = (bar_read64(d, mb + COMMAND) >> 16) & 0x1f_ffff;
+    let out_len = (read64(d, mb + COMMAND) >> 16) & 0x1f_ffff;
     assert_eq!(out_len, 0x12, "Identify output length");
     assert_eq!(r.msi.fired().len(), 1);
     let _ = COMMANDS_PAYLOAD;
@@ -158,21 +145,21 @@ fn committed_decoder_and_mem_enable_map_the_backend() {
     let d = &mut r.dev;
     let hdm = CACHEMEM_OFFSET + HDM_POINTER;
     let dec = hdm + DECODER_REGS_START;
-    bar_write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
-    bar_write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
-    bar_write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
-    bar_write32(d, dec + DECODER_SIZE_HIGH, (SIZE >> 32) as u32);
-    bar_write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
-    let ctrl = bar_read64(d, dec + DECODER_CONTROL) as u32;
+    write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
+    write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
+    write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
+    write32(d, dec + DECODER_SIZE_HIGH, (SIZE >> 32) as u32);
+    write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
+    let ctrl = read64(d, dec + DECODER_CONTROL) as u32;
     assert_ne!(ctrl & CTRL_COMMITTED, 0, "committed: {ctrl:#x}");
     assert!(r.maps.is_empty(), "decoding not enabled yet");
-    bar_write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
+    write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
     assert!(r.maps.is_empty(), "Mem_Enable still clear");
     let dvsec = d.dvsec_offset + DEV_CONTROL as u16;
     d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
     assert_eq!(slots(&r.maps), BTreeMap::from([(WINDOW, (0, SIZE))]));
     // Uncommit tears the slot down.
-    bar_write32(d, dec + DECODER_CONTROL, 0);
+    write32(d, dec + DECODER_CONTROL, 0);
     assert!(r.maps.is_empty());
     let _ = &r.backend;
 }
@@ -190,8 +177,8 @@ fn clear_poison_writes_its_data_into_the_backing_memory() {
     }
     let cmd = 0x4302u64 | ((input.len() as u64) << 16);
     d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
-    bar_write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
-    assert_eq!((bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff, 0);
+    write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
+    assert_eq!((read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff, 0);
     let mut b = [0u8; 64];
     r.backend.read(0x1000, &mut b).unwrap();
     assert_eq!(b, [0x5a; 64]);
@@ -302,29 +289,15 @@ mod dcd {
         (dev, maps)
     }
 
-    /// Runs a mailbox command; returns (return code, output payload).
-    fn mbox(d: &mut Type3, opcode: u16, input: &[u8]) -> (u64, Vec<u8>) {
-        let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
-        d.bar_write(REGS_BAR, mb + COMMANDS_PAYLOAD, input);
-        let cmd = u64::from(opcode) | ((input.len() as u64) << 16);
-        d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
-        bar_write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
-        let rc = (bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff;
-        let len = ((bar_read64(d, mb + COMMAND) >> 16) & 0x1f_ffff) as usize;
-        let mut out = vec![0u8; len];
-        d.bar_read(REGS_BAR, mb + COMMANDS_PAYLOAD, &mut out);
-        (rc, out)
-    }
-
     fn commit_dc_decoder(d: &mut Type3) {
         let hdm = CACHEMEM_OFFSET + HDM_POINTER;
         let dec = hdm + DECODER_REGS_START;
-        bar_write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
-        bar_write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
-        bar_write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
-        bar_write32(d, dec + DECODER_SIZE_HIGH, 0);
-        bar_write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
-        bar_write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
+        write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
+        write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
+        write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
+        write32(d, dec + DECODER_SIZE_HIGH, 0);
+        write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
+        write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
         let dvsec = d.dvsec_offset + DEV_CONTROL as u16;
         d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
     }
@@ -642,8 +615,8 @@ fn passphrase_secure_erase_zeroes_the_persistent_backend_only() {
         }
         let cmd = opcode | ((input.len() as u64) << 16);
         d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
-        bar_write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
-        (bar_read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff
+        write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
+        (read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff
     };
     // Set a user passphrase (4501h), then erase with a wrong one: nothing.
     let mut set = vec![0u8; 0x60];
