@@ -113,6 +113,10 @@ fn interleaved_path(t: &TestVm, devs: &[Arc<HostMemory>; 2]) -> Arc<CxlMemoryPat
     path
 }
 
+/// Held by each test here while it composes: one test counts this
+/// process's mappings while the other makes hundreds of them.
+static COMPOSING: Mutex<()> = Mutex::new(());
+
 /// Mappings in this process.
 fn map_count() -> usize {
     std::fs::read_to_string("/proc/self/maps")
@@ -123,6 +127,7 @@ fn map_count() -> usize {
 
 #[test]
 fn a_refused_memslot_leaves_no_composed_range_and_is_retried() {
+    let _one = COMPOSING.lock().unwrap_or_else(|e| e.into_inner());
     let mut t = TestVm::new(&Asm::default().mov_rax(0x5a).finish());
     let devs = [backend("il0"), backend("il1")];
     let path = interleaved_path(&t, &devs);
@@ -157,6 +162,7 @@ fn a_refused_memslot_leaves_no_composed_range_and_is_retried() {
 
 #[test]
 fn a_4k_interleave_is_one_memslot_the_vcpu_writes_without_exits() {
+    let _one = COMPOSING.lock().unwrap_or_else(|e| e.into_inner());
     let mut t = TestVm::new(&write_loop());
     t.map_high_gib(WINDOW);
     let devs = [backend("il0"), backend("il1")];
