@@ -83,6 +83,10 @@ impl Memdev {
     /// its work is done, its return code recorded, and what it caused
     /// returned for the device model to carry out.
     pub fn complete_background(&mut self) -> Option<BackgroundDone> {
+        // Every register access asks: without an operation, read no clock.
+        if !self.background.is_running() {
+            return None;
+        }
         let op = self.background.take_due(self.timestamp.monotonic_ns())?;
         let mut event_msi = None;
         let (rc, effects) = self.finish_work(op.work, &mut event_msi);
