@@ -11,6 +11,7 @@ use vm_memory::{Bytes, GuestAddress};
 use vmm::config::VmConfig;
 use vmm::device_manager::DeviceManager;
 use vmm::exit::{ExitReason, ExitState};
+use vmm::machine::MachineError;
 use vmm::memory::{MemoryManager, RamKind};
 use vmm::platform::Platform;
 use vmm::vcpu::{Vcpu, VcpuBuses};
@@ -95,16 +96,19 @@ impl TestVm {
     }
 
     fn build(code: &[u8], cfg: Option<&VmConfig>) -> Self {
-        let vm = Vm::new().expect("KVM VM");
-        // As the machine does: shared RAM when a vhost-user backend maps it.
+        // As the machine does: shared RAM when a vhost-user backend maps
+        // it, installed before the irqchip exists.
         let ram = match cfg {
             Some(c) if c.fs.any() => RamKind::Shared,
             _ => RamKind::Private,
         };
-        let memory = Arc::new(
-            MemoryManager::with_ram(vm.fd.clone(), &[(0, RAM_SIZE)], vm.memslot_limit(), ram)
-                .unwrap(),
-        );
+        let (vm, memory) = Vm::new_with(|kvm, fd| {
+            let slots = kvm.get_nr_memslots() as u32;
+            let mm = MemoryManager::with_ram(fd.clone(), &[(0, RAM_SIZE)], slots, ram)?;
+            Ok::<_, MachineError>(mm)
+        })
+        .expect("KVM VM with RAM");
+        let memory = Arc::new(memory);
         arch::paging::write_identity_map(memory.ram()).unwrap();
         arch::regs::write_gdt_idt(memory.ram()).unwrap();
         memory

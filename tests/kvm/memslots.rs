@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use devices::memory::{BackendConfig, BackendKind, HostMemory};
+use vmm::vm::{Vm, VmError};
 
 use crate::harness::{Asm, Probe, TestVm};
 
@@ -94,4 +95,20 @@ fn unmapped_page_without_idt_is_a_triple_fault() {
         t.run(100),
         Err(vmm::exit::ExitReason::TripleFault { vcpu: 0 })
     );
+}
+
+/// `Vm::new_with` runs its set-up (the machine's RAM memslots) before the
+/// in-kernel irqchip exists: KVM's first memslot change after
+/// KVM_CREATE_IRQCHIP waits out a grace period (docs/PERFORMANCE.md).
+#[test]
+fn early_setup_runs_before_the_irqchip() {
+    let chip = || kvm_bindings::kvm_irqchip {
+        chip_id: kvm_bindings::KVM_IRQCHIP_PIC_MASTER,
+        ..Default::default()
+    };
+    let (vm, chip_before) =
+        Vm::new_with(|_, fd| Ok::<_, VmError>(fd.get_irqchip(&mut chip()).is_ok()))
+            .expect("KVM VM");
+    assert!(!chip_before, "the irqchip existed during the early set-up");
+    assert!(vm.fd.get_irqchip(&mut chip()).is_ok(), "no irqchip after");
 }

@@ -148,7 +148,9 @@ impl MemoryManager {
         Self::with_ram(vm, regions, slot_limit, RamKind::Private)
     }
 
-    /// Allocates RAM of `kind` for `regions` and installs it.
+    /// Allocates RAM of `kind` for `regions` and installs it. The machine
+    /// calls it before the irqchip exists (`Vm::new_with`), where a
+    /// memslot is cheap.
     pub fn with_ram(
         vm: Arc<VmFd>,
         regions: &[(u64, u64)],
@@ -161,14 +163,12 @@ impl MemoryManager {
     }
 
     /// Allocates RAM of `kind` for `regions` (`(gpa, len)` pairs) without
-    /// installing it: [`MemoryManager::install_ram`] does, and may run on
-    /// another thread while the RAM is filled (the kernel loaded, tables
-    /// written).
+    /// installing it: [`MemoryManager::install_ram`] does.
     ///
     /// The RAM is advised for transparent huge pages (MADV_HUGEPAGE, as
     /// QEMU does): loading a kernel then faults a few 2 MiB pages instead
     /// of thousands of 4 KiB ones, and the guest's TLB misses are cheaper.
-    pub fn allocate(
+    fn allocate(
         vm: Arc<VmFd>,
         regions: &[(u64, u64)],
         slot_limit: u32,
