@@ -215,7 +215,7 @@ pub fn dc_add_n(r: &Results, file: &Path) -> Result<(), String> {
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Adding N extents end to end, one request each (ms, log-log)",
+            "Adding N extents end to end (ms, log-log; cxlvmm: one request, QEMU: one per extent)",
             ("sans-serif", 18),
         )
         .margin(10)

@@ -180,7 +180,7 @@ pub fn render(r: &Results) -> String {
         let _ = writeln!(s, "\n## Adding N extents end to end\n");
         let _ = writeln!(
             s,
-            "One request per extent (cxlvmm API / QEMU QMP), each waited for until the guest accepted it.\n"
+            "N extents of 2 MiB, from the first request until the guest has accepted them all. The requests columns say how many it took: cxlvmm offers the N of one API request as one More chain; QEMU is asked once per extent over QMP, each waited for.\n"
         );
         let _ = writeln!(
             s,
