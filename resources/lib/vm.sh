@@ -86,9 +86,31 @@ start_vm() {
     _vm_name=$1
     shift
     rm -f "$WORKDIR/$_vm_name-console.log" "$WORKDIR/$_vm_name-cxlvmm.log"
+    VM_DEADLINE=$(($(date +%s) + ${E2E_GUEST_TIMEOUT:-300} + 20))
     timeout -k 10 "${E2E_GUEST_TIMEOUT:-300}" "$CXLVMM" --serial "file:$WORKDIR/$_vm_name-console.log" "$@" \
         <"${VM_STDIN:-/dev/null}" >"$WORKDIR/$_vm_name-cxlvmm.log" 2>&1 &
     VM_PID=$!
+}
+
+# vm_running PID: PID exists and is not a zombie.
+vm_running() {
+    [ -r "/proc/$1/stat" ] && ! sed 's/^.*) //' "/proc/$1/stat" | grep -q '^Z'
+}
+
+# vm_stuck NAME: show where a cxlvmm that outlived its timeout (and the
+# SIGKILL 10 s later: a task stuck in the kernel) is stuck: each thread's
+# state, wait channel and kernel stack, for it and its children.
+vm_stuck() {
+    echo "----- $1: cxlvmm still running after its timeout -----"
+    for _vs_pid in "$VM_PID" $(grep -l "^[0-9]* ([^)]*) [A-Z] $VM_PID " /proc/[0-9]*/stat 2>/dev/null |
+        sed 's|/proc/\([0-9]*\)/stat|\1|'); do
+        for _vs_t in /proc/"$_vs_pid"/task/*; do
+            [ -r "$_vs_t/stat" ] || continue
+            echo "$_vs_t $(cat "$_vs_t/comm" 2>/dev/null) state=$(sed 's/^.*) \([A-Z]\).*/\1/' "$_vs_t/stat") wchan=$(cat "$_vs_t/wchan" 2>/dev/null)"
+            cat "$_vs_t/stack" 2>/dev/null
+        done
+    done
+    echo "----- end -----"
 }
 
 # console_input NAME: make the next start_vm's guest console read from a
@@ -108,6 +130,19 @@ console_send() {
 # finish_vm NAME: wait for the background VM, check its exit and import the
 # guest's checks.
 finish_vm() {
+    # Its timeout kills it by VM_DEADLINE; one that is still there then
+    # is stuck in the kernel, and waiting for it would hang the run with
+    # nothing to show.
+    while vm_running "$VM_PID" && [ "$(date +%s)" -lt "${VM_DEADLINE:-0}" ]; do
+        sleep 0.2
+    done
+    if vm_running "$VM_PID"; then
+        check_fail "$1-exit" "cxlvmm still running $((${E2E_GUEST_TIMEOUT:-300} + 20))s after it started"
+        vm_stuck "$1"
+        vm_failed "$1"
+        VM_PID=""
+        return 0
+    fi
     wait "$VM_PID"
     _vm_rc=$?
     VM_PID=""
