@@ -359,7 +359,7 @@ fn fault_refusals_are_400() {
     for (target, body, says) in [
         (
             faults,
-            r#"{"kind":"return-code","opcode":1,"return-code":31}"#,
+            r#"{"kind":"return-code","opcode":1,"return-code":33}"#,
             "not a CXL 3.1 return code",
         ),
         (

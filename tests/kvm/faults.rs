@@ -94,7 +94,7 @@ fn an_injected_return_code_reaches_the_driver_and_the_trace() {
     ));
     let bad = FaultRequest::ReturnCode {
         opcode: GET_HEALTH_INFO,
-        return_code: 0x1F,
+        return_code: 0x21,
         count: 1,
     };
     assert!(matches!(

@@ -417,7 +417,7 @@ fn invalid_requests_get_documented_errors() {
         (
             post(
                 "/api/v1/devices/cxl-mem0/faults",
-                json!({"kind": "return-code", "opcode": 1, "return-code": 0x1f}),
+                json!({"kind": "return-code", "opcode": 1, "return-code": 0x21}),
             ),
             400,
             "/api/v1/devices/{id}/faults",

@@ -74,6 +74,11 @@ pub enum RetCode {
     ResourcesExhausted = 0x001D,
     /// 001Eh: the extent list is invalid.
     InvalidExtentList = 0x001E,
+    /// 001Fh: the input data transfer was aborted: it came out of order.
+    TransferOutOfOrder = 0x001F,
+    /// 0020h: the ongoing background operation does not support Request
+    /// Abort Background Operation.
+    RequestAbortNotSupported = 0x0020,
 }
 
 impl RetCode {
@@ -117,6 +122,8 @@ impl RetCode {
             0x1C => FeatureTransferOutOfOrder,
             0x1D => ResourcesExhausted,
             0x1E => InvalidExtentList,
+            0x1F => TransferOutOfOrder,
+            0x20 => RequestAbortNotSupported,
             _ => return None,
         })
     }
@@ -128,11 +135,11 @@ mod tests {
 
     #[test]
     fn codes_are_dense_and_round_trip() {
-        for code in 0..=0x1Eu16 {
+        for code in 0..=0x20u16 {
             let rc = RetCode::from_code(code);
             assert_eq!(rc.map(RetCode::code), Some(code));
         }
-        assert_eq!(RetCode::from_code(0x1F), None);
+        assert_eq!(RetCode::from_code(0x21), None);
         assert_eq!(RetCode::from_code(0xFFFF), None);
     }
 

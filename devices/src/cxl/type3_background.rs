@@ -57,9 +57,21 @@ impl Type3 {
     }
 
     /// After a register write: arms the timer for a background operation
-    /// it started, and traces a FW activation.
+    /// it started, traces one it aborted and a FW activation.
     pub(super) fn after_doorbell(&self, before: Before) {
         self.background_started(before.was_running);
+        // Completion happens only in `poll_background`, before the write:
+        // an operation gone after a doorbell was aborted (0005h).
+        if before.was_running && !self.memdev.background().is_running() {
+            let s = self.memdev.background_status();
+            trace::emit(Kind::Mailbox, self.trace_id.as_deref(), || {
+                json!({
+                    "background": "aborted",
+                    "opcode": s.opcode,
+                    "percent": s.percent,
+                })
+            });
+        }
         let fw = self.memdev.firmware();
         let now = (fw.active_slot(), fw.staged_slot());
         if now != before.fw {

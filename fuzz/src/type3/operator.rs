@@ -147,7 +147,7 @@ pub struct FaultOp {
     pub known: Option<u8>,
     /// Any opcode.
     pub raw_opcode: u16,
-    /// Return code, modulo 0x20 (0x1F is no return code: refused).
+    /// Return code, modulo 0x22 (0x21 is no return code: refused).
     pub return_code: u8,
     /// Count (0 is refused).
     pub count: u8,
@@ -163,7 +163,7 @@ impl FaultOp {
         match self.kind % 4 {
             0 => FaultRequest::ReturnCode {
                 opcode,
-                return_code: u16::from(self.return_code % 0x20),
+                return_code: u16::from(self.return_code % 0x22),
                 count,
             },
             // The hold is 0: the command is dropped at once (a real hold is

@@ -276,7 +276,7 @@ fn faults_are_armed_triggered_and_never_map_memory() {
     };
     let mut ops = commit(1);
     // Refused at parse time: not a return code, count 0.
-    ops.push(fault(0, 0x1F, 1));
+    ops.push(fault(0, 0x21, 1));
     ops.push(fault(0, 4, 0));
     // Add DC Response answered Internal Error once: the offer stays.
     ops.push(fault(0, 4, 1));

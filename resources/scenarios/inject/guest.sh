@@ -169,6 +169,19 @@ bdf=$(basename "$(readlink -f /sys/bus/cxl/devices/mem0/..)")
 if echo "$bdf" >/sys/bus/pci/drivers/cxl_pci/unbind; then
     check_pass fw-unbind-cxl-pci
     check fw-activate-online cxl-guest mbox 0x0202 0002
+    # Request Abort Background Operation (0005h): a Sanitize the host holds
+    # in the background for 60 s ends at once with Aborted, short of 100%
+    # (Background Operation Status: in-progress bit clear, opcode 4400h,
+    # return code 0012h), and the media is left as it was.
+    out=$(cxl-guest mbox 0x4400 2>&1)
+    check abort-sanitize-started has "$out" 'return code 0x1'
+    check abort-request cxl-guest mbox 0x0005
+    out=$(cxl-guest mbox 0x0002 2>&1)
+    echo "E2E-INFO: Background Operation Status after the abort: $out"
+    case $out in
+    *"rc=0x0 out="[0-9a-f][02468ace]"00004412000000"*) check_pass abort-status-aborted ;;
+    *) check_fail abort-status-aborted "$out" ;;
+    esac
     check fw-rebind-cxl-pci sh -c "echo $bdf >/sys/bus/pci/drivers/cxl_pci/bind"
     check fw-memdev-back wait_for $CXL/mem0/firmware_version 30
 else

@@ -108,6 +108,10 @@ expect_ok fault-list-after fault-list mem0
 if has "$out" '16898'; then check_fail fault-gone-after-count "$out"; else check_pass fault-gone-after-count; fi
 
 # The guest updates the firmware with cxl and sanitizes the device.
+# The first Sanitize (the guest's own, while cxl_pci is unbound) is held
+# in the background for 60 s; the guest aborts it with Request Abort
+# Background Operation, and Linux's Sanitize later runs unheld.
+expect_ok fault-hold-sanitize fault-add mem0 --kind background-hold --opcode 0x4400 --ms 60000 --count 1
 console_send ops
 if wait_console inj 'E2E-INJ pattern-written' 1 600; then
     check sanitize-pattern-in-backend "$CXL_GUEST" file-check "$mem" 0 65536 0x5a41712e
@@ -157,6 +161,8 @@ trace_has trace-injected-poison '"kind":"inject"'
 trace_has trace-transfer-fw '"kind":"mailbox"' '"name":"Transfer FW"' '"rc":"BackgroundCommandStarted"'
 trace_has trace-activate-fw '"kind":"mailbox"' '"name":"Activate FW"' '"rc":"Success"'
 trace_has trace-sanitize '"kind":"mailbox"' '"name":"Sanitize"' '"rc":"BackgroundCommandStarted"'
+trace_has trace-abort '"kind":"mailbox"' '"name":"Request Abort Background Operation"' '"rc":"Success"'
+trace_has trace-aborted '"kind":"mailbox"' '"background":"aborted"' '"opcode":17408'
 # cxlvmm-remote decodes the file into a table.
 if table=$("$CXLVMM_REMOTE" trace "$trace" 2>&1); then
     check_pass trace-decodes

@@ -135,3 +135,110 @@ fn unsupported_opcode_does_not_use_the_hold() {
     m.clear_background_hold();
     assert_eq!(m.background().pending_hold(), None);
 }
+
+const ABORT: u16 = Opcode::RequestAbortBackgroundOperation as u16;
+
+#[test]
+fn abort_with_nothing_running_succeeds_and_changes_nothing() {
+    let (mut m, _) = test_memdev_with_clock();
+    assert_eq!(m.execute(ABORT, &[]), (RetCode::Success, Vec::new()));
+    assert_eq!(bos(&mut m), vec![0; 8]);
+    assert_eq!(m.execute(ABORT, &[0]).0, RetCode::InvalidPayloadLength);
+}
+
+#[test]
+fn aborted_sanitize_ends_short_of_100_with_aborted_and_erases_nothing() {
+    use crate::cxl::memdev::status::MediaStatus;
+    let (mut m, clock) = test_memdev_with_clock();
+    assert_eq!(
+        m.execute(SANITIZE, &[]).0,
+        RetCode::BackgroundCommandStarted
+    );
+    assert_eq!(m.status().media_status, MediaStatus::Disabled);
+    clock.advance(SANITIZE_MS / 4 * MS);
+    assert_eq!(m.execute(ABORT, &[]), (RetCode::Success, Vec::new()));
+    let out = bos(&mut m);
+    assert_eq!(out[0], 25 << 1, "not in progress, stopped at 25%");
+    assert_eq!(u16::from_le_bytes([out[2], out[3]]), SANITIZE);
+    assert_eq!(
+        u16::from_le_bytes([out[4], out[5]]),
+        RetCode::Aborted.code()
+    );
+    clock.advance(SANITIZE_MS * MS);
+    assert_eq!(m.complete_background(), None, "it never completes");
+    assert!(m.take_media_erases().is_empty(), "nothing erased");
+    assert_eq!(m.status().media_status, MediaStatus::Ready);
+    // The mailbox is free for the next background command.
+    assert_eq!(
+        m.execute(SANITIZE, &[]).0,
+        RetCode::BackgroundCommandStarted
+    );
+}
+
+#[test]
+fn a_held_command_cannot_be_aborted() {
+    let (mut m, clock) = test_memdev_with_clock();
+    let health = Opcode::GetHealthInfo as u16;
+    m.hold_in_background(health, 30);
+    assert_eq!(m.execute(health, &[]).0, RetCode::BackgroundCommandStarted);
+    assert_eq!(m.execute(ABORT, &[]).0, RetCode::RequestAbortNotSupported);
+    assert!(m.background().is_running(), "still running");
+    clock.advance(30 * MS);
+    assert_eq!(m.complete_background(), Some((health, RetCode::Success)));
+}
+
+#[test]
+fn aborted_transfer_fw_stores_nothing() {
+    use crate::cxl::mailbox::fw::TransferFwIn;
+    use crate::cxl::mailbox::payload::Encode;
+    use crate::cxl::memdev::firmware_ops::FwTransferAction;
+    let (mut m, clock) = test_memdev_with_clock();
+    let mut image = vec![0x5A; 256];
+    image[..6].copy_from_slice(b"FW-9.9");
+    let input = TransferFwIn {
+        action: FwTransferAction::Full,
+        slot: 2,
+        offset: 0,
+        data: &image,
+    }
+    .encode();
+    let transfer = Opcode::TransferFw as u16;
+    assert_eq!(
+        m.execute(transfer, &input).0,
+        RetCode::BackgroundCommandStarted
+    );
+    assert_eq!(m.execute(ABORT, &[]).0, RetCode::Success);
+    clock.advance(10_000 * MS);
+    assert_eq!(m.complete_background(), None);
+    assert_eq!(m.firmware().revision(2), None, "slot 2 stays empty");
+    // A new transfer starts afresh.
+    assert_eq!(
+        m.execute(transfer, &input).0,
+        RetCode::BackgroundCommandStarted
+    );
+}
+
+#[test]
+fn the_cel_says_which_commands_abort() {
+    use crate::cxl::mailbox::effects::REQUEST_ABORT_BACKGROUND_OPERATION_SUPPORTED as ABORTS;
+    use crate::cxl::mailbox::table::command_effects_log;
+    let (m, _) = test_memdev_with_clock();
+    let cel: Vec<(u16, u16)> = command_effects_log(&m)
+        .chunks(4)
+        .map(|e| {
+            (
+                u16::from_le_bytes([e[0], e[1]]),
+                u16::from_le_bytes([e[2], e[3]]),
+            )
+        })
+        .collect();
+    assert!(cel.contains(&(ABORT, 0)), "0005h listed, no effects");
+    for (opcode, fx) in cel {
+        let background = fx & crate::cxl::mailbox::effects::BACKGROUND_OPERATION != 0;
+        assert_eq!(
+            fx & ABORTS != 0,
+            background,
+            "{opcode:#06x}: every background command here can be aborted, no other"
+        );
+    }
+}

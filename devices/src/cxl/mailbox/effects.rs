@@ -17,3 +17,8 @@ pub const SECURITY_STATE_CHANGE: u16 = 1 << 5;
 pub const BACKGROUND_OPERATION: u16 = 1 << 6;
 /// Secondary Mailbox Supported.
 pub const SECONDARY_MAILBOX_SUPPORTED: u16 = 1 << 7;
+/// Request Abort Background Operation Supported: Request Abort Background
+/// Operation (0005h) aborts this command while it runs in the background.
+/// (Linux's `CXL_CMD_BGCMD_ABORT_SUPPORTED` says bit 7; the spec's table
+/// has Secondary Mailbox Supported there and this at bit 8.)
+pub const REQUEST_ABORT_BACKGROUND_OPERATION_SUPPORTED: u16 = 1 << 8;

@@ -9,6 +9,8 @@ pub enum Opcode {
     Identify = 0x0001,
     /// 8.2.9.1.2 Background Operation Status.
     BackgroundOperationStatus = 0x0002,
+    /// 8.2.9.1.5 Request Abort Background Operation.
+    RequestAbortBackgroundOperation = 0x0005,
     /// 8.2.9.2.2 Get Event Records.
     GetEventRecords = 0x0100,
     /// 8.2.9.2.3 Clear Event Records.

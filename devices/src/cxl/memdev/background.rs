@@ -92,7 +92,8 @@ pub struct BackgroundStatus {
     pub opcode: u16,
     /// Percentage Complete (0-100).
     pub percent: u8,
-    /// Return Code (valid when Percentage Complete is 100).
+    /// Return Code (valid when Percentage Complete is 100, or once
+    /// Background Operation in the Mailbox Status Register is clear).
     pub return_code: u16,
     /// Vendor Specific Extended Status.
     pub vendor_status: u16,
@@ -117,8 +118,9 @@ pub struct BackgroundDone {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Background {
     running: Option<BackgroundOp>,
-    /// (opcode, return code) of the last completed operation.
-    last: Option<(u16, RetCode)>,
+    /// (opcode, return code, percentage complete) of the last operation
+    /// that ended: 100 if it completed, less if it was aborted.
+    last: Option<(u16, RetCode, u8)>,
     /// A command to hold as a background operation: (opcode, ms).
     hold: Option<(u16, u64)>,
 }
@@ -143,9 +145,9 @@ impl Background {
                 return_code: 0,
                 vendor_status: 0,
             },
-            (None, Some((opcode, rc))) => BackgroundStatus {
+            (None, Some((opcode, rc, percent))) => BackgroundStatus {
                 opcode,
-                percent: 100,
+                percent,
                 return_code: rc.code(),
                 vendor_status: 0,
             },
@@ -178,14 +180,18 @@ impl Background {
         }
     }
 
-    /// Takes the running operation out, due or not (abort).
-    pub fn take(&mut self) -> Option<BackgroundOp> {
-        self.running.take()
+    /// Aborts the running operation at monotonic time `now_ns` (CXL 3.1
+    /// 8.2.9.1.5): it ends with Aborted and the percentage it had reached
+    /// (below 100), its work undone. Returns it, if one ran.
+    pub fn abort(&mut self, now_ns: u64) -> Option<BackgroundOp> {
+        let op = self.running.take()?;
+        self.last = Some((op.opcode, RetCode::Aborted, op.percent_at(now_ns)));
+        Some(op)
     }
 
     /// Records the result of the operation that completed.
     pub fn finish(&mut self, opcode: u16, rc: RetCode) {
-        self.last = Some((opcode, rc));
+        self.last = Some((opcode, rc, 100));
     }
 
     /// Holds the next command with `opcode` as a background operation for
@@ -267,6 +273,25 @@ mod tests {
         assert_eq!(b.status_at(300).return_code, 7);
         b.cold_reset();
         assert_eq!(b.status_at(300), BackgroundStatus::default());
+    }
+
+    #[test]
+    fn an_abort_ends_the_operation_short_of_100_with_aborted() {
+        let mut b = Background::default();
+        assert_eq!(b.abort(0), None, "nothing to abort");
+        assert_eq!(b.status_at(0), BackgroundStatus::default());
+        b.start(op(0, 100)).unwrap();
+        assert_eq!(b.abort(40).map(|o| o.opcode), Some(0x4400));
+        assert!(!b.is_running());
+        let s = b.status_at(90);
+        assert_eq!((s.opcode, s.percent), (0x4400, 40));
+        assert_eq!(s.return_code, RetCode::Aborted.code());
+        assert!(
+            b.take_due(1000).is_none(),
+            "an aborted operation never completes"
+        );
+        b.start(op(200, 10)).unwrap();
+        assert_eq!(b.status_at(200).return_code, 0, "a new one runs");
     }
 
     #[test]

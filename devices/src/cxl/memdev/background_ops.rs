@@ -79,6 +79,26 @@ impl Memdev {
         self.background.set_duration(ms.saturating_mul(NS_PER_MS));
     }
 
+    /// Request Abort Background Operation (CXL 3.1 8.2.9.1.5): the running
+    /// operation ends now with Aborted and the percentage it reached, and
+    /// its work is not done: Sanitize and Secure Erase leave the media as
+    /// it was (ready again), Transfer FW stores nothing (the image is
+    /// dropped), Scan Media has no results. Whether the command may be
+    /// aborted is the caller's to decide (the CEL says). Returns the
+    /// aborted opcode, or None if none ran.
+    pub fn abort_background(&mut self) -> Option<u16> {
+        if !self.background.is_running() {
+            return None;
+        }
+        let op = self.background.abort(self.timestamp.monotonic_ns())?;
+        match op.work {
+            BackgroundWork::Erase { .. } => self.status.media_status = MediaStatus::Ready,
+            BackgroundWork::StoreFirmware { .. } => self.firmware.abort_store(),
+            BackgroundWork::ScanMedia { .. } | BackgroundWork::Held { .. } => {}
+        }
+        Some(op.opcode)
+    }
+
     /// Completes the running background operation if its deadline passed:
     /// its work is done, its return code recorded, and what it caused
     /// returned for the device model to carry out.

@@ -64,7 +64,7 @@ fn malformed_requests_are_refused() {
     }
     // Parsed, but values out of bounds.
     for bad in [
-        rc(1, 0x1F, 1),
+        rc(1, 0x21, 1),
         rc(1, 0xFFFF, 1),
         rc(1, 4, 0),
         rc(1, 4, MAX_FAULT_COUNT + 1),
@@ -87,7 +87,7 @@ fn malformed_requests_are_refused() {
     // Edge values that pass.
     for good in [
         rc(0xFFFF, 0, 1),
-        rc(1, 0x1E, MAX_FAULT_COUNT),
+        rc(1, 0x20, MAX_FAULT_COUNT),
         FaultRequest::DoorbellStuck {
             opcode: Some(1),
             hold_ms: Some(MAX_HOLD_MS),

@@ -220,6 +220,12 @@ impl Firmware {
         self.transfer = None;
     }
 
+    /// The background store was aborted (Request Abort Background
+    /// Operation): the received image is dropped and no slot changes.
+    pub fn abort_store(&mut self) {
+        self.received = None;
+    }
+
     /// Verifies the received image and stores it in `slot` (the background
     /// part of a Full or End transfer): FW Verification Failed for an
     /// image without a valid revision (the slot keeps what it had).
