@@ -7,6 +7,7 @@ use super::*;
 use crate::cxl::mailbox::{Opcode, RetCode};
 use crate::cxl::memdev::faults::FaultRequest;
 use crate::cxl::memdev::tests::{test_memdev_with_clock, FakeClock};
+use crate::trace::{capture, Kind};
 
 const MS: u64 = 1_000_000;
 const IDENTIFY: u16 = Opcode::IdentifyMemoryDevice as u16;
@@ -94,7 +95,6 @@ fn return_code_fault_answers_without_running_then_runs_normally() {
 
 #[test]
 fn a_faulted_command_is_traced_with_the_injected_answer() {
-    use crate::trace::{capture, Kind};
     let mut r = regs();
     r.memdev
         .fault_add(
@@ -129,10 +129,17 @@ fn doorbell_stuck_holds_then_drops_the_command() {
             },
         )
         .unwrap();
-    let done = r.ring(IDENTIFY);
+    let (done, records) = capture(|| r.ring(IDENTIFY));
     assert!(done.msi.is_empty(), "no completion interrupt");
     assert!(done.effects.is_empty());
     assert!(r.doorbell());
+    // The dropped command is traced with the answer the driver will find
+    // and the time Doorbell stays set.
+    let mailbox: Vec<_> = records.iter().filter(|x| x.kind == Kind::Mailbox).collect();
+    assert_eq!(mailbox.len(), 1, "{records:?}");
+    assert_eq!(mailbox[0].fields["opcode"], IDENTIFY);
+    assert_eq!(mailbox[0].fields["rc"], "Aborted");
+    assert_eq!(mailbox[0].fields["ns"], 3_000_000_000u64);
     r.clock.advance(2999 * MS);
     assert!(r.doorbell(), "still held just before the end");
     // A host that rings again meanwhile gets nothing run.

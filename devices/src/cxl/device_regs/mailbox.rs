@@ -220,6 +220,19 @@ impl MailboxRegisters {
         let fault = memdev.mailbox_fault(opcode);
         if let Some(MailboxFault::DoorbellStuck { hold_ms }) = fault {
             self.hold_doorbell(opcode, now, hold_ms);
+            // Traced as the command the driver sent, with the answer it
+            // finds when Doorbell clears, after the hold.
+            let input = usize::try_from(length)
+                .ok()
+                .and_then(|l| self.payload.get(..l))
+                .unwrap_or(&[]);
+            let dropped = Completion {
+                rc: RetCode::Aborted,
+                output: Vec::new(),
+                effects: Effects::default(),
+            };
+            let held = Duration::from_millis(u64::from(hold_ms));
+            mailbox::trace::emit(&memdev.config().name, opcode, input, &dropped, held);
             return (None, Effects::default());
         }
         let Completion {
