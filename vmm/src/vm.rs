@@ -95,11 +95,6 @@ impl Vm {
         Ok((Self { kvm, fd, router }, early))
     }
 
-    /// The number of memslots KVM allows this VM.
-    pub fn memslot_limit(&self) -> u32 {
-        self.kvm.get_nr_memslots() as u32
-    }
-
     /// The largest number of vCPUs KVM allows.
     pub fn max_vcpus(&self) -> u32 {
         self.kvm.get_max_vcpus() as u32
