@@ -121,6 +121,7 @@ impl Machine {
             let memory = MemoryManager::with_ram(fd.clone(), &platform.ram, slots, ram_kind)?;
             Ok::<_, MachineError>(Arc::new(memory))
         })?;
+        crate::uptime::phase_done("VM, guest RAM memslots, irqchip");
         if cfg.cpus > vm.max_vcpus() {
             return Err(MachineError::Config(format!(
                 "--cpus {}: KVM allows at most {}",
@@ -167,6 +168,7 @@ impl Machine {
             .virtio
             .register_ioeventfds(&vm.fd)
             .map_err(|e| MachineError::Device(DeviceError::Virtio(e)))?;
+        crate::uptime::phase_done("ACPI tables, devices");
 
         for t in &tables.tables {
             memory
@@ -185,6 +187,7 @@ impl Machine {
             tables.rsdp_addr(),
         )?;
 
+        crate::uptime::phase_done("kernel and initramfs in RAM");
         let supported = vm
             .kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
@@ -209,6 +212,7 @@ impl Machine {
                 exit.clone(),
             )?);
         }
+        crate::uptime::phase_done("vCPUs");
         Ok((devices, entry, vcpus))
     }
 

@@ -16,6 +16,18 @@ pub fn since_start() -> Option<Duration> {
     START.get().map(Instant::elapsed)
 }
 
+/// Logs (at debug level, `-vv`) that start-up phase `phase` is done, with
+/// the time since the start: where the milliseconds to the first KVM_RUN
+/// go (docs/PERFORMANCE.md).
+pub fn phase_done(phase: &str) {
+    if let Some(t) = since_start() {
+        log::debug!(
+            "start-up: {phase} done {:.2} ms after start",
+            t.as_secs_f64() * 1e3
+        );
+    }
+}
+
 /// The start instant (now, if [`mark_start`] was not called yet), for
 /// the trace's time stamps.
 pub fn start_instant() -> Instant {
