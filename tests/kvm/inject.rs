@@ -20,6 +20,7 @@ const ROOT_PORT_ECAM: u64 = PCI_ECAM_START + (0x80 << 20);
 const GET_HEALTH_INFO: u16 = 0x4200;
 const GET_ALERT_CONFIG: u16 = 0x4201;
 const SET_ALERT_CONFIG: u16 = 0x4202;
+const GET_POISON_LIST: u16 = 0x4300;
 const GM_UUID: [u8; 16] = [
     0xfb, 0xcd, 0x0a, 0x77, 0xc2, 0x60, 0x41, 0x7f, 0x85, 0xa9, 0x08, 0x8b, 0x16, 0x21, 0xeb, 0xa6,
 ];
@@ -103,10 +104,27 @@ fn events_and_health_reach_the_driver() {
     assert_eq!(u16::from_le_bytes([out[0x14], out[0x15]]), 2);
     assert_eq!(out[0xa0 + 0x30], 0x02, "life used change");
 
-    // Refusals: unknown device, DPA past the device, no static capacity
-    // to poison.
+    // Dynamic Capacity is media: poison there is listed by Get Poison
+    // List (address 0x1000, source Internal 2; length 1 unit).
+    let dc_poison = Injection::Poison(PoisonInjection {
+        start: 0x1000,
+        length: 64,
+    });
+    assert_eq!(ctx.handle(inject("dcd0", dc_poison)), Ok(ApiResponse::Done));
+    let mut get = 0u64.to_le_bytes().to_vec();
+    get.extend(((256u64 << 20) / 64).to_le_bytes());
+    let (rc, out) = r.mbox(GET_POISON_LIST, &get);
+    assert_eq!(rc, 0);
+    assert_eq!(u16::from_le_bytes([out[0x0a], out[0x0b]]), 1);
+    assert_eq!(
+        &out[0x20..0x2c],
+        &[0x02, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
+    );
+
+    // Refusals: unknown device, DPA past the device, poison past the DC
+    // region's capacity.
     let bad = Injection::Poison(PoisonInjection {
-        start: 0,
+        start: 256 << 20,
         length: 64,
     });
     assert!(matches!(

@@ -161,13 +161,15 @@ fn stronger(a: RasSignal, b: RasSignal) -> RasSignal {
 }
 
 fn poison(memdev: &mut Memdev, p: &PoisonInjection) -> Result<Injected, InjectError> {
-    let cap = memdev.capacity_bytes();
     match p.start.checked_add(p.length) {
-        Some(end) if end <= cap => {}
+        Some(end) if memdev.is_media_range(p.start, end) => {}
         _ => {
             return Err(InjectError::Invalid(format!(
-                "poison {:#x}+{:#x} is outside the device's {cap:#x} bytes of static capacity",
-                p.start, p.length
+                "poison {:#x}+{:#x} is not all media of the device (its static capacity {:#x} \
+                 and its DC regions)",
+                p.start,
+                p.length,
+                memdev.capacity_bytes()
             )))
         }
     }

@@ -13,6 +13,9 @@ const INJECT: u16 = Opcode::InjectPoison as u16;
 const CLEAR: u16 = Opcode::ClearPoison as u16;
 /// Capacity of the test device: 10 x 256 MiB.
 const CAPACITY: u64 = 10 << 28;
+/// End of its media: DC region 0 (512 MiB) then region 1 (256 MiB of a
+/// 512 MiB decode range) follow the static capacity.
+const MEDIA_END: u64 = CAPACITY + (768 << 20);
 
 fn get_in(start: u64, units: u64) -> Vec<u8> {
     GetPoisonListIn {
@@ -93,15 +96,21 @@ fn inject_checks_address() {
     let inject = |m: &mut TestMemdev, dpa: u64| m.execute(INJECT, &dpa.to_le_bytes()).0;
     assert_eq!(inject(&mut m, 0x1001), RetCode::InvalidInput);
     assert_eq!(inject(&mut m, 0x1020), RetCode::InvalidInput);
-    assert_eq!(inject(&mut m, CAPACITY), RetCode::InvalidPhysicalAddress);
+    assert_eq!(inject(&mut m, MEDIA_END), RetCode::InvalidPhysicalAddress);
     assert_eq!(
         inject(&mut m, u64::MAX - 63),
         RetCode::InvalidPhysicalAddress
     );
     assert_eq!(inject(&mut m, CAPACITY - 64), RetCode::Success);
+    // Dynamic Capacity is media too, whether an extent holds it or not.
+    assert_eq!(inject(&mut m, MEDIA_END - 64), RetCode::Success);
     assert_eq!(m.execute(INJECT, &[0; 7]).0, RetCode::InvalidPayloadLength);
     assert_eq!(m.execute(INJECT, &[0; 9]).0, RetCode::InvalidPayloadLength);
     assert_eq!(whole(&mut m).records, vec![(CAPACITY - 64 + 3, 1)]);
+    assert_eq!(
+        get(&mut m, 0, MEDIA_END / 64).records,
+        vec![(CAPACITY - 64 + 3, 1), (MEDIA_END - 64 + 3, 1)]
+    );
 }
 
 #[test]
@@ -270,7 +279,7 @@ fn clear_malformed() {
         RetCode::InvalidInput
     );
     assert_eq!(
-        m.execute(CLEAR, &clear_in(CAPACITY, 0)).0,
+        m.execute(CLEAR, &clear_in(MEDIA_END, 0)).0,
         RetCode::InvalidPhysicalAddress
     );
     assert!(m.take_media_writes().is_empty());
@@ -287,7 +296,7 @@ fn get_poison_list_malformed() {
         RetCode::InvalidInput
     );
     assert_eq!(
-        m.execute(GET, &get_in(0, CAPACITY / 64 + 1)).0,
+        m.execute(GET, &get_in(0, MEDIA_END / 64 + 1)).0,
         RetCode::InvalidPhysicalAddress
     );
     assert_eq!(
@@ -309,4 +318,24 @@ fn media_not_ready_disables_inject_and_clear() {
     );
     assert_eq!(m.execute(CLEAR, &clear_in(0, 0)).0, RetCode::MediaDisabled);
     assert!(m.take_media_writes().is_empty());
+}
+
+#[test]
+fn media_is_the_static_capacity_and_the_dc_regions_capacity() {
+    let m = test_memdev();
+    assert!(m.is_media_range(0, CAPACITY));
+    assert!(
+        m.is_media_range(CAPACITY - 64, CAPACITY + 64),
+        "static into DC"
+    );
+    assert!(m.is_media_range(0, MEDIA_END));
+    assert!(!m.is_media_range(MEDIA_END - 64, MEDIA_END + 64));
+    assert!(
+        !m.is_media_range(MEDIA_END, CAPACITY + (1 << 30)),
+        "region 1's decode range past its length"
+    );
+    assert!(!m.is_media_range(64, 0), "backwards");
+    let dc_only = TestMemdev::new(crate::cxl::memdev::tests::dc_only_config()).unwrap();
+    assert!(dc_only.is_media_range(0, 1 << 30));
+    assert!(!dc_only.is_media_range(0, (1 << 30) + 64));
 }

@@ -61,14 +61,22 @@ fn capabilities_estimate_and_checks() {
         m.execute(CAPS, &range(1, 1).encode()).0,
         RetCode::InvalidInput
     );
+    // The media: the static capacity, then the DC regions' capacity.
     let cap = m.capacity_bytes();
+    let end = m.dcd().regions().last().unwrap().end();
     assert_eq!(
-        m.execute(CAPS, &range(cap - 64, 1).encode()).0,
+        m.execute(CAPS, &range(cap - 64, 2).encode()).0,
+        RetCode::Success,
+        "static capacity into DC region 0"
+    );
+    assert_eq!(
+        m.execute(CAPS, &range(end - 64, 1).encode()).0,
         RetCode::Success
     );
     assert_eq!(
-        m.execute(CAPS, &range(cap - 64, 2).encode()).0,
-        RetCode::InvalidPhysicalAddress
+        m.execute(CAPS, &range(end - 64, 2).encode()).0,
+        RetCode::InvalidPhysicalAddress,
+        "past the last region's capacity (its decode range goes on)"
     );
     assert_eq!(
         m.execute(CAPS, &range(0, u64::MAX).encode()).0,
@@ -164,9 +172,9 @@ fn many_results_come_in_pages() {
 fn refused_scans_start_nothing() {
     let (mut m, _) = test_memdev_with_clock();
     assert_eq!(m.execute(SCAN, &scan(3, 1)).0, RetCode::InvalidInput);
-    let cap = m.capacity_bytes();
+    let end = m.dcd().regions().last().unwrap().end();
     assert_eq!(
-        m.execute(SCAN, &scan(cap, 1)).0,
+        m.execute(SCAN, &scan(end, 1)).0,
         RetCode::InvalidPhysicalAddress
     );
     assert_eq!(

@@ -174,6 +174,26 @@ impl Memdev {
         self.dcd.dpa_end().unwrap_or_else(|| self.capacity_bytes())
     }
 
+    /// Whether every byte of `start..end` is media: in the static capacity
+    /// or in a DC region's capacity (Region Base to Base + Region Length).
+    /// The poison commands, Scan Media and poison injection take any such
+    /// DPA, as QEMU's DCD device does; Dynamic Capacity no extent holds
+    /// included (it is the device's media, not the host's yet).
+    pub fn is_media_range(&self, start: u64, end: u64) -> bool {
+        if start > end {
+            return false;
+        }
+        let parts = std::iter::once((0, self.capacity_bytes()))
+            .chain(self.dcd.regions().iter().map(|r| (r.base, r.end())));
+        let mut covered = start;
+        for (s, e) in parts {
+            if s <= covered && covered < e {
+                covered = e;
+            }
+        }
+        covered >= end
+    }
+
     /// The Dynamic Capacity state.
     pub fn dcd(&self) -> &DcdState {
         &self.dcd
@@ -292,13 +312,14 @@ impl Memdev {
     // ---- poison ----
 
     /// Checks a command's DPA: 64-byte aligned (Invalid Input) and its
-    /// cacheline inside the static capacity (Invalid Physical Address).
+    /// cacheline media, static or Dynamic Capacity (Invalid Physical
+    /// Address).
     fn check_poison_dpa(&self, dpa: u64) -> Result<(), RetCode> {
         if !dpa.is_multiple_of(POISON_GRANULE) {
             return Err(RetCode::InvalidInput);
         }
         match dpa.checked_add(POISON_GRANULE) {
-            Some(end) if end <= self.capacity_bytes() => Ok(()),
+            Some(end) if self.is_media_range(dpa, end) => Ok(()),
             _ => Err(RetCode::InvalidPhysicalAddress),
         }
     }
@@ -313,7 +334,8 @@ impl Memdev {
     /// The poisoned ranges overlapping `start..start+length`, clipped to
     /// it, at most `max` of them; an identical query continues where the
     /// last one stopped (Get Poison List). Invalid Input if `start` is not
-    /// 64-byte aligned, Invalid Physical Address past the static capacity.
+    /// 64-byte aligned, Invalid Physical Address where it is not all media
+    /// (static capacity and DC regions).
     pub fn poison_list(
         &mut self,
         start: u64,
@@ -324,7 +346,7 @@ impl Memdev {
             return Err(RetCode::InvalidInput);
         }
         match start.checked_add(length) {
-            Some(end) if end <= self.capacity_bytes() => {}
+            Some(end) if self.is_media_range(start, end) => {}
             _ => return Err(RetCode::InvalidPhysicalAddress),
         }
         Ok(self.poison.query(start, length, max))

@@ -46,7 +46,7 @@ impl Memdev {
             .checked_mul(POISON_GRANULE)
             .and_then(|len| start.checked_add(len))
             .ok_or(RetCode::InvalidPhysicalAddress)?;
-        if end > self.capacity_bytes() {
+        if !self.is_media_range(start, end) {
             return Err(RetCode::InvalidPhysicalAddress);
         }
         Ok(start..end)
