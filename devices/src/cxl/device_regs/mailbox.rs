@@ -150,24 +150,38 @@ impl MailboxRegisters {
         &self.payload
     }
 
-    /// The register qword at `offset` (8-byte aligned, below 20h), with
-    /// the device's background operation state `bg` (and whether one
-    /// runs).
-    pub fn read_qword(&self, offset: u64, bg: &BackgroundStatus, running: bool) -> u64 {
+    /// The register qword at `offset` (8-byte aligned, below 20h) as this
+    /// block holds it.
+    fn stored_qword(&self, offset: u64) -> u64 {
         match offset {
             MAILBOX_CAPABILITIES => u64::from(self.capabilities()) | u64::from(self.control) << 32,
             COMMAND => self.command,
-            MAILBOX_STATUS if running => self.status | STATUS_BACKGROUND_OPERATION,
-            MAILBOX_STATUS => self.status & !STATUS_BACKGROUND_OPERATION,
-            BACKGROUND_COMMAND_STATUS => background_command_status(bg),
+            MAILBOX_STATUS => self.status,
             _ => 0,
+        }
+    }
+
+    /// The register qword at `offset` (8-byte aligned, below 20h). The
+    /// device state adds what it shows, read only for the register that
+    /// shows it (a driver polls Doorbell): Doorbell held by a
+    /// `doorbell-stuck` fault, Background Operation, the Background
+    /// Command Status Register.
+    pub fn read_qword(&self, offset: u64, memdev: &Memdev) -> u64 {
+        let v = self.stored_qword(offset);
+        match offset {
+            MAILBOX_CAPABILITIES if self.doorbell_held(memdev) => {
+                v | u64::from(CONTROL_DOORBELL) << 32
+            }
+            MAILBOX_STATUS if memdev.background().is_running() => v | STATUS_BACKGROUND_OPERATION,
+            BACKGROUND_COMMAND_STATUS => background_command_status(&memdev.background_status()),
+            _ => v,
         }
     }
 
     /// Writes the bytes of `value` selected by `mask` into the register
     /// qword at `offset`. Returns true if the write rang the doorbell.
     pub fn write_qword(&mut self, offset: u64, value: u64, mask: u64) -> bool {
-        let old = self.read_qword(offset, &BackgroundStatus::default(), false);
+        let old = self.stored_qword(offset);
         let new = (old & !mask) | (value & mask);
         match offset {
             MAILBOX_CAPABILITIES => {
@@ -211,26 +225,18 @@ impl MailboxRegisters {
     pub fn ring_doorbell(&mut self, memdev: &mut Memdev) -> (Option<u8>, Effects) {
         let opcode = (self.command & COMMAND_OPCODE_MASK) as u16;
         let length = (self.command >> COMMAND_PAYLOAD_LENGTH_SHIFT) & COMMAND_PAYLOAD_LENGTH_MASK;
-        let now = memdev.monotonic_ns();
-        if self.doorbell_held(now) {
+        if self.doorbell_held(memdev) {
             // Doorbell still reads set: the host rang it again too early.
             return (None, Effects::default());
         }
         self.stuck_until = None;
         let fault = memdev.mailbox_fault(opcode);
         if let Some(MailboxFault::DoorbellStuck { hold_ms }) = fault {
-            self.hold_doorbell(opcode, now, hold_ms);
+            self.hold_doorbell(opcode, memdev.monotonic_ns(), hold_ms);
             // Traced as the command the driver sent, with the answer it
             // finds when Doorbell clears, after the hold.
-            let input = usize::try_from(length)
-                .ok()
-                .and_then(|l| self.payload.get(..l))
-                .unwrap_or(&[]);
-            let dropped = Completion {
-                rc: RetCode::Aborted,
-                output: Vec::new(),
-                effects: Effects::default(),
-            };
+            let input = self.input(length).unwrap_or(&[]);
+            let dropped = Completion::bare(RetCode::Aborted);
             let held = Duration::from_millis(u64::from(hold_ms));
             mailbox::trace::emit(&memdev.config().name, opcode, input, &dropped, held);
             return (None, Effects::default());
@@ -239,20 +245,11 @@ impl MailboxRegisters {
             rc,
             output: out,
             effects,
-        } = match (
-            fault,
-            usize::try_from(length)
-                .ok()
-                .and_then(|l| self.payload.get(..l)),
-        ) {
+        } = match (fault, self.input(length)) {
             // A `return-code` fault answers without running the command.
             // It is traced as the command the driver sent, with that answer.
             (Some(MailboxFault::ReturnCode(rc)), input) => {
-                let done = Completion {
-                    rc,
-                    output: Vec::new(),
-                    effects: Effects::default(),
-                };
+                let done = Completion::bare(rc);
                 let name = &memdev.config().name;
                 mailbox::trace::emit(name, opcode, input.unwrap_or(&[]), &done, Duration::ZERO);
                 done
@@ -269,11 +266,7 @@ impl MailboxRegisters {
             (_, Some(input)) => mailbox::execute(memdev, opcode, input),
             (_, None) => {
                 mailbox::trace::emit_oversized(&memdev.config().name, opcode, length);
-                Completion {
-                    rc: RetCode::InvalidPayloadLength,
-                    output: Vec::new(),
-                    effects: Effects::default(),
-                }
+                Completion::bare(RetCode::InvalidPayloadLength)
             }
         };
         // What a driver did and what the device answered, for driver testing
@@ -301,10 +294,19 @@ impl MailboxRegisters {
         (msi, effects)
     }
 
-    /// Whether a `doorbell-stuck` fault still holds Doorbell set at
-    /// monotonic time `now_ns` (past the hold, Doorbell reads clear).
-    pub fn doorbell_held(&self, now_ns: u64) -> bool {
-        self.stuck_until.is_some_and(|until| now_ns < until)
+    /// The input payload of a command of `length` bytes, if it fits.
+    fn input(&self, length: u64) -> Option<&[u8]> {
+        usize::try_from(length)
+            .ok()
+            .and_then(|l| self.payload.get(..l))
+    }
+
+    /// Whether a `doorbell-stuck` fault still holds Doorbell set on
+    /// `memdev`'s clock (past the hold, Doorbell reads clear); the clock is
+    /// read only while a hold is on.
+    pub fn doorbell_held(&self, memdev: &Memdev) -> bool {
+        self.stuck_until
+            .is_some_and(|until| memdev.monotonic_ns() < until)
     }
 
     /// A `doorbell-stuck` fault took the command: Doorbell stays set for

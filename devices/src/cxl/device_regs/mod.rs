@@ -145,15 +145,7 @@ impl DeviceRegisters {
             // CXL 3.1 8.2.8.5.1 Memory Device Status Register
             memdev.status().register()
         } else if in_range(base, MAILBOX_OFFSET, mailbox::COMMANDS_PAYLOAD) {
-            let bg = memdev.background_status();
-            let running = memdev.background().is_running();
-            let v = self.mailbox.read_qword(base - MAILBOX_OFFSET, &bg, running);
-            // A `doorbell-stuck` fault's command: Doorbell reads set.
-            if base == MAILBOX_OFFSET && self.mailbox.doorbell_held(memdev.monotonic_ns()) {
-                v | u64::from(mailbox::CONTROL_DOORBELL) << 32
-            } else {
-                v
-            }
+            self.mailbox.read_qword(base - MAILBOX_OFFSET, memdev)
         } else {
             0
         }

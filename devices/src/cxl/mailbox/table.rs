@@ -367,7 +367,9 @@ pub struct Completion {
 }
 
 impl Completion {
-    fn failed(rc: RetCode) -> Self {
+    /// A completion with return code `rc` alone: no output, no effects (a
+    /// refused command, or one answered without running it).
+    pub fn bare(rc: RetCode) -> Self {
         Self {
             rc,
             output: Vec::new(),
@@ -381,10 +383,10 @@ impl Completion {
 /// it).
 pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
     if input.len() > PAYLOAD_SIZE {
-        return Completion::failed(RetCode::InvalidPayloadLength);
+        return Completion::bare(RetCode::InvalidPayloadLength);
     }
     let Some(cmd) = find(memdev, opcode) else {
-        return Completion::failed(RetCode::Unsupported);
+        return Completion::bare(RetCode::Unsupported);
     };
     // CXL 3.1 8.2.8.4.7: one background operation at a time.
     let background = cmd.effects & effects::BACKGROUND_OPERATION != 0;
@@ -395,16 +397,12 @@ pub fn execute(memdev: &mut Memdev, opcode: u16, input: &[u8]) -> Completion {
                 .pending_hold()
                 .is_some_and(|h| h.0 == opcode))
     {
-        return Completion::failed(RetCode::Busy);
+        return Completion::bare(RetCode::Busy);
     }
     let hold = memdev.take_background_hold(opcode);
     let done = run(memdev, cmd, opcode, input);
     match hold {
-        Some(ms) => Completion {
-            rc: background::hold(memdev, opcode, ms, done.rc, done.effects),
-            output: Vec::new(),
-            effects: Effects::default(),
-        },
+        Some(ms) => Completion::bare(background::hold(memdev, opcode, ms, done.rc, done.effects)),
         None => done,
     }
 }
@@ -428,7 +426,7 @@ fn run(memdev: &mut Memdev, cmd: &Command, opcode: u16, input: &[u8]) -> Complet
                 effects,
             }
         }
-        Err(rc) => Completion::failed(rc),
+        Err(rc) => Completion::bare(rc),
     }
 }
 
