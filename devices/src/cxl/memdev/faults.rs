@@ -35,10 +35,6 @@ pub const DEFAULT_HOLD_MS: u32 = 3000;
 /// Mailbox faults armed at once on one device, at most.
 pub const MAX_ARMED_FAULTS: usize = 32;
 
-fn one() -> u32 {
-    1
-}
-
 /// A mailbox fault as the operator asks for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
@@ -55,7 +51,7 @@ pub enum FaultRequest {
         /// The return code (CXL 3.1 8.2.8.4.5.1).
         return_code: u16,
         /// How many commands (1 to 1000).
-        #[serde(default = "one")]
+        #[serde(default = "crate::cxl::dcd::faults::one")]
         count: u32,
     },
     /// Leave Doorbell set for `hold_ms`, then drop the command.
@@ -68,7 +64,7 @@ pub enum FaultRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hold_ms: Option<u32>,
         /// How many commands (1 to 1000).
-        #[serde(default = "one")]
+        #[serde(default = "crate::cxl::dcd::faults::one")]
         count: u32,
     },
     /// Run `opcode` as a background operation that takes `ms`.
@@ -78,7 +74,7 @@ pub enum FaultRequest {
         /// How long the operation runs, in ms (at most 60000).
         ms: u32,
         /// How many commands (1 to 1000).
-        #[serde(default = "one")]
+        #[serde(default = "crate::cxl::dcd::faults::one")]
         count: u32,
     },
 }
