@@ -218,7 +218,7 @@ impl MemoryManager {
     }
 
     /// Installs every RAM region as a memslot.
-    pub fn install_ram(&self) -> Result<(), MemoryError> {
+    fn install_ram(&self) -> Result<(), MemoryError> {
         for region in self.ram.iter() {
             let host = region.as_ptr() as u64;
             let (gpa, len) = (region.start_addr().0, region.len());
