@@ -176,7 +176,7 @@ impl CxlDevices {
                     )
                     .map_err(|e| format!("CXL device '{}': {e}", spec.id))?;
                     let mut device = device;
-                    device.set_background_timer(&spec.id, timer.clone());
+                    device.set_background_timer(timer.clone());
                     let device = Arc::new(Mutex::new(device));
                     children.push(PciNode::Function {
                         devfn: devfn(0)?,

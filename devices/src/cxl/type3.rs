@@ -138,8 +138,6 @@ pub struct Type3 {
     dc_backing: Option<(Arc<HostMemory>, u64)>,
     /// The VMM's timer completing background operations on time.
     background_timer: Option<Arc<dyn BackgroundTimer>>,
-    /// The device's name in trace records.
-    trace_id: Option<String>,
     /// The backends of the static capacity.
     static_backends: StaticBackends,
     /// The partition layout `static_memory` follows.
@@ -292,7 +290,6 @@ impl Type3 {
             static_memory: memory,
             dc_backing,
             background_timer: None,
-            trace_id: None,
             static_backends,
             laid_out,
         })

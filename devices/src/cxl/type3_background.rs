@@ -25,11 +25,14 @@ pub(super) struct Before {
 }
 
 impl Type3 {
-    /// Names the device in trace records and gives it the VMM's timer for
-    /// background operations.
-    pub fn set_background_timer(&mut self, id: &str, timer: Arc<dyn BackgroundTimer>) {
-        self.trace_id = Some(id.to_string());
+    /// Gives the device the VMM's timer for background operations.
+    pub fn set_background_timer(&mut self, timer: Arc<dyn BackgroundTimer>) {
         self.background_timer = Some(timer);
+    }
+
+    /// The device's name in its trace records (its `--cxl-type3` id).
+    fn trace_id(&self) -> Option<&str> {
+        Some(&self.memdev.config().name)
     }
 
     /// Completes the device's background operation if it is due: its
@@ -64,7 +67,7 @@ impl Type3 {
         // an operation gone after a doorbell was aborted (0005h).
         if before.was_running && !self.memdev.background().is_running() {
             let s = self.memdev.background_status();
-            trace::emit(Kind::Mailbox, self.trace_id.as_deref(), || {
+            trace::emit(Kind::Mailbox, self.trace_id(), || {
                 json!({
                     "background": "aborted",
                     "opcode": s.opcode,
@@ -82,7 +85,7 @@ impl Type3 {
                     .trim_end_matches('\0')
                     .to_string()
             };
-            trace::emit(Kind::Mailbox, self.trace_id.as_deref(), || {
+            trace::emit(Kind::Mailbox, self.trace_id(), || {
                 json!({
                     "firmware": "activated",
                     "active-slot": now.0,
@@ -108,7 +111,7 @@ impl Type3 {
             .background_deadline()
             .unwrap_or((op.deadline_ns(), op.started_ns));
         let after = Duration::from_nanos(deadline.saturating_sub(now));
-        trace::emit(Kind::Mailbox, self.trace_id.as_deref(), || {
+        trace::emit(Kind::Mailbox, self.trace_id(), || {
             json!({
                 "background": "started",
                 "opcode": op.opcode,
@@ -123,7 +126,7 @@ impl Type3 {
     }
 
     fn trace_completed(&self, done: &BackgroundDone) {
-        trace::emit(Kind::Mailbox, self.trace_id.as_deref(), || {
+        trace::emit(Kind::Mailbox, self.trace_id(), || {
             json!({
                 "background": "completed",
                 "opcode": done.opcode,
@@ -141,7 +144,7 @@ impl Type3 {
                 .collect();
             trace::emit(
                 Kind::Mailbox,
-                self.trace_id.as_deref(),
+                self.trace_id(),
                 || json!({"media": "sanitized", "ranges": ranges}),
             );
         }

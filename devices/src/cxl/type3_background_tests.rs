@@ -42,6 +42,7 @@ fn device(
     let mut d = Type3::new(
         Type3Config {
             memdev: MemdevConfig {
+                name: "mem0".into(),
                 volatile_bytes: SIZE,
                 persistent_bytes: if pmem.is_some() { SIZE } else { 0 },
                 ..MemdevConfig::default()
@@ -57,7 +58,7 @@ fn device(
     )
     .unwrap();
     let timer = Arc::new(RecordingTimer::default());
-    d.set_background_timer("mem0", timer.clone());
+    d.set_background_timer(timer.clone());
     let cap = d.function.config().find_capability(CAP_ID_MSIX).unwrap();
     d.config_write(cap + 2, &0x8000u16.to_le_bytes());
     (d, msi, timer)
