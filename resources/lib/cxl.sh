@@ -12,6 +12,10 @@
 #   create_dc_region ROOT_DECODER SIZE EP_DECODER
 #                              the same for a Dynamic Capacity region
 #                              (dynamic_ram_1, Linux's DCD driver)
+#   driver_of DAX              the driver DAX (daxN.M) is bound to, if any
+#   to_device_dax DAX          bind DAX to device_dax, as `daxctl
+#                              reconfigure-device --mode=devdax` does (CXL
+#                              RAM regions are meant for kmem)
 #   cxl_errors                 CXL-related error lines in dmesg
 
 CXL=/sys/bus/cxl/devices
@@ -84,6 +88,19 @@ _create_region() {
     _w "$CXL/$_region/commit" 1 || return 1
     _w /sys/bus/cxl/drivers/cxl_region/bind "$_region" || return 1
     echo "$_region"
+}
+
+driver_of() { basename "$(readlink -f "/sys/bus/dax/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+
+to_device_dax() {
+    [ "$(driver_of "$1")" = device_dax ] && return 0
+    _td_drv=$(driver_of "$1")
+    [ -n "$_td_drv" ] && [ -d "/sys/bus/dax/drivers/$_td_drv" ] &&
+        echo "$1" >"/sys/bus/dax/drivers/$_td_drv/unbind" 2>/dev/null
+    echo "$1" >/sys/bus/dax/drivers/device_dax/new_id 2>/dev/null
+    [ -e "/sys/bus/dax/devices/$1/driver" ] ||
+        echo "$1" >/sys/bus/dax/drivers/device_dax/bind 2>/dev/null
+    return 0
 }
 
 cxl_errors() {

@@ -30,8 +30,6 @@ memdev_by_serial() {
     return 1
 }
 
-driver_of() { basename "$(readlink -f "/sys/bus/dax/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
-
 # region_devdax REGION: the region's DAX device, bound to device_dax (as
 # `daxctl reconfigure-device --mode=devdax` does); prints /dev/daxN.M.
 region_devdax() {
@@ -45,14 +43,7 @@ region_devdax() {
         _n=$((_n - 1))
     done
     [ -n "$_dax" ] || return 1
-    if [ "$(driver_of "$_dax")" != device_dax ]; then
-        _drv=$(driver_of "$_dax")
-        [ -n "$_drv" ] && [ -d "/sys/bus/dax/drivers/$_drv" ] &&
-            echo "$_dax" >"/sys/bus/dax/drivers/$_drv/unbind" 2>/dev/null
-        echo "$_dax" >/sys/bus/dax/drivers/device_dax/new_id 2>/dev/null
-        [ -e "/sys/bus/dax/devices/$_dax/driver" ] ||
-            echo "$_dax" >/sys/bus/dax/drivers/device_dax/bind 2>/dev/null
-    fi
+    to_device_dax "$_dax"
     _n=50
     while [ ! -c "/dev/$_dax" ] && [ $_n -gt 0 ]; do
         sleep 0.1

@@ -21,8 +21,6 @@ check_eq no-cxl-errors "$(cxl_errors)" ""
 value pos0_serial "$(cat $CXL/mem0/serial)"
 value pos1_serial "$(cat $CXL/mem1/serial)"
 
-driver_of() { basename "$(readlink -f "/sys/bus/dax/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
-
 # interleaved_region TAG GRANULARITY LEN EP_DECODER0 EP_DECODER1: create a
 # 2-way region of $size, report where it is (HPA, each device's DPA) and
 # write, then read back, LEN bytes of the pattern through device-DAX.
@@ -48,16 +46,8 @@ interleaved_region() {
         sleep 0.1
         _n=$((_n - 1))
     done
-    # CXL RAM regions are meant for kmem; hand this one to device_dax
-    # instead, as `daxctl reconfigure-device --mode=devdax` does.
-    if [ "$(driver_of "$_name")" != device_dax ]; then
-        _drv=$(driver_of "$_name")
-        [ -n "$_drv" ] && [ -d "/sys/bus/dax/drivers/$_drv" ] &&
-            echo "$_name" >"/sys/bus/dax/drivers/$_drv/unbind" 2>/dev/null
-        echo "$_name" >/sys/bus/dax/drivers/device_dax/new_id 2>/dev/null
-        [ -e "/sys/bus/dax/devices/$_name/driver" ] ||
-            echo "$_name" >/sys/bus/dax/drivers/device_dax/bind 2>/dev/null
-    fi
+    # CXL RAM regions are meant for kmem; this one goes to device_dax.
+    to_device_dax "$_name"
     check_eq "$_t-dax-device-bound" "$(driver_of "$_name")" device_dax
     if check "$_t-dax-device" test -c "/dev/$_name"; then
         check "$_t-pattern-written" cxl-guest map-write "/dev/$_name" 0 "$_len" "$seed" 2097152

@@ -44,9 +44,6 @@ mount_debian() {
     mount -t tracefs nodev $R$T
 }
 
-# driver_of DAX: the driver bound to device-DAX instance DAX.
-driver_of() { basename "$(readlink -f "/sys/bus/dax/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
-
 # devdax_region: create a RAM region over all of mem0 with ndctl's cxl and
 # hand its device-DAX instance to device_dax (CXL RAM regions are meant for
 # kmem, not loaded here); prints "REGION DAX" (e.g. "region0 dax0.0").
@@ -62,14 +59,7 @@ devdax_region() {
         echo "no /sys/bus/dax/devices/$_dax" >&2
         return 1
     }
-    if [ "$(driver_of "$_dax")" != device_dax ]; then
-        _drv=$(driver_of "$_dax")
-        [ -n "$_drv" ] && [ -d "/sys/bus/dax/drivers/$_drv" ] &&
-            echo "$_dax" >"/sys/bus/dax/drivers/$_drv/unbind" 2>/dev/null
-        echo "$_dax" >/sys/bus/dax/drivers/device_dax/new_id 2>/dev/null
-        [ -e "/sys/bus/dax/devices/$_dax/driver" ] ||
-            echo "$_dax" >/sys/bus/dax/drivers/device_dax/bind 2>/dev/null
-    fi
+    to_device_dax "$_dax"
     wait_for "/dev/$_dax" 10 || {
         echo "no /dev/$_dax (driver '$(driver_of "$_dax")')" >&2
         return 1
