@@ -18,6 +18,9 @@
 #   check_seccomp NAME THREAD...
 #                            every thread of the background cxlvmm runs under
 #                            a seccomp filter, and the named threads exist
+#   first_drive              the run's first drive (E2E_DRIVES: an L1 block
+#                            device when nested, an image file when direct)
+#                            once it is there, waiting up to 10 s
 #   console_input NAME / console_send LINE
 #                            type lines on that VM's console (set up before
 #                            start_vm)
@@ -111,6 +114,16 @@ vm_stuck() {
         done
     done
     echo "----- end -----"
+}
+
+first_drive() {
+    _fd=${E2E_DRIVES%% *}
+    _fd_n=100
+    while [ -n "$_fd" ] && [ ! -b "$_fd" ] && [ ! -f "$_fd" ] && [ $_fd_n -gt 0 ]; do
+        sleep 0.1
+        _fd_n=$((_fd_n - 1))
+    done
+    echo "$_fd"
 }
 
 # console_input NAME: make the next start_vm's guest console read from a

@@ -45,12 +45,7 @@ fail_now() {
     exit 1
 }
 
-drive=${E2E_DRIVES%% *}
-n=100
-while [ -n "$drive" ] && [ ! -b "$drive" ] && [ ! -f "$drive" ] && [ $n -gt 0 ]; do
-    sleep 0.1
-    n=$((n - 1))
-done
+drive=$(first_drive)
 if ! check rootfs-drive test -n "$drive" -a \( -b "$drive" -o -f "$drive" \); then
     check_summary host
     exit 1

@@ -27,12 +27,7 @@ rm -f "$mem"
 token=$(tr -d '-' </proc/sys/kernel/random/uuid)
 echo "E2E-INFO: rootfs marker token $token"
 
-drive=${E2E_DRIVES%% *}
-n=100
-while [ -n "$drive" ] && [ ! -b "$drive" ] && [ ! -f "$drive" ] && [ $n -gt 0 ]; do
-    sleep 0.1
-    n=$((n - 1))
-done
+drive=$(first_drive)
 if ! check rootfs-drive test -n "$drive" -a \( -b "$drive" -o -f "$drive" \); then
     check_summary host
     exit 1
