@@ -673,8 +673,8 @@ mod background;
 mod relayout;
 
 #[cfg(test)]
-#[path = "type3_test_regs.rs"]
-mod test_regs;
+#[path = "type3_testing.rs"]
+mod testing;
 
 #[cfg(test)]
 #[path = "type3_tests.rs"]

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::test_regs::{read64, write32};
+use super::testing::{build, dc_only, read64, write32};
 use super::*;
 use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
 use crate::cxl::device_regs::mailbox::{
@@ -13,7 +13,7 @@ use crate::cxl::device_regs::mailbox::{
     CONTROL_DOORBELL, MAILBOX_CONTROL, MAILBOX_STATUS,
 };
 use crate::cxl::memdev::background_ops::SANITIZE_MS;
-use crate::cxl::test_rig::{memfd, one_window, RecordingMapper};
+use crate::cxl::test_rig::memfd;
 use crate::interrupt::RecordingMsiGroup;
 use crate::memory::HostMemory;
 use crate::pci::caps::CAP_ID_MSIX;
@@ -36,10 +36,7 @@ fn device(
     vmem: &Arc<HostMemory>,
     pmem: Option<&Arc<HostMemory>>,
 ) -> (Type3, Arc<RecordingMsiGroup>, Arc<RecordingTimer>) {
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(2 * SIZE, maps));
-    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
-    let mut d = Type3::new(
+    let (mut d, _, msi) = build(
         Type3Config {
             memdev: MemdevConfig {
                 name: "mem0".into(),
@@ -52,11 +49,8 @@ fn device(
             partitionable: None,
             dc_backing: None,
         },
-        msi.clone(),
-        path,
-        0,
-    )
-    .unwrap();
+        2 * SIZE,
+    );
     let timer = Arc::new(RecordingTimer::default());
     d.set_background_timer(timer.clone());
     let cap = d.function.config().find_capability(CAP_ID_MSIX).unwrap();
@@ -124,37 +118,8 @@ fn sanitize_erases_at_completion_and_interrupts() {
 
 #[test]
 fn sanitize_erases_dc_backing_memory_no_extent_holds() {
-    use crate::cxl::dcd::{DcConfig, DcRegions};
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(SIZE, maps));
     let backing = memfd("dc0", SIZE, None);
-    let mut d = Type3::new(
-        Type3Config {
-            memdev: MemdevConfig {
-                volatile_bytes: 0,
-                lsa_size: 0,
-                dc: DcConfig {
-                    regions: DcRegions::Equal {
-                        count: 1,
-                        total_bytes: SIZE,
-                        block_size: 2 << 20,
-                        sanitize_on_release: false,
-                    },
-                    static_backing: true,
-                    ..DcConfig::default()
-                },
-                ..MemdevConfig::default()
-            },
-            volatile: None,
-            persistent: None,
-            partitionable: None,
-            dc_backing: Some(backing.clone()),
-        },
-        Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),
-        path,
-        0,
-    )
-    .unwrap();
+    let (mut d, _, _) = build(dc_only(SIZE, Some(backing.clone())), SIZE);
     backing.write(SIZE - 64, &[0x5a; 64]).unwrap();
     d.bar_write(REGS_BAR, MB + COMMAND, &0x4400u64.to_le_bytes());
     write32(&mut d, MB + MAILBOX_CONTROL, CONTROL_DOORBELL);

@@ -4,17 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::test_regs::{mbox, write32};
+use super::testing::{build, commit_decoder0, dc_only, mbox};
 use super::*;
-use crate::cxl::component::hdm::{
-    CTRL_COMMIT, DECODER_BASE_HIGH, DECODER_BASE_LOW, DECODER_CONTROL, DECODER_REGS_START,
-    DECODER_SIZE_HIGH, DECODER_SIZE_LOW, HDM_DECODER_ENABLE, HDM_DECODER_GLOBAL_CONTROL,
-};
-use crate::cxl::component::{CACHEMEM_OFFSET, HDM_POINTER};
 use crate::cxl::dcd::faults::DcFaultRequest;
-use crate::cxl::dcd::{AddRequest, DcConfig, DcRegions, RequestedExtent, SelectionPolicy};
+use crate::cxl::dcd::{AddRequest, RequestedExtent, SelectionPolicy};
 use crate::cxl::memdev::faults::FaultError;
-use crate::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
+use crate::cxl::test_rig::{memfd, RecordingMapper, WINDOW};
 use crate::interrupt::RecordingMsiGroup;
 use crate::pci::caps::CAP_ID_MSIX;
 
@@ -36,51 +31,8 @@ struct Rig {
 /// memory, its decoder committed, MSI-X on, and the DC log's interrupt
 /// enabled as Linux enables it.
 fn rig() -> Rig {
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(SIZE, maps.clone()));
-    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
-    let memdev = MemdevConfig {
-        volatile_bytes: 0,
-        lsa_size: 0,
-        dc: DcConfig {
-            regions: DcRegions::Equal {
-                count: 1,
-                total_bytes: SIZE,
-                block_size: 2 * MIB,
-                sanitize_on_release: false,
-            },
-            static_backing: true,
-            ..DcConfig::default()
-        },
-        ..MemdevConfig::default()
-    };
-    let mut dev = Type3::new(
-        Type3Config {
-            memdev,
-            volatile: None,
-            persistent: None,
-            partitionable: None,
-            dc_backing: Some(memfd("dc0", SIZE, None)),
-        },
-        msi.clone(),
-        path,
-        0,
-    )
-    .unwrap();
-    let hdm = CACHEMEM_OFFSET + HDM_POINTER;
-    let dec = hdm + DECODER_REGS_START;
-    write32(&mut dev, dec + DECODER_BASE_LOW, WINDOW as u32);
-    write32(&mut dev, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
-    write32(&mut dev, dec + DECODER_SIZE_LOW, SIZE as u32);
-    write32(&mut dev, dec + DECODER_SIZE_HIGH, 0);
-    write32(&mut dev, dec + DECODER_CONTROL, CTRL_COMMIT);
-    write32(
-        &mut dev,
-        hdm + HDM_DECODER_GLOBAL_CONTROL,
-        HDM_DECODER_ENABLE,
-    );
-    let dvsec = dev.dvsec_offset + DEV_CONTROL as u16;
-    dev.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
+    let (mut dev, maps, msi) = build(dc_only(SIZE, Some(memfd("dc0", SIZE, None))), SIZE);
+    commit_decoder0(&mut dev, SIZE);
     let msix = dev.function.config().find_capability(CAP_ID_MSIX).unwrap();
     dev.config_write(msix + 2, &0x8000u16.to_le_bytes());
     for v in 0..u64::from(MSIX_VECTORS) {

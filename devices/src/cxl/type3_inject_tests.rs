@@ -3,6 +3,7 @@
 //! endpoint's AER to the root port's Root Error Status and MSI, as Linux's
 //! AER driver and `cxl_pci` error handlers find them.
 
+use super::testing::build;
 use super::*;
 use crate::cxl::component::ras::{
     CORRECTABLE_ERROR_MASK, UNCORRECTABLE_ERROR_MASK, UNCORRECTABLE_ERROR_SEVERITY,
@@ -14,7 +15,7 @@ use crate::cxl::inject::{
     UncorrectableErrorType, UncorrectableErrorsInjection,
 };
 use crate::cxl::root_port::CxlRootPort;
-use crate::cxl::test_rig::{memfd, one_window, RecordingMapper};
+use crate::cxl::test_rig::memfd;
 use crate::interrupt::RecordingMsiGroup;
 use crate::pci::aer::{
     CORRECTABLE_STATUS, COR_INTERNAL, ERROR_SOURCE_ID, ROOT_ERROR_COMMAND, ROOT_ERROR_STATUS,
@@ -28,9 +29,7 @@ use crate::trace::{capture, Kind};
 const SIZE: u64 = 256 << 20;
 
 fn device() -> Type3 {
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(SIZE, maps));
-    Type3::new(
+    build(
         Type3Config {
             memdev: MemdevConfig {
                 volatile_bytes: SIZE,
@@ -41,11 +40,9 @@ fn device() -> Type3 {
             partitionable: None,
             dc_backing: None,
         },
-        Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),
-        path,
-        0,
+        SIZE,
     )
-    .unwrap()
+    .0
 }
 
 fn cfg_read32(d: &mut dyn PciDevice, off: u16) -> u32 {

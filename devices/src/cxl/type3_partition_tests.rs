@@ -2,7 +2,7 @@
 //! volatile share, and laid out again after an immediate Set Partition
 //! Info.
 
-use super::test_regs::{read64, write32};
+use super::testing::{build, read64, write32};
 use super::*;
 use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
 use crate::cxl::device_regs::mailbox::{
@@ -16,12 +16,9 @@ const MB: u64 = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
 
 #[test]
 fn partitionable_capacity_is_backed_and_follows_an_immediate_change() {
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(4 * SIZE, maps));
     let vmem = memfd("vmem0", SIZE, None);
     let part = memfd("part0", 2 * SIZE, None);
-    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
-    let mut d = Type3::new(
+    let (mut d, _, _) = build(
         Type3Config {
             memdev: MemdevConfig {
                 volatile_bytes: SIZE,
@@ -35,11 +32,8 @@ fn partitionable_capacity_is_backed_and_follows_an_immediate_change() {
             partitionable: Some(part),
             dc_backing: None,
         },
-        msi,
-        path,
-        0,
-    )
-    .unwrap();
+        4 * SIZE,
+    );
     let layout = |d: &Type3| -> Vec<(u64, u64, u64)> {
         d.static_memory
             .iter()

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::test_regs::{mbox, read64, write32};
+use super::testing::{build, commit_decoder0, dc_only, mbox, read64, write32};
 use super::*;
 use crate::cxl::component::hdm::{
     CTRL_COMMIT, CTRL_COMMITTED, DECODER_BASE_HIGH, DECODER_BASE_LOW, DECODER_CONTROL,
@@ -17,7 +17,7 @@ use crate::cxl::device_regs::mailbox::{
 };
 use crate::cxl::doe::{DOE_CONTROL, DOE_READ_DATA_MAILBOX, DOE_STATUS, DOE_WRITE_DATA_MAILBOX};
 use crate::cxl::dvsec::{CXL_VENDOR_ID, DVSEC_CXL_DEVICE, DVSEC_REGISTER_LOCATOR};
-use crate::cxl::test_rig::{memfd, one_window, RecordingMapper, WINDOW};
+use crate::cxl::test_rig::{memfd, RecordingMapper, WINDOW};
 use crate::interrupt::RecordingMsiGroup;
 use crate::pci::caps::{find_dvsecs, CAP_ID_MSIX};
 
@@ -40,11 +40,8 @@ struct Rig {
 }
 
 fn rig() -> Rig {
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(SIZE, maps.clone()));
     let backend = memfd("vmem0", SIZE, None);
-    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
-    let dev = Type3::new(
+    let (dev, maps, msi) = build(
         Type3Config {
             memdev: MemdevConfig {
                 serial: SERIAL,
@@ -56,11 +53,8 @@ fn rig() -> Rig {
             partitionable: None,
             dc_backing: None,
         },
-        msi.clone(),
-        path,
-        0,
-    )
-    .unwrap();
+        SIZE,
+    );
     Rig {
         dev,
         maps,
@@ -242,8 +236,7 @@ fn bad_accesses_never_panic() {
 mod dcd {
     use super::*;
     use crate::cxl::dcd::{
-        AddRequest, DcConfig, DcRegions, ReleaseRequest, RemovalPolicy, RequestedExtent,
-        SelectionPolicy,
+        AddRequest, ReleaseRequest, RemovalPolicy, RequestedExtent, SelectionPolicy,
     };
     use uuid::Uuid;
 
@@ -256,50 +249,12 @@ mod dcd {
 
     /// A DC-only device, or with `backing` behind its whole DC range.
     fn dc_rig_backed(backing: Option<Arc<HostMemory>>) -> (Type3, Arc<RecordingMapper>) {
-        let maps = RecordingMapper::new();
-        let path = Arc::new(one_window(SIZE, maps.clone()));
-        let memdev = MemdevConfig {
-            volatile_bytes: 0,
-            lsa_size: 0,
-            dc: DcConfig {
-                regions: DcRegions::Equal {
-                    count: 1,
-                    total_bytes: SIZE,
-                    block_size: 2 * MIB,
-                    sanitize_on_release: false,
-                },
-                static_backing: backing.is_some(),
-                ..DcConfig::default()
-            },
-            ..MemdevConfig::default()
-        };
-        let dev = Type3::new(
-            Type3Config {
-                memdev,
-                volatile: None,
-                persistent: None,
-                partitionable: None,
-                dc_backing: backing,
-            },
-            Arc::new(RecordingMsiGroup::new(16)),
-            path,
-            0,
-        )
-        .unwrap();
+        let (dev, maps, _) = build(dc_only(SIZE, backing), SIZE);
         (dev, maps)
     }
 
     fn commit_dc_decoder(d: &mut Type3) {
-        let hdm = CACHEMEM_OFFSET + HDM_POINTER;
-        let dec = hdm + DECODER_REGS_START;
-        write32(d, dec + DECODER_BASE_LOW, WINDOW as u32);
-        write32(d, dec + DECODER_BASE_HIGH, (WINDOW >> 32) as u32);
-        write32(d, dec + DECODER_SIZE_LOW, SIZE as u32);
-        write32(d, dec + DECODER_SIZE_HIGH, 0);
-        write32(d, dec + DECODER_CONTROL, CTRL_COMMIT);
-        write32(d, hdm + HDM_DECODER_GLOBAL_CONTROL, HDM_DECODER_ENABLE);
-        let dvsec = d.dvsec_offset + DEV_CONTROL as u16;
-        d.config_write(dvsec, &DEV_CTRL_MEM_ENABLE.to_le_bytes());
+        commit_decoder0(d, SIZE);
     }
 
     fn response(extents: &[(u64, u64)]) -> Vec<u8> {
@@ -583,12 +538,9 @@ mod dcd {
 
 #[test]
 fn passphrase_secure_erase_zeroes_the_persistent_backend_only() {
-    let maps = RecordingMapper::new();
-    let path = Arc::new(one_window(2 * SIZE, maps.clone()));
     let vmem = memfd("vmem0", SIZE, None);
     let pmem = memfd("pmem0", SIZE, None);
-    let msi = Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS)));
-    let mut d = Type3::new(
+    let (mut d, _, _) = build(
         Type3Config {
             memdev: MemdevConfig {
                 volatile_bytes: SIZE,
@@ -600,24 +552,12 @@ fn passphrase_secure_erase_zeroes_the_persistent_backend_only() {
             partitionable: None,
             dc_backing: None,
         },
-        msi,
-        path,
-        0,
-    )
-    .unwrap();
+        2 * SIZE,
+    );
     vmem.write(0x2000, &[0x11; 64]).unwrap();
     pmem.write(0, &[0x22; 64]).unwrap();
     pmem.write(SIZE - 64, &[0x33; 64]).unwrap();
-    let mb = DEVICE_REGS_OFFSET + MAILBOX_OFFSET;
-    let run = |d: &mut Type3, opcode: u64, input: &[u8]| {
-        for (i, c) in input.chunks(8).enumerate() {
-            d.bar_write(REGS_BAR, mb + COMMANDS_PAYLOAD + 8 * i as u64, c);
-        }
-        let cmd = opcode | ((input.len() as u64) << 16);
-        d.bar_write(REGS_BAR, mb + COMMAND, &cmd.to_le_bytes());
-        write32(d, mb + MAILBOX_CONTROL, CONTROL_DOORBELL);
-        (read64(d, mb + MAILBOX_STATUS) >> 32) & 0xffff
-    };
+    let run = |d: &mut Type3, opcode: u16, input: &[u8]| mbox(d, opcode, input).0;
     // Set a user passphrase (4501h), then erase with a wrong one: nothing.
     let mut set = vec![0u8; 0x60];
     set[0] = 1;
@@ -643,8 +583,7 @@ fn passphrase_secure_erase_zeroes_the_persistent_backend_only() {
     vmem.read(0x2000, &mut b).unwrap();
     assert_eq!(b, [0x11; 64]);
     // And the user passphrase is gone (Get Security State, 4500h).
-    assert_eq!(run(&mut d, 0x4500, &[]), 0);
-    let mut out = [0u8; 4];
-    d.bar_read(REGS_BAR, mb + COMMANDS_PAYLOAD, &mut out);
-    assert_eq!(u32::from_le_bytes(out), 0);
+    let (rc, out) = mbox(&mut d, 0x4500, &[]);
+    assert_eq!(rc, 0);
+    assert_eq!(out, 0u32.to_le_bytes());
 }

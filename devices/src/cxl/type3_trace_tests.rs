@@ -1,16 +1,15 @@
 //! The Type 3 device model's own trace records: the MSI-X messages it
 //! signals, with the device's id.
 
+use super::testing::build;
 use super::*;
-use crate::cxl::test_rig::{memfd, one_window, RecordingMapper};
-use crate::interrupt::RecordingMsiGroup;
+use crate::cxl::test_rig::memfd;
 use crate::trace::{capture, Kind};
 
 const SIZE: u64 = 256 << 20;
 
 fn device(name: &str) -> Type3 {
-    let path = Arc::new(one_window(SIZE, RecordingMapper::new()));
-    Type3::new(
+    build(
         Type3Config {
             memdev: MemdevConfig {
                 name: name.into(),
@@ -22,11 +21,9 @@ fn device(name: &str) -> Type3 {
             dc_backing: None,
             partitionable: None,
         },
-        Arc::new(RecordingMsiGroup::new(usize::from(MSIX_VECTORS))),
-        path,
-        0,
+        SIZE,
     )
-    .unwrap()
+    .0
 }
 
 #[test]
