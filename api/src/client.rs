@@ -62,17 +62,27 @@ impl ApiClient {
         self
     }
 
-    /// Sends `request`; any HTTP answer is `Ok`, whatever its status.
-    pub fn send(&self, request: &HttpRequest) -> Result<RawResponse, ApiClientError> {
-        let fail = |what: &str, e: std::io::Error| {
-            ApiClientError::transport(format!("{what} {}: {e}", self.path.display()))
-        };
-        let mut stream =
-            UnixStream::connect(&self.path).map_err(|e| fail("cannot connect to", e))?;
+    /// A transport error: "`what` SOCKET: `e`".
+    pub(crate) fn transport_error(&self, what: &str, e: std::io::Error) -> ApiClientError {
+        ApiClientError::transport(format!("{what} {}: {e}", self.path.display()))
+    }
+
+    /// A connection to the socket, with this client's read and write
+    /// timeouts.
+    pub(crate) fn connect(&self) -> Result<UnixStream, ApiClientError> {
+        let stream = UnixStream::connect(&self.path)
+            .map_err(|e| self.transport_error("cannot connect to", e))?;
         stream
             .set_read_timeout(Some(self.timeout))
             .and_then(|()| stream.set_write_timeout(Some(self.timeout)))
-            .map_err(|e| fail("cannot set timeouts on", e))?;
+            .map_err(|e| self.transport_error("cannot set timeouts on", e))?;
+        Ok(stream)
+    }
+
+    /// Sends `request`; any HTTP answer is `Ok`, whatever its status.
+    pub fn send(&self, request: &HttpRequest) -> Result<RawResponse, ApiClientError> {
+        let fail = |what: &str, e| self.transport_error(what, e);
+        let mut stream = self.connect()?;
         let body = request.body.as_deref().unwrap_or_default();
         let mut head = format!(
             "{} {} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\

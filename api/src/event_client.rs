@@ -60,18 +60,11 @@ impl ApiClient {
     /// `since` still in the server's ring (a first `{"kind":"missed"}`
     /// line when some are gone), or with `None` only records from now on.
     pub fn events(&self, since: Option<u64>) -> Result<EventLines, ApiClientError> {
-        let fail = |what: &str, e: std::io::Error| {
-            ApiClientError::transport(format!("{what} {}: {e}", self.path.display()))
-        };
+        let fail = |what: &str, e| self.transport_error(what, e);
         let http = ApiRequest::Events { since }
             .to_http()
             .map_err(|e| ApiClientError::transport(e.to_string()))?;
-        let mut stream =
-            UnixStream::connect(&self.path).map_err(|e| fail("cannot connect to", e))?;
-        stream
-            .set_read_timeout(Some(self.timeout))
-            .and_then(|()| stream.set_write_timeout(Some(self.timeout)))
-            .map_err(|e| fail("cannot set timeouts on", e))?;
+        let mut stream = self.connect()?;
         let head = format!(
             "GET {} HTTP/1.1\r\nHost: localhost\r\nAccept: application/x-ndjson\r\n\
              Connection: close\r\n\r\n",
