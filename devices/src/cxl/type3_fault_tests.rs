@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::testing::{build, commit_decoder0, dc_only, mbox};
+use super::testing::{build, commit_decoder0, dc_only, dc_response, mbox};
 use super::*;
 use crate::cxl::dcd::faults::DcFaultRequest;
 use crate::cxl::dcd::{AddRequest, RequestedExtent, SelectionPolicy};
@@ -45,17 +45,6 @@ fn rig() -> Rig {
     let mut r = Rig { dev, maps, msi };
     assert_eq!(r.mbox(SET_EVENT_INTERRUPT_POLICY, &[0, 0, 0, 0, 1]).0, 0);
     r
-}
-
-fn list(extents: &[(u64, u64)]) -> Vec<u8> {
-    let mut p = (extents.len() as u32).to_le_bytes().to_vec();
-    p.extend([0u8; 4]);
-    for (dpa, len) in extents {
-        p.extend(dpa.to_le_bytes());
-        p.extend(len.to_le_bytes());
-        p.extend([0u8; 8]);
-    }
-    p
 }
 
 impl Rig {
@@ -107,7 +96,7 @@ fn dc_fault_records_interrupt_and_never_map() {
             backend: None,
         })
         .unwrap();
-    assert_eq!(r.mbox(ADD_DC_RESPONSE, &list(&[(0, 2 * MIB)])).0, 0);
+    assert_eq!(r.mbox(ADD_DC_RESPONSE, &dc_response(&[(0, 2 * MIB)])).0, 0);
     let mapped = r.slots();
     assert_eq!(mapped, BTreeMap::from([(WINDOW, 2 * MIB)]));
 
@@ -134,13 +123,13 @@ fn dc_fault_records_interrupt_and_never_map() {
             DcFaultRequest::ReleaseUnaccepted { .. } => RELEASE_DC,
             _ => ADD_DC_RESPONSE,
         };
-        let (rc, _) = r.mbox(opcode, &list(&extents));
+        let (rc, _) = r.mbox(opcode, &dc_response(&extents));
         assert_ne!(rc, 0, "{:?}", f.fault);
     }
     assert_eq!(r.slots(), mapped, "nothing mapped for a fault extent");
     // Declining them all (one empty response per fault offer).
     for _ in 0..4 {
-        assert_eq!(r.mbox(ADD_DC_RESPONSE, &list(&[])).0, 0);
+        assert_eq!(r.mbox(ADD_DC_RESPONSE, &dc_response(&[])).0, 0);
     }
     assert!(r.dev.memdev().dc_faults().is_empty());
     assert_eq!(r.slots(), mapped);

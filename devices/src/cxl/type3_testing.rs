@@ -13,12 +13,14 @@ use crate::cxl::component::hdm::{
     DECODER_SIZE_HIGH, DECODER_SIZE_LOW, HDM_DECODER_ENABLE, HDM_DECODER_GLOBAL_CONTROL,
 };
 use crate::cxl::component::{CACHEMEM_OFFSET, HDM_POINTER};
-use crate::cxl::dcd::{DcConfig, DcRegions};
+use crate::cxl::dcd::{DcConfig, DcRegions, ExtentRange};
 use crate::cxl::device_regs::layout::MAILBOX_OFFSET;
 use crate::cxl::device_regs::mailbox::{
     COMMAND, COMMANDS_PAYLOAD, CONTROL_DOORBELL, MAILBOX_CONTROL, MAILBOX_STATUS,
 };
 use crate::cxl::dvsec::{DEV_CONTROL, DEV_CTRL_MEM_ENABLE};
+use crate::cxl::mailbox::dcd::DcResponseIn;
+use crate::cxl::mailbox::payload::Encode;
 use crate::cxl::memdev::MemdevConfig;
 use crate::cxl::test_rig::{one_window, RecordingMapper, WINDOW};
 use crate::interrupt::RecordingMsiGroup;
@@ -62,6 +64,19 @@ pub fn dc_only(size: u64, backing: Option<Arc<HostMemory>>) -> Type3Config {
         partitionable: None,
         dc_backing: backing,
     }
+}
+
+/// The input of Add DC Response or Release DC naming `extents` ((DPA,
+/// length) pairs), More clear.
+pub fn dc_response(extents: &[(u64, u64)]) -> Vec<u8> {
+    DcResponseIn {
+        flags: 0,
+        extents: extents
+            .iter()
+            .map(|&(dpa, len)| ExtentRange::new(dpa, len))
+            .collect(),
+    }
+    .encode()
 }
 
 /// Commits endpoint decoder 0 over `size` bytes (HPA `WINDOW`, DPA 0),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::testing::{build, commit_decoder0, dc_only, mbox, read64, write32};
+use super::testing::{build, commit_decoder0, dc_only, dc_response, mbox, read64, write32};
 use super::*;
 use crate::cxl::component::hdm::{
     CTRL_COMMIT, CTRL_COMMITTED, DECODER_BASE_HIGH, DECODER_BASE_LOW, DECODER_CONTROL,
@@ -257,17 +257,6 @@ mod dcd {
         commit_decoder0(d, SIZE);
     }
 
-    fn response(extents: &[(u64, u64)]) -> Vec<u8> {
-        let mut p = (extents.len() as u32).to_le_bytes().to_vec();
-        p.extend([0u8; 4]);
-        for (dpa, len) in extents {
-            p.extend(dpa.to_le_bytes());
-            p.extend(len.to_le_bytes());
-            p.extend([0u8; 8]);
-        }
-        p
-    }
-
     fn tagged(size: u64) -> Arc<HostMemory> {
         memfd("t0", size, Some(Uuid::parse_str(TAG).unwrap()))
     }
@@ -313,7 +302,7 @@ mod dcd {
         assert!(maps.is_empty(), "offered, not accepted");
 
         // A response naming capacity never offered changes nothing.
-        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(8 * MIB, 2 * MIB)]));
+        let (rc, _) = mbox(&mut d, 0x4802, &dc_response(&[(8 * MIB, 2 * MIB)]));
         assert_ne!(rc, 0);
         assert!(maps.is_empty());
 
@@ -322,7 +311,7 @@ mod dcd {
         assert_eq!(rc, 0);
         assert_eq!(u16::from_le_bytes([ev[0x14], ev[0x15]]), 1, "one record");
 
-        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(4 * MIB, 2 * MIB)]));
+        let (rc, _) = mbox(&mut d, 0x4802, &dc_response(&[(4 * MIB, 2 * MIB)]));
         assert_eq!(rc, 0);
         assert_eq!(
             slots(&maps),
@@ -347,7 +336,7 @@ mod dcd {
         })
         .unwrap();
         assert_eq!(maps.len(), 1);
-        let (rc, _) = mbox(&mut d, 0x4803, &response(&[(4 * MIB, 2 * MIB)]));
+        let (rc, _) = mbox(&mut d, 0x4803, &dc_response(&[(4 * MIB, 2 * MIB)]));
         assert_eq!(rc, 0);
         assert!(maps.is_empty());
         assert_eq!(Arc::strong_count(&backend), 1, "backend free again");
@@ -371,7 +360,7 @@ mod dcd {
             backend: Some(backend.clone()),
         })
         .unwrap();
-        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(0, 2 * MIB)]));
+        let (rc, _) = mbox(&mut d, 0x4802, &dc_response(&[(0, 2 * MIB)]));
         assert_eq!(rc, 0);
         assert_eq!(maps.len(), 1);
         d.dc_release(ReleaseRequest {
@@ -412,7 +401,7 @@ mod dcd {
         })
         .unwrap();
         assert!(Arc::strong_count(&backend) > 1);
-        let (rc, _) = mbox(&mut d, 0x4802, &response(&[]));
+        let (rc, _) = mbox(&mut d, 0x4802, &dc_response(&[]));
         assert_eq!(rc, 0);
         assert!(maps.is_empty());
         assert_eq!(Arc::strong_count(&backend), 1);
@@ -457,7 +446,7 @@ mod dcd {
         drop(out);
         assert_eq!(Arc::strong_count(&backend), 1, "free at once");
         // The guest's acceptance comes late: refused, nothing mapped.
-        let (rc, _) = mbox(&mut d, 0x4802, &response(&[(6 * MIB, 2 * MIB)]));
+        let (rc, _) = mbox(&mut d, 0x4802, &dc_response(&[(6 * MIB, 2 * MIB)]));
         assert_eq!(
             rc,
             crate::cxl::mailbox::RetCode::InvalidPhysicalAddress as u64
@@ -492,7 +481,7 @@ mod dcd {
                 backend: None,
             })
             .unwrap();
-            assert_eq!(mbox(&mut d, 0x4802, &response(&[(offset, len)])).0, 0);
+            assert_eq!(mbox(&mut d, 0x4802, &dc_response(&[(offset, len)])).0, 0);
         }
         assert_eq!(
             slots(),
@@ -502,7 +491,10 @@ mod dcd {
             ])
         );
         // The host gives back the middle of the first extent.
-        assert_eq!(mbox(&mut d, 0x4803, &response(&[(2 * MIB, 2 * MIB)])).0, 0);
+        assert_eq!(
+            mbox(&mut d, 0x4803, &dc_response(&[(2 * MIB, 2 * MIB)])).0,
+            0
+        );
         let want = BTreeMap::from([
             (WINDOW, (0, 2 * MIB)),
             (WINDOW + 4 * MIB, (4 * MIB, 4 * MIB)),
