@@ -51,6 +51,14 @@ fn arg(args: &[String], i: usize, what: &str) -> Result<u64, String> {
     parse_u64(s).map_err(|e| format!("{what}: {e}"))
 }
 
+/// The optional MAPLEN argument at `i` (at least `len`), else `len`.
+fn map_len(args: &[String], i: usize, len: usize) -> Result<usize, String> {
+    match args.get(i) {
+        Some(_) => Ok((arg(args, i, "MAPLEN")? as usize).max(len)),
+        None => Ok(len),
+    }
+}
+
 fn read_word(f: &mut std::fs::File, off: u64) -> Result<u64, String> {
     f.seek(SeekFrom::Start(off)).map_err(|e| e.to_string())?;
     let mut b = [0u8; 8];
@@ -88,10 +96,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let offset = arg(args, 3, "OFFSET")?;
             let len = arg(args, 4, "LEN")? as usize;
             let seed = arg(args, 5, "SEED")?;
-            let map_len = match args.get(6) {
-                Some(_) => (arg(args, 6, "MAPLEN")? as usize).max(len),
-                None => len,
-            };
+            let map_len = map_len(args, 6, len)?;
             let m = Mapping::file(path, offset, map_len)?;
             for off in (0..len).step_by(8) {
                 if cmd == "map-write" {
@@ -114,10 +119,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let path = args.get(2).ok_or("missing PATH")?;
             let offset = arg(args, 3, "OFFSET")?;
             let len = arg(args, 4, "LEN")? as usize;
-            let map_len = match args.get(5) {
-                Some(_) => (arg(args, 5, "MAPLEN")? as usize).max(len),
-                None => len,
-            };
+            let map_len = map_len(args, 5, len)?;
             let m = Mapping::file(path, offset, map_len)?;
             for off in (0..len).step_by(8) {
                 let got = m.read_u64(off);
@@ -135,10 +137,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let path = args.get(2).ok_or("missing PATH")?;
             let offset = arg(args, 3, "OFFSET")?;
             let len = arg(args, 4, "LEN")? as usize;
-            let map_len = match args.get(5) {
-                Some(_) => (arg(args, 5, "MAPLEN")? as usize).max(len),
-                None => len,
-            };
+            let map_len = map_len(args, 5, len)?;
             let m = if path == "ram" {
                 Mapping::on_node(0, map_len)?
             } else {
