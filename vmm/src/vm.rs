@@ -49,14 +49,9 @@ pub struct Vm {
 
 impl Vm {
     /// Creates a VM with the in-kernel irqchip (PIC + IOAPIC + LAPICs) and
-    /// PIT, and the PC's legacy interrupt routing.
-    pub fn new() -> Result<Self, VmError> {
-        Self::new_with(|_, _| Ok::<_, VmError>(())).map(|(vm, ())| vm)
-    }
-
-    /// As [`Vm::new`], running `early` on the bare VM (the /dev/kvm handle
-    /// and the VM fd) before the irqchip exists: the place for the RAM
-    /// memslots. Creating the irqchip starts a KVM SRCU grace period, and
+    /// PIT, and the PC's legacy interrupt routing, running `early` on the
+    /// bare VM (the /dev/kvm handle and the VM fd) before the irqchip
+    /// exists: the place for the RAM memslots. Creating the irqchip starts a KVM SRCU grace period, and
     /// the first memslot change after it waits for that to end, a
     /// scheduler tick or more (4-8 ms measured under kvm_pvm, against
     /// 0.1 ms before it; docs/PERFORMANCE.md, start-up).
