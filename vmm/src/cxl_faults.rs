@@ -21,13 +21,13 @@ impl CxlDevices {
     /// Arms mailbox fault `req` on device `id`; its fault id.
     pub fn fault_add(&self, id: &str, req: FaultRequest) -> Result<u32, OpError> {
         let mut dev = Self::lock(self.handle(id)?);
-        dev.fault_add(id, req).map_err(op_error)
+        dev.fault_add(req).map_err(op_error)
     }
 
     /// Posts the records of DC fault `req` on device `id`; its fault id.
     pub fn dc_fault_add(&self, id: &str, req: DcFaultRequest) -> Result<u32, OpError> {
         let mut dev = Self::lock(self.handle(id)?);
-        dev.dc_fault_add(id, req).map_err(op_error)
+        dev.dc_fault_add(req).map_err(op_error)
     }
 
     /// The faults of device `id`.

@@ -371,16 +371,15 @@ impl Type3 {
         Ok(message)
     }
 
-    /// Arms a mailbox fault on the device `id` (its name for the trace);
-    /// returns the fault's id.
-    pub fn fault_add(&mut self, id: &str, req: FaultRequest) -> Result<u32, FaultError> {
-        self.memdev.fault_add(id, req)
+    /// Arms a mailbox fault on the device; returns the fault's id.
+    pub fn fault_add(&mut self, req: FaultRequest) -> Result<u32, FaultError> {
+        self.memdev.fault_add(req)
     }
 
-    /// Posts a Dynamic Capacity fault's records on the device `id`, with
-    /// the event interrupt the guest chose; returns the fault's id.
-    pub fn dc_fault_add(&mut self, id: &str, req: DcFaultRequest) -> Result<u32, FaultError> {
-        let (fault, msi) = self.memdev.dc_fault_add(id, req)?;
+    /// Posts a Dynamic Capacity fault's records on the device, with the
+    /// event interrupt the guest chose; returns the fault's id.
+    pub fn dc_fault_add(&mut self, req: DcFaultRequest) -> Result<u32, FaultError> {
+        let (fault, msi) = self.memdev.dc_fault_add(req)?;
         self.signal_event(msi);
         Ok(fault)
     }

@@ -113,7 +113,7 @@ fn dc_fault_records_interrupt_and_never_map() {
     for kind in kinds {
         r.drain();
         let before = r.msi.fired().len();
-        r.dev.dc_fault_add("mem0", kind).unwrap();
+        r.dev.dc_fault_add(kind).unwrap();
         assert!(r.msi.fired().len() > before, "{kind:?}: event interrupt");
     }
     // The host takes every fault extent it was offered: all refused.
@@ -145,7 +145,7 @@ fn fault_clear_reports_unknown_ids() {
     ));
     let id = r
         .dev
-        .dc_fault_add("mem0", DcFaultRequest::OutsideRegion {})
+        .dc_fault_add(DcFaultRequest::OutsideRegion {})
         .unwrap();
     assert_eq!(r.dev.fault_clear(FaultSelector::Id(id)).unwrap(), [id]);
 }

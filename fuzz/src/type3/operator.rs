@@ -337,14 +337,14 @@ impl Operator {
                 let req = f.request();
                 // What the API refuses at parse time never reaches the device.
                 req.check().map_err(Refused::Api)?;
-                dev.fault_add("fuzz", req)
+                dev.fault_add(req)
                     .map(drop)
                     .map_err(|e| Refused::Api(e.to_string()))
             }
             OperatorOp::DcFault(f) => {
                 let req = f.request();
                 req.check().map_err(Refused::Api)?;
-                dev.dc_fault_add("fuzz", req)
+                dev.dc_fault_add(req)
                     .map(drop)
                     .map_err(|e| Refused::Api(e.to_string()))
             }

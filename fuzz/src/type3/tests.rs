@@ -363,14 +363,11 @@ fn a_held_release_is_not_a_refusal() {
         ops,
     });
     rig.dev
-        .fault_add(
-            "fz",
-            FaultRequest::BackgroundHold {
-                opcode: Opcode::ReleaseDc as u16,
-                ms: 60_000,
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::BackgroundHold {
+            opcode: Opcode::ReleaseDc as u16,
+            ms: 60_000,
+            count: 1,
+        })
         .unwrap();
     guest_op(
         &mut rig,

@@ -69,14 +69,11 @@ impl Regs {
 fn return_code_fault_answers_without_running_then_runs_normally() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::ReturnCode {
-                opcode: IDENTIFY,
-                return_code: RetCode::Busy.code(),
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::ReturnCode {
+            opcode: IDENTIFY,
+            return_code: RetCode::Busy.code(),
+            count: 1,
+        })
         .unwrap();
     // Another command is not touched.
     r.ring(Opcode::GetHealthInfo as u16);
@@ -97,14 +94,11 @@ fn return_code_fault_answers_without_running_then_runs_normally() {
 fn a_faulted_command_is_traced_with_the_injected_answer() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::ReturnCode {
-                opcode: IDENTIFY,
-                return_code: RetCode::InternalError.code(),
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::ReturnCode {
+            opcode: IDENTIFY,
+            return_code: RetCode::InternalError.code(),
+            count: 1,
+        })
         .unwrap();
     let (_, records) = capture(|| r.ring(IDENTIFY));
     let mailbox: Vec<_> = records.iter().filter(|x| x.kind == Kind::Mailbox).collect();
@@ -120,14 +114,11 @@ fn a_faulted_command_is_traced_with_the_injected_answer() {
 fn doorbell_stuck_holds_then_drops_the_command() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::DoorbellStuck {
-                opcode: None,
-                hold_ms: Some(3000),
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::DoorbellStuck {
+            opcode: None,
+            hold_ms: Some(3000),
+            count: 1,
+        })
         .unwrap();
     let (done, records) = capture(|| r.ring(IDENTIFY));
     assert!(done.msi.is_empty(), "no completion interrupt");
@@ -163,14 +154,11 @@ fn doorbell_stuck_holds_then_drops_the_command() {
 fn doorbell_stuck_for_one_opcode_and_zero_hold() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::DoorbellStuck {
-                opcode: Some(IDENTIFY),
-                hold_ms: Some(0),
-                count: 2,
-            },
-        )
+        .fault_add(FaultRequest::DoorbellStuck {
+            opcode: Some(IDENTIFY),
+            hold_ms: Some(0),
+            count: 2,
+        })
         .unwrap();
     r.ring(Opcode::GetHealthInfo as u16);
     assert_eq!(r.return_code(), RetCode::Success.code());
@@ -184,14 +172,11 @@ fn doorbell_stuck_for_one_opcode_and_zero_hold() {
 fn cold_reset_releases_a_stuck_doorbell() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::DoorbellStuck {
-                opcode: None,
-                hold_ms: Some(60_000),
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::DoorbellStuck {
+            opcode: None,
+            hold_ms: Some(60_000),
+            count: 1,
+        })
         .unwrap();
     r.ring(IDENTIFY);
     assert!(r.doorbell());
@@ -205,14 +190,11 @@ fn cold_reset_releases_a_stuck_doorbell() {
 fn background_hold_runs_the_command_in_the_background() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::BackgroundHold {
-                opcode: IDENTIFY,
-                ms: 500,
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::BackgroundHold {
+            opcode: IDENTIFY,
+            ms: 500,
+            count: 1,
+        })
         .unwrap();
     r.ring(IDENTIFY);
     assert!(!r.doorbell());
@@ -241,14 +223,11 @@ fn background_hold_runs_the_command_in_the_background() {
 fn background_hold_on_an_unsupported_opcode_leaves_no_hold() {
     let mut r = regs();
     r.memdev
-        .fault_add(
-            "mem0",
-            FaultRequest::BackgroundHold {
-                opcode: 0xBEEF,
-                ms: 500,
-                count: 1,
-            },
-        )
+        .fault_add(FaultRequest::BackgroundHold {
+            opcode: 0xBEEF,
+            ms: 500,
+            count: 1,
+        })
         .unwrap();
     r.ring(0xBEEF);
     assert_eq!(r.return_code(), RetCode::Unsupported.code());

@@ -209,8 +209,6 @@ pub enum FaultError {
 /// Capacity's.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// The device's id, for the trace (given by the operator's requests).
-    pub(crate) device: Option<String>,
     next_id: u32,
     armed: Vec<ArmedFault>,
     /// Dynamic Capacity records posted on purpose and not yet answered.

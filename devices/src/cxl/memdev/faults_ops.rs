@@ -25,13 +25,11 @@ impl Memdev {
     }
 
     fn fault_trace(&self, fields: impl FnOnce() -> Value) {
-        emit(Kind::Fault, self.faults.device.as_deref(), fields);
+        emit(Kind::Fault, Some(&self.config.name), fields);
     }
 
-    /// Arms mailbox fault `req` on device `device` (its id, for the
-    /// trace); returns the fault's id.
-    pub fn fault_add(&mut self, device: &str, req: FaultRequest) -> Result<u32, FaultError> {
-        self.faults.device = Some(device.to_owned());
+    /// Arms mailbox fault `req`; returns the fault's id.
+    pub fn fault_add(&mut self, req: FaultRequest) -> Result<u32, FaultError> {
         let id = self.faults.arm(req)?;
         self.fault_trace(|| json!({"event": "armed", "id": id, "fault": req}));
         Ok(id)
@@ -103,15 +101,11 @@ impl Memdev {
         Some(action)
     }
 
-    /// Posts the Dynamic Capacity records of fault `req` on device
-    /// `device`; returns the fault's id and the event interrupt's message
-    /// number to signal, if any. Refused while a real offer is pending
+    /// Posts the Dynamic Capacity records of fault `req`; returns the
+    /// fault's id and the event interrupt's message number to signal, if
+    /// any. Refused while a real offer is pending
     /// (the host's answer would be ambiguous) or the log has no room.
-    pub fn dc_fault_add(
-        &mut self,
-        device: &str,
-        req: DcFaultRequest,
-    ) -> Result<(u32, Option<u8>), FaultError> {
+    pub fn dc_fault_add(&mut self, req: DcFaultRequest) -> Result<(u32, Option<u8>), FaultError> {
         if self.dcd.regions().is_empty() {
             return Err(FaultError::Invalid(
                 "the device has no Dynamic Capacity".into(),
@@ -140,7 +134,6 @@ impl Memdev {
                 "the Dynamic Capacity Event Log has no room; the guest must clear records".into(),
             ));
         }
-        self.faults.device = Some(device.to_owned());
         let id = self.faults.next_id();
         let now = self.timestamp.now();
         let (msi, _) = post(&self.config.name, &mut self.events, now, &records);

@@ -172,7 +172,7 @@ fn armed_faults_are_bounded_and_cleared() {
 #[test]
 fn memdev_traces_armed_triggered_expired_cleared() {
     let mut m = test_memdev();
-    let (id, t) = capture(|| m.fault_add("mem0", rc(0x4000, 0x0004, 2)).unwrap());
+    let (id, t) = capture(|| m.fault_add(rc(0x4000, 0x0004, 2)).unwrap());
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].kind, Kind::Fault);
     assert_eq!(t[0].device.as_deref(), Some("mem0"));
@@ -194,7 +194,7 @@ fn memdev_traces_armed_triggered_expired_cleared() {
     assert!(m.faults_armed().is_empty());
     assert_eq!(m.mailbox_fault(0x4000), None);
 
-    let id = m.fault_add("mem0", rc(1, 4, 5)).unwrap();
+    let id = m.fault_add(rc(1, 4, 5)).unwrap();
     let (ids, t) = capture(|| m.fault_clear(FaultSelector::Id(id)).unwrap());
     assert_eq!(ids, [id]);
     assert_eq!(t[0].fields["event"], "cleared");
@@ -216,7 +216,7 @@ fn background_hold_is_armed_and_taken() {
         ms: 10,
         count: 1,
     };
-    let id = m.fault_add("mem0", req).unwrap();
+    let id = m.fault_add(req).unwrap();
     assert_eq!(m.faults_armed()[0].id, id);
     assert_eq!(m.mailbox_fault(0x4401), None);
     assert_eq!(

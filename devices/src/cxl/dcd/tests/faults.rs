@@ -9,7 +9,7 @@ use crate::cxl::memdev::FaultSelector;
 use crate::trace::{capture, Kind};
 
 fn post(m: &mut TestMemdev, req: DcFaultRequest) -> u32 {
-    m.dc_fault_add("mem0", req).unwrap().0
+    m.dc_fault_add(req).unwrap().0
 }
 
 fn parse(s: &str) -> Result<DcFaultRequest, serde_json::Error> {
@@ -114,7 +114,7 @@ fn misaligned_is_refused_with_invalid_extent_list_then_declined() {
 fn overlapping_needs_a_held_extent_and_is_refused() {
     let mut m = test_memdev();
     assert!(matches!(
-        m.dc_fault_add("mem0", DcFaultRequest::Overlapping {}),
+        m.dc_fault_add(DcFaultRequest::Overlapping {}),
         Err(FaultError::Conflict(_))
     ));
     offer(&mut m, 0, &[(0, 4 * MIB)]);
@@ -219,21 +219,18 @@ fn fault_blocks_avoid_each_other() {
 #[test]
 fn refusals_change_nothing() {
     let mut m = test_memdev();
-    let bad_region = m.dc_fault_add("mem0", DcFaultRequest::Misaligned { region: 5 });
+    let bad_region = m.dc_fault_add(DcFaultRequest::Misaligned { region: 5 });
     assert!(matches!(bad_region, Err(FaultError::Invalid(_))));
-    let bad_count = m.dc_fault_add(
-        "mem0",
-        DcFaultRequest::EndlessMore {
-            region: 0,
-            records: 0,
-        },
-    );
+    let bad_count = m.dc_fault_add(DcFaultRequest::EndlessMore {
+        region: 0,
+        records: 0,
+    });
     assert!(matches!(bad_count, Err(FaultError::Invalid(_))));
     // A real offer pending: the host's answer would be ambiguous.
     offer(&mut m, 0, &[(0, 2 * MIB)]);
     let before = snapshot(&m);
     assert!(matches!(
-        m.dc_fault_add("mem0", DcFaultRequest::OutsideRegion {}),
+        m.dc_fault_add(DcFaultRequest::OutsideRegion {}),
         Err(FaultError::Conflict(_))
     ));
     assert_eq!(snapshot(&m), before);
@@ -244,7 +241,7 @@ fn refusals_change_nothing() {
     cfg.dc = DcConfig::default();
     let mut plain = TestMemdev::new(cfg).unwrap();
     assert!(matches!(
-        plain.dc_fault_add("mem0", DcFaultRequest::OutsideRegion {}),
+        plain.dc_fault_add(DcFaultRequest::OutsideRegion {}),
         Err(FaultError::Invalid(_))
     ));
 }
@@ -256,7 +253,7 @@ fn outstanding_faults_and_log_room_are_bounded() {
         post(&mut m, DcFaultRequest::OutsideRegion {});
     }
     assert!(matches!(
-        m.dc_fault_add("mem0", DcFaultRequest::OutsideRegion {}),
+        m.dc_fault_add(DcFaultRequest::OutsideRegion {}),
         Err(FaultError::Conflict(_))
     ));
     m.fault_clear(FaultSelector::All).unwrap();
@@ -273,7 +270,7 @@ fn outstanding_faults_and_log_room_are_bounded() {
     let log_before = dc_records(&m).len();
     assert_eq!(log_before, 64);
     assert!(matches!(
-        m.dc_fault_add("mem0", DcFaultRequest::OutsideRegion {}),
+        m.dc_fault_add(DcFaultRequest::OutsideRegion {}),
         Err(FaultError::Conflict(_))
     ));
     assert_eq!(dc_records(&m).len(), log_before);
